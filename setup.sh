@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian/Ubuntu machine: system packages (FluidSynth, the
+# sound fonts and drum kits the offline default renders with) and a virtual
+# environment in .venv with drumscribe, Snakemake and the test tools.
+# Idempotent: a second run only checks. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES="fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont hydrogen-drumkits libsndfile1"
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import drumscribe, snakemake, torch" >/dev/null 2>&1; then
+  echo "setup: installing Python packages into .venv"
+  .venv/bin/pip install -q --upgrade pip
+  # the CPU wheel of torch; another version pulls multi-GB CUDA builds
+  .venv/bin/pip install -q "torch==2.13.0"
+  .venv/bin/pip install -q -e ".[workflow,test]"
+fi
+echo "setup: ready (.venv/bin/snakemake, .venv/bin/drumscribe, .venv/bin/pytest)"
