@@ -1,0 +1,221 @@
+"""Audio in and out: any file to 44.1 kHz mono float32, mixing stems, writing wav.
+
+Every audio file drumscribe reads goes through :func:`load_audio`: it decodes
+wav/flac/ogg/mp3 (and anything else libsndfile reads) with ``soundfile``, falls back
+to ``librosa``/``audioread`` for formats libsndfile lacks (m4a, aac, old mp3
+builds), mixes the channels by their mean and resamples with ``soxr`` at high
+quality (``'HQ'``, the quality librosa calls ``soxr_hq``).
+
+Bad input raises :class:`drumscribe.errors.InputError` with a one-line message
+``"<file>: <cause>"``: a missing or empty file, a file that is not audio (a text
+file named ``.wav``), a corrupt or truncated file, and a file with no samples.
+Silence is valid input (it decodes to zeros); use :func:`is_silent` to test it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import SAMPLE_RATE
+from .atomic import atomic_path
+from .errors import InputError
+
+#: Extensions that libsndfile decodes itself; a soundfile failure on them is final.
+_SNDFILE_EXTS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc",
+                 ".au", ".snd", ".caf", ".w64", ".rf64", ".mp3"}
+#: Extensions worth a second try through librosa/audioread (ffmpeg, gstreamer).
+_FALLBACK_EXTS = {".mp3", ".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka"}
+
+
+def _riff_truncation(path: Path) -> str | None:
+    """Return a cause if a RIFF/WAVE file's ``data`` chunk is longer than the file.
+
+    libsndfile silently reads what is there when a wav file was cut short; the
+    header still declares the full length, so comparing the two finds truncation.
+    Streamed files that declare 0 or 0xFFFFFFFF bytes are not judged.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        endian = "<" if head[:4] == b"RIFF" else ">"
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                break
+            cid, clen = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+            if cid == b"data":
+                if clen in (0, 0xFFFFFFFF):
+                    return None
+                have = size - pos - 8
+                if clen > have:
+                    return f"truncated wav (header declares {clen} bytes of audio, file holds {have})"
+                return None
+            pos += 8 + clen + (clen & 1)
+        return "corrupt wav (no data chunk)"
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with libsndfile to (samples, channels) float32; raises its own errors."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        declared = f.frames
+        sr = f.samplerate
+        data = f.read(dtype="float32", always_2d=True)
+    # mp3/ogg decoders report the header's length; fewer decoded frames = cut short
+    if declared > 0 and 0 < len(data) < declared * 0.99 and path.suffix.lower() in (".mp3", ".ogg", ".oga"):
+        raise InputError(f"{path}: truncated audio (header declares {declared} frames, decoded {len(data)})")
+    return data, sr
+
+
+def _read_fallback(path: Path) -> tuple[np.ndarray, int]:
+    """Decode through librosa/audioread at the native rate to (samples, channels)."""
+    import warnings
+
+    import librosa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y, sr = librosa.load(str(path), sr=None, mono=False, dtype=np.float32)
+    y = np.atleast_2d(y)  # librosa gives (channels, samples)
+    return np.ascontiguousarray(y.T), int(sr)
+
+
+def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Load an audio file as mono float32 at ``sr`` Hz (default 44.1 kHz).
+
+    Any rate, bit depth (8/16/24/32-bit integer, float) and channel count is accepted;
+    channels are mixed by their mean and the result is resampled with soxr (HQ).
+
+    Parameters
+    ----------
+    path : path of a wav/flac/ogg/mp3 (or other libsndfile/audioread) file.
+    sr : target sample rate in Hz.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (samples,), nominally in [-1, 1].
+
+    Raises
+    ------
+    InputError
+        Missing or empty file, not an audio file, corrupt or truncated audio,
+        no samples, non-finite samples.
+
+    Examples
+    --------
+    >>> y = load_audio("song.flac")  # doctest: +SKIP
+    >>> y.dtype, y.ndim
+    (dtype('float32'), 1)
+    """
+    import soundfile as sf
+    import soxr
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    ext = path.suffix.lower()
+    cause = _riff_truncation(path)
+    if cause:
+        raise InputError(f"{path}: {cause}")
+    try:
+        data, native_sr = _read_soundfile(path)
+    except InputError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
+        msg = str(exc).replace("\n", " ").strip()
+        if ext in _FALLBACK_EXTS or ext not in _SNDFILE_EXTS:
+            try:
+                data, native_sr = _read_fallback(path)
+            except Exception as exc2:  # audioread/ffmpeg raise many kinds
+                raise InputError(f"{path}: not a readable audio file ({msg}; "
+                                 f"fallback: {type(exc2).__name__})") from None
+        elif "not recognised" in msg.lower() or "format not recognized" in msg.lower():
+            raise InputError(f"{path}: not an audio file (format not recognised)") from None
+        else:
+            raise InputError(f"{path}: corrupt audio ({msg})") from None
+    if data.size == 0 or len(data) == 0:
+        raise InputError(f"{path}: no audio samples (zero-length or truncated)")
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{path}: audio holds NaN or infinite samples")
+    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if native_sr != sr:
+        y = soxr.resample(y, native_sr, sr, quality="HQ")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def is_silent(y: np.ndarray, threshold_db: float = -80.0) -> bool:
+    """Return True if the peak of ``y`` is below ``threshold_db`` dBFS (all-zero counts as silent).
+
+    >>> is_silent(np.zeros(100)), is_silent(np.full(100, 0.5))
+    (True, False)
+    """
+    y = np.asarray(y)
+    if y.size == 0:
+        return True
+    peak = float(np.max(np.abs(y)))
+    return peak <= 10.0 ** (threshold_db / 20.0)
+
+
+def mix(signals: Sequence[np.ndarray], gains: Sequence[float] | None = None) -> np.ndarray:
+    """Sum mono signals, each times its linear gain, zero-padding to the longest.
+
+    Parameters
+    ----------
+    signals : 1-D arrays (same sample rate), e.g. drums and accompaniment stems.
+    gains : one linear gain per signal; default 1.0 each.
+
+    Returns
+    -------
+    float32 array as long as the longest signal.
+
+    >>> mix([np.ones(3), np.ones(2)], gains=[1.0, 0.5]).tolist()
+    [1.5, 1.5, 1.0]
+    """
+    if len(signals) == 0:
+        raise ValueError("mix: no signals given")
+    if gains is None:
+        gains = [1.0] * len(signals)
+    if len(gains) != len(signals):
+        raise ValueError(f"mix: {len(signals)} signals but {len(gains)} gains")
+    arrays = [np.asarray(s, dtype=np.float32) for s in signals]
+    for a in arrays:
+        if a.ndim != 1:
+            raise ValueError(f"mix: signals must be 1-D (mono), got shape {a.shape}")
+    out = np.zeros(max(len(a) for a in arrays), dtype=np.float32)
+    for a, g in zip(arrays, gains):
+        out[: len(a)] += np.float32(g) * a
+    return out
+
+
+def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int = SAMPLE_RATE, subtype: str = "PCM_16") -> Path:
+    """Write mono or (samples, channels) audio to a wav file atomically.
+
+    ``subtype`` is ``"PCM_16"`` (default; samples are clipped to [-1, 1]),
+    ``"PCM_24"``, or ``"FLOAT"`` (32-bit float, written unclipped).
+    Returns the path written.
+    """
+    import soundfile as sf
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim not in (1, 2):
+        raise ValueError(f"write_wav: audio must be 1-D or (samples, channels), got {y.shape}")
+    if subtype.upper().startswith("PCM"):
+        y = np.clip(y, -1.0, 1.0)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), y, int(sr), subtype=subtype.upper(), format="WAV")
+    return path
