@@ -96,3 +96,56 @@ def onsets_to_json(onsets: Mapping[str, np.ndarray]) -> dict[str, list[float]]:
 def onsets_from_json(obj: Mapping[str, Iterable[float]]) -> dict[str, np.ndarray]:
     """Inverse of :func:`onsets_to_json` (missing classes become empty)."""
     return {c: np.sort(np.asarray(list(obj.get(c, [])), dtype=np.float64)) for c in CLASSES}
+
+
+def read_annotation_txt(path: str | Path, label_map: Mapping[str, object],
+                        to_class: Mapping[object, str] | None = None) -> dict[str, np.ndarray]:
+    """Read a ``time <whitespace> label`` annotation file (MDB Drums, ENST-Drums).
+
+    Each non-empty line holds an onset time in seconds and a label, separated by a
+    tab and/or spaces (MDB Drums pads its tab with spaces: ``"0.57 \\t SD "``).
+    Lines starting with ``#`` are comments. ``label_map`` maps a label to either a
+    class in :data:`drumscribe.CLASSES` or, with ``to_class``, to an intermediate key
+    (e.g. a General MIDI note) that ``to_class`` maps to a class. Labels absent
+    from the maps are ignored (MDB's ``OT``, ENST's ``cb``).
+
+    Raises
+    ------
+    InputError
+        The file is missing, or a line does not parse (``"<file>:<line>: ..."``).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> _ = open(p, "w").write("0.010000 \\t KD \\n0.57\\tSD\\n")
+    >>> read_annotation_txt(p, {"KD": "BD", "SD": "SD"})["SD"].tolist()
+    [0.57]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: annotation file not found")
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read annotation file ({type(exc).__name__})") from None
+    events: list[tuple[float, object]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        parts = stripped.split()
+        if len(parts) != 2:
+            raise InputError(f"{path}:{number}: expected 'time label', got {stripped[:60]!r}")
+        try:
+            time = float(parts[0])
+        except ValueError:
+            raise InputError(f"{path}:{number}: onset time {parts[0][:30]!r} is not a number") from None
+        if not np.isfinite(time) or time < 0:
+            raise InputError(f"{path}:{number}: onset time {parts[0]!r} is negative or not finite")
+        key = label_map.get(parts[1])
+        if key is not None and to_class is not None:
+            key = to_class.get(key)
+        if key is not None:
+            events.append((time, key))
+    return map_events(events, {c: c for c in CLASSES})
