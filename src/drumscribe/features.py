@@ -14,9 +14,9 @@ out as an explicit chain of numpy steps (madmom 0.16/0.17 semantics, see
    log-spaced centres, area 1, duplicate FFT bins merged.
 4. ``log10(1 + x)`` — madmom ``LogarithmicSpectrogram(mul=1, add=1)``.
 
-Step 0 scales the float audio by ``signal_scale`` = 32768: madmom, given a file
-path as ADTOF gives it, reads 16-bit audio as integers and transforms them
-unscaled, so ADTOF's features are log10(1 + 16-bit magnitudes).
+Amplitude scale: audio is float in [-1, 1]. madmom, given a 16-bit file path as
+ADTOF gives it, divides its Hann window by 32767 and caches that window in the
+STFT processor, so ADTOF's features equal these to 3e-5 relative (32768/32767).
 
 For 44.1 kHz, 2048-sample frames, 12 bands/octave and 20 Hz–20 kHz this gives 84
 bins, ADTOF's input. ``kind="mel"`` swaps step 3–4 for librosa's mel filterbank
@@ -65,10 +65,6 @@ class FeatureConfig:
     bands_per_octave : logfilt bands per octave (centred on A4 = 440 Hz).
     fmin, fmax : Hz, frequency range of the filterbank.
     n_mels : number of mel bands (mel only).
-    signal_scale : the audio (floats in [-1, 1]) is multiplied by this before the STFT.
-        32768 reproduces madmom reading a 16-bit file, which is how ADTOF computes
-        its features (and the ADTOF-YT distribution): log10(1 + x) then works on
-        16-bit magnitudes. 1.0 gives the float-scale variant.
     """
 
     kind: str = "logfilt"
@@ -79,7 +75,6 @@ class FeatureConfig:
     fmin: float = 20.0
     fmax: float = 20000.0
     n_mels: int = 128
-    signal_scale: float = 32768.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -88,8 +83,6 @@ class FeatureConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ConfigError(f"features.{key}: must be a positive integer, not {value!r}")
-        if not float(self.signal_scale) > 0:
-            raise ConfigError(f"features.signal_scale: must be positive, not {self.signal_scale!r}")
         if not (0 < float(self.fmin) < float(self.fmax)):
             raise ConfigError(f"features.fmin/fmax: need 0 < fmin < fmax, got {self.fmin}, {self.fmax}")
         if float(self.fmax) > self.sample_rate / 2:
@@ -114,7 +107,7 @@ class FeatureConfig:
         for f in dataclasses.fields(cls):
             if f.name in d:
                 v = d[f.name]
-                if f.name in ("fmin", "fmax", "signal_scale"):
+                if f.name in ("fmin", "fmax"):
                     try:
                         v = float(v)
                     except (TypeError, ValueError):
@@ -126,7 +119,6 @@ class FeatureConfig:
         """Plain dict (JSON-able) of every field, floats as floats."""
         d = dataclasses.asdict(self)
         d["fmin"], d["fmax"] = float(self.fmin), float(self.fmax)
-        d["signal_scale"] = float(self.signal_scale)
         for k in ("sample_rate", "frame_size", "fps", "bands_per_octave", "n_mels"):
             d[k] = int(d[k])
         return d
@@ -171,8 +163,8 @@ def stft_magnitude(frames: np.ndarray, include_nyquist: bool = False, block: int
     """``|rfft(frame * hann)|`` per frame, float32 (frames, frame_size//2 [+1]).
 
     madmom's window is ``np.hanning(frame_size)``; for float input in [-1, 1] no
-    further scaling applies (madmom divides the window by the integer maximum only
-    for integer signals, which reaches the same scale).
+    further scaling applies (for 16-bit input madmom divides the window by 32767,
+    which lands on the same scale to 3e-5 relative).
     """
     frame_size = frames.shape[1]
     window = np.hanning(frame_size).astype(np.float32)
@@ -282,8 +274,6 @@ def spectrogram(y: np.ndarray, cfg: FeatureConfig | None = None) -> np.ndarray:
     if len(y) == 0:
         raise ValueError("spectrogram: audio has no samples")
     fb = filterbank(cfg)
-    if cfg.signal_scale != 1.0:
-        y = y * np.float32(cfg.signal_scale)
     frames = frame_signal(y, cfg.frame_size, cfg.hop)
     mag = stft_magnitude(frames, include_nyquist=(cfg.kind == "mel"))
     filt = mag @ fb
