@@ -1,0 +1,579 @@
+"""Experiment glue: what the Snakemake graph plans and what its scripts call.
+
+The workflow (``Snakefile``, ``workflow/rules/*.smk``) stays thin: it asks this
+module which datasets, kits and trials exist (:func:`check_config`,
+:func:`trials`, :func:`render_kits`, ...) and each ``workflow/scripts/*.py``
+calls one function here (:func:`run_trial`, :func:`evaluate_model`,
+:func:`summarize_datasets`, ...), which composes the stage modules
+(``features``, ``targets``, ``training``, ``peaks``, ``metrics``, ``studies``).
+Every function raises :class:`drumscribe.errors.DrumscribeError` subclasses with
+one-line messages; none prints or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import CLASSES, datasets
+from .errors import ConfigError, InputError
+
+#: Datasets rendered from the Groove MIDI Dataset by the render rules (no raw folder of their own).
+SYNTH_DATASETS: tuple[str, ...] = ("gmd_synth", "gmd_synth_mix")
+#: Config key of the raw data the synthetic datasets are rendered from.
+GMD_KEY = "gmd"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def known_datasets() -> tuple[str, ...]:
+    """Names of every dataset of the registry (``drumscribe.datasets.NAMES``)."""
+    return tuple(datasets.NAMES)
+
+
+def known_architectures() -> tuple[str, ...]:
+    """Names of the five architectures (``drumscribe.models.REGISTRY``)."""
+    from . import models
+
+    return tuple(models.REGISTRY)
+
+
+def members(dataset: str) -> list[str]:
+    """The datasets of a training dataset name: ``"a+b"`` -> ``["a", "b"]``."""
+    return dataset.split("+")
+
+
+def path_key(name: str) -> str:
+    """Config ``paths`` key of a dataset's raw data (``gmd`` for the synthetic datasets)."""
+    if name in SYNTH_DATASETS:
+        return GMD_KEY
+    spec = datasets.get(name)
+    return spec.path_key or name
+
+
+def dataset_root(config: Mapping, name: str, project_root: str | os.PathLike | None = None) -> str:
+    """Folder the raw data of ``name`` is read from.
+
+    ``paths.<key>`` when that path exists (used as is, no network), looked up in the
+    working directory and then, if relative, in ``project_root`` (the folder of the
+    Snakefile, so ``--directory`` runs find ``../shared`` too); otherwise
+    ``resources/<key>`` in the working directory, which the download rule fills.
+    """
+    key = path_key(name)
+    configured = (config.get("paths") or {}).get(key)
+    if configured:
+        path = Path(configured)
+        if path.exists():
+            return str(path)
+        if project_root is not None and not path.is_absolute() and (Path(project_root) / path).exists():
+            return str((Path(project_root) / path).resolve())
+    return f"resources/{key}"
+
+
+def used_datasets(config: Mapping) -> list[str]:
+    """Every single dataset the graph builds a feature cache for, in first-use order."""
+    names: list[str] = []
+    groups: list[Iterable[str]] = [
+        config["datasets"],
+        config["evaluation"]["extra_test_datasets"],
+        *config["dataset_study"]["train_combinations"],
+        config["dataset_study"]["test_datasets"],
+    ]
+    for group in groups:
+        for name in group:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def release_test_datasets(config: Mapping) -> list[str]:
+    """Datasets the released model is tested on: its training datasets, then the zero-shot ones."""
+    out = list(config["release"]["datasets"])
+    for name in config["evaluation"]["extra_test_datasets"]:
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def test_splits(config: Mapping, name: str) -> list[str]:
+    """Splits of ``name`` a model is tested on (``evaluation.test_splits``, default ``[test]``)."""
+    return list((config["evaluation"].get("test_splits") or {}).get(name, ["test"]))
+
+
+def render_kits(config: Mapping) -> list[str]:
+    """Kit ids rendered for the synthetic datasets: ``render.kits`` (``all`` = every installed, usable kit).
+
+    A listed kit that is unknown, not installed or unusable is a ``ConfigError``.
+    """
+    import warnings
+
+    from .synth import kits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(kits.resolve_kits(config["render"].get("kits", "all")))
+
+
+def search_trials(config: Mapping, arch: str, n_trials: int | None = None) -> dict[str, dict[str, Any]]:
+    """``{trial id: params}`` of the search over ``spaces.<arch>`` (seeded, deterministic).
+
+    ``n_trials`` caps a random search (default ``search.n_trials``); a grid search
+    runs every point of the grid.
+    """
+    from . import search
+
+    s = config["search"]
+    n = s["n_trials"] if n_trials is None else n_trials
+    params = search.sample_trials(config["spaces"][arch], s["method"], s["n_trials"], s["seed"])
+    params = params[:n]
+    return {search.trial_id(i): dict(p) for i, p in enumerate(params)}
+
+
+def trials(config: Mapping, dataset: str, arch: str) -> dict[str, dict[str, Any]]:
+    """Trials of the search of ``arch`` on the training dataset ``dataset``.
+
+    Datasets of the architecture study get ``search.n_trials`` trials. A dataset
+    combination only trained for the dataset study gets the same search, capped at
+    ``dataset_study.n_trials`` when that is set: the trial ids are the same, so a
+    combination that is also a dataset of the architecture study reuses its trials.
+    """
+    if dataset in config["datasets"]:
+        return search_trials(config, arch)
+    return search_trials(config, arch, config["dataset_study"].get("n_trials"))
+
+
+def schema_error_message(error: BaseException, source: str = "config") -> str:
+    """One line for a Snakemake schema-validation error: ``config: <key path>: <cause>``."""
+    import jsonschema
+
+    inner, seen = error, 0
+    while inner is not None and not isinstance(inner, jsonschema.ValidationError) and seen < 10:
+        inner, seen = inner.__cause__ or inner.__context__, seen + 1
+    if inner is not None and inner.context:  # oneOf/anyOf: the most specific sub-error
+        inner = jsonschema.exceptions.best_match(inner.context) or inner
+    if inner is None:
+        first = str(error).strip().splitlines()
+        return f"{source}: {first[0] if first else type(error).__name__}"
+    where = ".".join(str(p) for p in inner.absolute_path) or "(top level)"
+    message = inner.message.splitlines()[0]
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f"{source}: {where}: {message}"
+
+
+def check_config(config: Mapping) -> None:
+    """drumscribe's checks beyond the schema, run before any job.
+
+    Unknown architectures or datasets, dataset combinations naming a dataset that
+    is not configured, search spaces naming an unknown parameter or value, a
+    ``dataset_study.architecture`` outside ``architectures``, a release
+    configuration the architecture does not accept: each a ``ConfigError`` whose
+    one-line message names the config key.
+    """
+    archs = known_architectures()
+    names = known_datasets()
+    for i, arch in enumerate(config["architectures"]):
+        if arch not in archs:
+            raise ConfigError(f"architectures[{i}]: unknown architecture {arch!r} (known: {', '.join(archs)})")
+    for key in ("datasets", "evaluation.extra_test_datasets", "dataset_study.test_datasets", "release.datasets"):
+        section, _, sub = key.partition(".")
+        values = config[section][sub] if sub else config[section]
+        for i, name in enumerate(values):
+            if name not in names:
+                raise ConfigError(f"{key}[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
+    configured = set(config["datasets"]) | set(config["evaluation"]["extra_test_datasets"])
+    for i, combination in enumerate(config["dataset_study"]["train_combinations"]):
+        for name in combination:
+            if name not in names:
+                raise ConfigError(f"dataset_study.train_combinations[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
+            if name not in configured:
+                raise ConfigError(
+                    f"dataset_study.train_combinations[{i}]: dataset {name!r} is not configured "
+                    f"(add it to datasets or evaluation.extra_test_datasets)"
+                )
+        if len(set(combination)) != len(combination):
+            raise ConfigError(f"dataset_study.train_combinations[{i}]: a dataset is named twice")
+    for name in config["dataset_study"]["test_datasets"]:
+        if name not in configured:
+            raise ConfigError(
+                f"dataset_study.test_datasets: dataset {name!r} is not configured "
+                f"(add it to datasets or evaluation.extra_test_datasets)"
+            )
+    study_arch = config["dataset_study"]["architecture"]
+    if study_arch != "best" and study_arch not in config["architectures"]:
+        raise ConfigError(
+            f"dataset_study.architecture: {study_arch!r} is neither 'best' nor one of architectures "
+            f"({', '.join(config['architectures'])})"
+        )
+    for arch in config["architectures"]:
+        if arch not in config["spaces"]:
+            raise ConfigError(f"spaces: no search space for architecture {arch!r}")
+    from . import search
+
+    search.validate_config_spaces(config)
+    rel = config["release"]
+    if rel["architecture"] not in archs:
+        raise ConfigError(f"release.architecture: unknown architecture {rel['architecture']!r} (known: {', '.join(archs)})")
+    from . import models
+
+    try:
+        models.validate_params(rel["architecture"], rel["params"])
+    except ConfigError as error:
+        raise ConfigError(f"release.params: {error}") from None
+    for name in config["evaluation"].get("test_splits") or {}:
+        if name not in names:
+            raise ConfigError(f"evaluation.test_splits: unknown dataset {name!r}")
+    if any(name in SYNTH_DATASETS for name in used_datasets(config)):
+        render_kits(config)  # unknown kit ids fail here
+
+
+# --------------------------------------------------------------------------- data
+
+
+def render_kit(dataset: str, kit: str, kits: Sequence[str], gmd_root: str | os.PathLike,
+               out_dir: str | os.PathLike, mix: bool, render: Mapping) -> Path:
+    """Render every GMD performance assigned to ``kit`` into ``out_dir`` (+ ``manifest.csv``).
+
+    The kit assignment is recomputed from ``render`` (seeded, so every kit's job
+    agrees); ``mix`` adds the generated accompaniment (``gmd_synth_mix``).
+    """
+    from . import synth
+
+    assignments = synth.assign_kits(gmd_root, list(kits), render)
+    return synth.render_kit(kit, assignments, gmd_root, out_dir, mix, render)
+
+
+def build_features(dataset: str, root: str | os.PathLike, out_h5: str | os.PathLike,
+                   features: Mapping, threads: int = 1) -> Path:
+    """Build the HDF5 feature cache of ``dataset`` read from ``root`` (``features.build_cache``)."""
+    from . import features as feat
+
+    _set_threads(threads)
+    cfg = feat.FeatureConfig.from_dict(dict(features))
+    return feat.build_cache(dataset, root, out_h5, cfg)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int = 400):
+    """Per dataset and split: tracks, hours, datapoints, frames and onsets per class (a DataFrame)."""
+    import math
+
+    import h5py
+    import pandas as pd
+
+    from .datasets import SPLITS
+
+    rows = []
+    for path in h5_paths:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: feature cache not found")
+        with h5py.File(path, "r") as h5:
+            name = str(h5.attrs.get("dataset", path.stem))
+            acc = {s: {"tracks": 0, "seconds": 0.0, "datapoints": 0, "frames": 0, **{c: 0 for c in CLASSES}}
+                   for s in SPLITS}
+            for g in h5["tracks"].values():
+                a = acc[str(g.attrs["split"])]
+                n = int(g["spec"].shape[0])
+                a["tracks"] += 1
+                a["seconds"] += float(g.attrs.get("duration", n / 100))
+                a["frames"] += n
+                a["datapoints"] += math.ceil(n / datapoint_frames)
+                for c in CLASSES:
+                    a[c] += int(g["onsets"][c].shape[0])
+        for split in SPLITS:
+            a = acc[split]
+            rows.append({"dataset": name, "split": split, "tracks": a["tracks"],
+                         "hours": round(a["seconds"] / 3600, 4), "datapoints": a["datapoints"],
+                         "frames": a["frames"], **{f"onsets_{c}": a[c] for c in CLASSES}})
+    return pd.DataFrame(rows)
+
+
+def summarize_datasets(h5_paths: Sequence[str | os.PathLike], out_csv: str | os.PathLike,
+                       out_png: str | os.PathLike, datapoint_frames: int = 400) -> None:
+    """Write ``summary.csv`` (see :func:`summary_table`) and a class-balance bar plot."""
+    from .atomic import atomic_path
+
+    table = summary_table(h5_paths, datapoint_frames)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    plt, sns = _pyplot()
+    long = table.melt(id_vars=["dataset", "split"], value_vars=[f"onsets_{c}" for c in CLASSES],
+                      var_name="class", value_name="onsets")
+    long["class"] = long["class"].str.replace("onsets_", "", regex=False)
+    names = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False, sharey=False)
+    for ax, name in zip(axes[0], names):
+        sns.barplot(data=long[long["dataset"] == name], x="class", y="onsets", hue="split",
+                    order=list(CLASSES), ax=ax)
+        ax.set_title(name)
+        ax.set_xlabel("")
+    fig.suptitle("Onsets per class and split")
+    fig.tight_layout()
+    _savefig(fig, out_png)
+
+
+def plot_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: float = 0.5,
+                 seconds: float = 8.0, track_id: str | None = None) -> None:
+    """Plot the first ``seconds`` of one track: spectrogram (train-split normalised) and widened targets."""
+    import numpy as np
+
+    from . import features as feat
+    from . import targets
+
+    tracks = feat.list_tracks(h5_path)
+    if not tracks:
+        raise InputError(f"{h5_path}: no tracks")
+    tid = track_id or tracks[0]
+    spec, onsets, attrs = feat.read_track(h5_path, tid)
+    fps = int(feat.cache_config(h5_path).fps)
+    n = min(len(spec), int(seconds * fps))
+    y = targets.frame_targets(onsets, len(spec), fps, widen)[:n]
+    plt, _ = _pyplot()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1.4]})
+    t = np.arange(n) / fps
+    a1.imshow(spec[:n].T, origin="lower", aspect="auto", cmap="magma",
+              extent=(0, n / fps, 0, spec.shape[1]))
+    a1.set_ylabel("band")
+    a1.set_title(f"{Path(h5_path).stem}: {tid} ({attrs.get('split')} split)")
+    for i, c in enumerate(CLASSES):
+        a2.fill_between(t, i, i + 0.9 * y[:, i], step="mid")
+    a2.set_yticks(np.arange(len(CLASSES)) + 0.45, CLASSES)
+    a2.set_xlabel("time (s)")
+    a2.set_ylabel("targets")
+    fig.tight_layout()
+    _savefig(fig, out_png)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt, sns
+
+
+def _savefig(fig, out_png) -> None:
+    from .atomic import atomic_path
+
+    import matplotlib.pyplot as plt
+
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- models on cached tracks
+
+
+def _device(name: str | None = "auto"):
+    import torch
+
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("training.device: cuda asked for, but no GPU is available")
+    return torch.device(name)
+
+
+def track_activations(model, spec, frames: int = 400, batch_size: int = 16, device=None):
+    """Onset probabilities (frames, 5) float32 of one normalised spectrogram (frames, bins).
+
+    The track is cut into non-overlapping windows of ``frames`` (the datapoints the
+    model was trained on; the last zero-padded), run in batches, and joined.
+    """
+    import numpy as np
+    import torch
+
+    device = device or next(model.parameters()).device
+    n, bins = spec.shape
+    n_win = max(1, -(-n // frames))
+    padded = np.zeros((n_win * frames, bins), np.float32)
+    padded[:n] = spec
+    windows = padded.reshape(n_win, frames, bins)
+    out = []
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, n_win, batch_size):
+            x = torch.from_numpy(windows[i:i + batch_size]).to(device)
+            out.append(torch.sigmoid(model(x).float()).cpu().numpy())
+    return np.concatenate(out).reshape(n_win * frames, -1)[:n]
+
+
+def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, mean, std,
+                      frames: int = 400, device=None):
+    """``[(track_id, activations, reference onsets)]`` of every ``split`` track of the caches."""
+    from . import targets
+
+    out = []
+    for path in h5_paths:
+        for spec, onsets, tid in targets.track_arrays(path, split, mean, std):
+            out.append((tid, track_activations(model, spec, frames, device=device), onsets))
+    return out
+
+
+def score_activations(items, thresholds, peak_params: Mapping, fps: int, window: float) -> dict:
+    """Peak-pick ``[(track_id, activations, reference)]`` and score them with global counts."""
+    from . import metrics, peaks
+
+    counts = []
+    for _, act, ref in items:
+        est = peaks.pick_onsets(act, thresholds, peak_params, fps)
+        counts.append(metrics.class_counts(ref, est, window))
+    return metrics.scores(metrics.sum_counts(counts))
+
+
+def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
+    """The librosa ``peak_pick`` window parameters of the ``peaks`` config section."""
+    return {k: int(peaks_cfg[k]) for k in ("pre_max", "post_max", "pre_avg", "post_avg", "wait")}
+
+
+def _feature_config_of(h5_paths: Sequence[str | os.PathLike]):
+    """The one feature config shared by ``h5_paths`` (``InputError`` when they differ)."""
+    from . import features as feat
+
+    cfgs = [(Path(p), feat.cache_config(p)) for p in h5_paths]
+    first_path, first = cfgs[0]
+    for path, cfg in cfgs[1:]:
+        if cfg.hash() != first.hash():
+            raise InputError(f"{path}: feature config {cfg.hash()} differs from {first_path}'s {first.hash()}")
+    return first
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def best_model(best_json: str | os.PathLike) -> Path:
+    """The ``model.pt`` of the trial a ``best.json`` (rule select_best) names."""
+    path = Path(best_json)
+    try:
+        best = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable ({exc})") from None
+    model = Path(best["trial_dir"]) / "model.pt"
+    if not model.is_file():
+        raise InputError(f"{path}: the best trial's model {model} does not exist")
+    return model
+
+
+def _h5_dataset_name(h5_path) -> str:
+    import h5py
+
+    with h5py.File(h5_path, "r") as h5:
+        return str(h5.attrs.get("dataset", Path(h5_path).stem))
+
+
+def evaluate_model(model: str | os.PathLike, h5_path: str | os.PathLike, splits: Sequence[str],
+                   out_metrics: str | os.PathLike, out_predictions: str | os.PathLike,
+                   window: float = 0.05, threads: int | None = None, device: str | None = "auto") -> dict:
+    """Test a checkpoint on the ``splits`` of a feature cache with its validation-tuned thresholds.
+
+    ``model`` is a ``model.pt`` or the ``best.json`` of a search. Writes the scores
+    (micro, macro and per-class F1 with global counts) with what was tested to
+    ``out_metrics`` and one JSON of onsets per track into the ``out_predictions``
+    folder (both atomically). The cache must have the checkpoint's feature config.
+    """
+    from . import features as feat
+    from . import labels, models, peaks
+    from .atomic import atomic_dir, write_json
+
+    _set_threads(threads)
+    model = Path(model)
+    if model.suffix == ".json":
+        model = best_model(model)
+    net, meta = models.load_checkpoint(model, map_location="cpu")
+    cfg = feat.FeatureConfig.from_dict(meta["feature_config"])
+    feat.check_cache(h5_path, cfg)
+    dev = _device(device)
+    net.to(dev)
+    mean, std = meta["norm_mean"], meta["norm_std"]
+    thresholds, peak_params = meta["thresholds"], meta["peak_params"]
+    frames = int(meta.get("datapoint_frames") or 400)
+    items = []
+    for split in splits:
+        items += split_activations(net, [h5_path], split, mean, std, frames, dev)
+    if not items:
+        raise InputError(f"{h5_path}: no tracks in split(s) {', '.join(splits)}")
+    scores = score_activations(items, thresholds, peak_params, cfg.fps, window)
+    test_dataset = _h5_dataset_name(h5_path)
+    train_datasets = list(meta.get("datasets") or [])
+    result = {
+        "test_dataset": test_dataset,
+        "splits": list(splits),
+        "train_dataset": "+".join(train_datasets),
+        "arch": meta["arch"],
+        "trial": meta.get("trial"),
+        "params": meta["params"],
+        "zero_shot": test_dataset not in train_datasets,
+        "n_tracks": len(items),
+        "window": window,
+        "thresholds": thresholds,
+        "model": str(model),
+        **scores,
+    }
+    with atomic_dir(out_predictions) as tmp:
+        for tid, act, _ in items:
+            onsets, conf = peaks.pick_onsets_with_confidence(act, thresholds, peak_params, cfg.fps)
+            write_json(Path(tmp) / f"{tid.replace('/', '__')}.json", {
+                "track_id": tid, "onsets": labels.onsets_to_json(onsets),
+                "confidence": {c: [round(float(v), 4) for v in conf[c]] for c in CLASSES},
+            })
+    write_json(out_metrics, result)
+    return result
+
+
+# --------------------------------------------------------------------------- searches
+
+
+def select_best(metric_paths: Sequence[str | os.PathLike], out_json: str | os.PathLike) -> dict:
+    """Write the best trial of a search by validation micro F1 (``search.select_best``) to ``out_json``."""
+    from . import search
+    from .atomic import write_json
+
+    best = search.select_best(metric_paths)
+    best["params"] = best.get("metrics", {}).get("params")
+    best["n_trials"] = len(list(metric_paths))
+    write_json(out_json, best)
+    return best
+
+
+def plot_curves(best_json: str | os.PathLike, out_png: str | os.PathLike, title: str = "") -> None:
+    """Plot the best trial's history: losses per epoch and validation micro F1."""
+    import pandas as pd
+
+    best = json.loads(Path(best_json).read_text())
+    history_path = Path(best["trial_dir"]) / "history.csv"
+    if not history_path.is_file():
+        raise InputError(f"{best_json}: the best trial has no history ({history_path})")
+    history = pd.read_csv(history_path)
+    x = history["epoch"] if "epoch" in history else range(1, len(history) + 1)
+    plt, _ = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for col in [c for c in history.columns if "loss" in c]:
+        a1.plot(x, history[col], marker="o", ms=3, label=col)
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.legend()
+    for col in [c for c in history.columns if "f1" in c]:
+        a2.plot(x, history[col], marker="o", ms=3, label=col)
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("validation F1")
+    a2.set_ylim(0, 1)
+    if a2.lines:
+        a2.legend()
+    fig.suptitle(f"{title} (trial {best['trial']}, val micro F1 {best['micro_f1']:.3f})")
+    fig.tight_layout()
+    _savefig(fig, out_png)

@@ -1,0 +1,212 @@
+# The logic of the graph: config validation, the dataset/architecture/trial tables,
+# wildcard constraints and every input function. Rules compute no paths inline.
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+
+def fail(message):
+    """Stop before any job runs with one line on stderr and exit status 1."""
+    sys.exit(f"drumscribe: {message}")
+
+
+# ---- validation: the schema once (fills defaults), then drumscribe's own checks ----
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as error:
+    fail(experiment.schema_error_message(error))
+
+try:
+    experiment.check_config(config)
+except DrumscribeError as error:
+    fail(error)
+
+
+# ---- the tables of the graph ----
+PROJECT_ROOT = Path(workflow.basedir)  # config paths may be relative to it
+ARCHITECTURES = list(config["architectures"])
+DATASETS = list(config["datasets"])  # architecture study: trained and tested on each
+EXTRA_TEST_DATASETS = list(config["evaluation"]["extra_test_datasets"])  # zero-shot only
+COMBINATIONS = ["+".join(c) for c in config["dataset_study"]["train_combinations"]]
+STUDY_TEST_DATASETS = list(config["dataset_study"]["test_datasets"])
+RELEASE_DATASET = "+".join(config["release"]["datasets"])
+RELEASE_TEST_DATASETS = experiment.release_test_datasets(config)
+SYNTH_DATASETS = experiment.SYNTH_DATASETS  # rendered from GMD by the render rules
+ALL_DATASETS = experiment.used_datasets(config)  # every dataset with a feature cache
+
+
+def _names_regex(names):
+    return "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
+
+
+_SINGLE = _names_regex(experiment.known_datasets())
+
+
+wildcard_constraints:
+    dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
+    test_dataset=_SINGLE,
+    arch=_names_regex(experiment.known_architectures()),
+    trial=r"t\d{3}",
+    kit=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
+
+
+# ---- raw data and rendering ----
+def dataset_root(name):
+    """The folder a dataset is read from: ``paths.<key>`` if it exists, else resources/<key>."""
+    return experiment.dataset_root(config, name, PROJECT_ROOT)
+
+
+def raw_dataset_input(name):
+    """Nothing when the raw dataset is already on disk, else download.smk's output for it."""
+    key = experiment.path_key(name)
+    if Path(dataset_root(name)).exists():
+        return []
+    return download_target(key)
+
+
+def render_kits(dataset):
+    """Kit ids rendered for a synthetic dataset (config render.kits, 'all' = every installed kit)."""
+    return experiment.render_kits(config)
+
+
+def render_gmd_input(wildcards):
+    return raw_dataset_input("gmd_synth")
+
+
+# ---- features ----
+def feature_path(name):
+    return f"results/features/{name}.h5"
+
+
+def features_input(wildcards):
+    """Rendered manifests of every kit for gmd_synth*, else the raw dataset (if it must be fetched)."""
+    if wildcards.dataset in SYNTH_DATASETS:
+        return expand(
+            "results/audio/{dataset}/{kit}/manifest.csv",
+            dataset=wildcards.dataset,
+            kit=render_kits(wildcards.dataset),
+        )
+    return raw_dataset_input(wildcards.dataset)
+
+
+def features_root(wildcards):
+    if wildcards.dataset in SYNTH_DATASETS:
+        return f"results/audio/{wildcards.dataset}"
+    return dataset_root(wildcards.dataset)
+
+
+def summary_input(wildcards):
+    return [feature_path(d) for d in ALL_DATASETS]
+
+
+# ---- trials and searches ----
+def members(dataset):
+    """The datasets of a (possibly '+'-joined) training dataset."""
+    return dataset.split("+")
+
+
+def train_features(wildcards):
+    return [feature_path(d) for d in members(wildcards.dataset)]
+
+
+def trials(dataset, arch):
+    """{trial id: params} of the search of ``arch`` on ``dataset`` (deterministic)."""
+    return experiment.trials(config, dataset, arch)
+
+
+def trial_params(wildcards):
+    table = trials(wildcards.dataset, wildcards.arch)
+    if wildcards.trial not in table:
+        raise WorkflowError(
+            f"{wildcards.trial}: not a trial of the {wildcards.arch} search on {wildcards.dataset} "
+            f"(trials: {', '.join(table)})"
+        )
+    return table[wildcards.trial]
+
+
+def trial_files(dataset, arch, name):
+    return expand(
+        "results/trials/{dataset}/{arch}/{trial}/{name}",
+        dataset=dataset,
+        arch=arch,
+        trial=list(trials(dataset, arch)),
+        name=name,
+    )
+
+
+def search_metrics(wildcards):
+    return trial_files(wildcards.dataset, wildcards.arch, "metrics.json")
+
+
+def search_models(wildcards):
+    return trial_files(wildcards.dataset, wildcards.arch, "model.pt")
+
+
+def search_histories(wildcards):
+    return trial_files(wildcards.dataset, wildcards.arch, "history.csv")
+
+
+# ---- evaluation ----
+def test_splits(wildcards):
+    return experiment.test_splits(config, wildcards.test_dataset)
+
+
+def architecture_study_evals():
+    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets."""
+    return [
+        f"results/eval/{dataset}/{arch}/{test}/metrics.json"
+        for dataset in DATASETS
+        for arch in ARCHITECTURES
+        for test in [dataset] + [t for t in EXTRA_TEST_DATASETS if t != dataset]
+    ]
+
+
+def study_architecture():
+    """dataset_study.architecture, with 'best' resolved from the architecture study's table."""
+    name = config["dataset_study"]["architecture"]
+    if name != "best":
+        return name
+    table = checkpoints.architecture_study.get().output.table
+    return experiment.best_architecture(table)
+
+
+def dataset_study_evals(wildcards):
+    arch = study_architecture()
+    return [
+        f"results/eval/{combination}/{arch}/{test}/metrics.json"
+        for combination in COMBINATIONS
+        for test in STUDY_TEST_DATASETS
+    ]
+
+
+def dataset_study_curves(wildcards):
+    arch = study_architecture()
+    return [f"results/plots/curves/{c}_{arch}.png" for c in COMBINATIONS]
+
+
+# ---- release ----
+def release_evals(wildcards):
+    return expand("results/release/eval/{test}/metrics.json", test=RELEASE_TEST_DATASETS)
+
+
+# ---- targets ----
+def get_final_output():
+    """What `snakemake` builds with no target: both studies, their plots and the data summary."""
+    outputs = [
+        "results/datasets/summary.csv",
+        "results/plots/class_balance.png",
+        "results/architecture_table.csv",
+        "results/plots/architecture_study.png",
+        "results/dataset_table.csv",
+        "results/plots/dataset_study.png",
+    ]
+    outputs += [f"results/plots/curves/{d}_{a}.png" for d in DATASETS for a in ARCHITECTURES]
+    if "mdb_drums" in ALL_DATASETS:
+        outputs.append("results/plots/mdb_drums_example.png")
+    return outputs

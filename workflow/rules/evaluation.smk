@@ -1,0 +1,27 @@
+# The best trial of a search on the test split(s) of a dataset, with the per-class
+# thresholds it tuned on its own validation split. Predictions are kept per track
+# (JSON onsets), so tables can be recomputed without the model.
+
+
+rule evaluate:
+    input:
+        best="results/search/{dataset}/{arch}/best.json",
+        models=search_models,
+        h5="results/features/{test_dataset}.h5",
+    output:
+        metrics="results/eval/{dataset}/{arch}/{test_dataset}/metrics.json",
+        predictions=directory("results/eval/{dataset}/{arch}/{test_dataset}/predictions"),
+    log:
+        "logs/evaluate/{dataset}/{arch}/{test_dataset}.log",
+    benchmark:
+        "benchmarks/evaluate/{dataset}/{arch}/{test_dataset}.tsv"
+    params:
+        splits=test_splits,
+        evaluation=config["evaluation"],
+        targets=config["targets"],
+    threads: config["resources"]["eval_threads"]
+    resources:
+        mem_mb=config["resources"]["eval_mem_mb"],
+        runtime=60,
+    script:
+        "../scripts/evaluate.py"

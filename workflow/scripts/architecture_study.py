@@ -1,0 +1,19 @@
+"""Architecture study: table, long table and bar plot (checkpoint architecture_study)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.architecture_study(
+        metric_paths=list(snakemake.input.metrics),
+        out_csv=snakemake.output.table,
+        out_long=snakemake.output.long,
+        out_png=snakemake.output.plot,
+        datasets=snakemake.params.datasets,
+        zero_shot=snakemake.params.zero_shot,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

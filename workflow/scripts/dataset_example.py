@@ -1,0 +1,16 @@
+"""Plot one track's spectrogram and targets (rule dataset_example)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.plot_example(
+        h5_path=snakemake.input.h5,
+        out_png=snakemake.output.plot,
+        widen=snakemake.params.widen,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

@@ -1,0 +1,19 @@
+"""Dataset study: zero-shot matrix, long table and heatmap (rule dataset_study)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.dataset_study(
+        metric_paths=list(snakemake.input.metrics),
+        out_csv=snakemake.output.table,
+        out_long=snakemake.output.long,
+        out_png=snakemake.output.plot,
+        combinations=snakemake.params.combinations,
+        test_datasets=snakemake.params.test_datasets,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

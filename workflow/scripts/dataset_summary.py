@@ -1,0 +1,17 @@
+"""Summarise every dataset per split and plot the class balance (rule dataset_summary)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.summarize_datasets(
+        h5_paths=list(snakemake.input),
+        out_csv=snakemake.output.summary,
+        out_png=snakemake.output.plot,
+        datapoint_frames=snakemake.params.datapoint_frames,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

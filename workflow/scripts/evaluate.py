@@ -1,0 +1,20 @@
+"""Test a model on a dataset's test split(s) (rules evaluate and release_evaluate)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.evaluate_model(
+        model=snakemake.input.get("model") or snakemake.input.best,
+        h5_path=snakemake.input.h5,
+        splits=snakemake.params.splits,
+        out_metrics=snakemake.output.metrics,
+        out_predictions=snakemake.output.predictions,
+        window=snakemake.params.evaluation["window"],
+        threads=snakemake.threads,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

@@ -1,0 +1,20 @@
+"""Render the Groove MIDI Dataset through one kit (rule render_kit)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.render_kit(
+        dataset=snakemake.wildcards.dataset,
+        kit=snakemake.wildcards.kit,
+        kits=snakemake.params.kits,
+        gmd_root=snakemake.params.gmd_root,
+        out_dir=snakemake.params.out_dir,
+        mix=snakemake.params.mix,
+        render=snakemake.params.render,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

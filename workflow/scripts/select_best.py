@@ -1,0 +1,15 @@
+"""Pick the best trial of a search by validation micro F1 (rule select_best)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.select_best(
+        metric_paths=list(snakemake.input.metrics),
+        out_json=snakemake.output.best,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

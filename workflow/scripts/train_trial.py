@@ -1,0 +1,24 @@
+"""Train one trial (rules train_trial and release_train), thresholds tuned on validation."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.run_trial(
+        arch=snakemake.params.get("arch") or snakemake.wildcards.arch,
+        params=snakemake.params.params,
+        train_h5s=list(snakemake.input.features),
+        out_model=snakemake.output.model,
+        out_history=snakemake.output.history,
+        out_metrics=snakemake.output.metrics,
+        training=snakemake.params.training,
+        targets=snakemake.params.targets,
+        peaks=snakemake.params.peaks,
+        evaluation=snakemake.params.evaluation,
+        threads=snakemake.threads,
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))

@@ -1,0 +1,16 @@
+"""Plot the training curves of a search's best trial (rule training_curves)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import experiment
+from drumscribe.errors import DrumscribeError
+
+try:
+    experiment.plot_curves(
+        best_json=snakemake.input.best,
+        out_png=snakemake.output.plot,
+        title=f"{snakemake.wildcards.arch} on {snakemake.wildcards.dataset}",
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))
