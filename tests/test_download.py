@@ -210,10 +210,10 @@ def test_ensure_dataset_downloads_extracts_and_then_reuses(server, tmp_path, mon
     data = _tar_gz({"toy/readme.txt": b"hello"})
     server.files["toy.tar.gz"] = data
     spec = _spec([Download(url=server.url("toy.tar.gz"), filename="toy.tar.gz", sha256=_sha256(data))])
-    monkeypatch.setattr("drumscribe.datasets.get", lambda name: spec)
+    monkeypatch.setitem(dl.RAW_SOURCES, "toy", spec.downloads)
     path = tmp_path / "resources" / "toy"
     assert dl.ensure_dataset("toy", path, progress=False) == path
-    assert (path / "toy" / "readme.txt").read_bytes() == b"hello"
+    assert (path / "readme.txt").read_bytes() == b"hello"  # the archive's single top folder is flattened
     assert (tmp_path / "resources" / ".downloads" / "toy" / "toy.tar.gz").is_file()
     n = len(server.ranges)
     server.close()  # no network from here on
@@ -221,9 +221,21 @@ def test_ensure_dataset_downloads_extracts_and_then_reuses(server, tmp_path, mon
     assert len(server.ranges) == n
 
 
+def test_downloads_for_datasets_and_path_keys():
+    from drumscribe.errors import ConfigError
+
+    (gmd,) = dl.downloads_for("gmd")
+    assert gmd.filename == "groove-v1.0.0-midionly.zip" and gmd.size == 3_260_318
+    mdb = dl.downloads_for("mdb_drums")
+    assert mdb[0].git_commit == "b29e2d63c3a023506f4bf353c5b2e8a558eed135"
+    assert dl.downloads_for("sadtp") == ()
+    with pytest.raises(ConfigError, match="paths.nonsense"):
+        dl.downloads_for("nonsense")
+
+
 def test_ensure_dataset_uses_a_present_folder_without_network(tmp_path, monkeypatch):
     spec = _spec([Download(url="http://127.0.0.1:9/never", filename="never.zip", sha256="0" * 64)])
-    monkeypatch.setattr("drumscribe.datasets.get", lambda name: spec)
+    monkeypatch.setitem(dl.RAW_SOURCES, "toy", spec.downloads)
     placed = tmp_path / "mine"
     placed.mkdir()
     (placed / "song.wav").write_bytes(b"RIFF")
@@ -233,7 +245,7 @@ def test_ensure_dataset_uses_a_present_folder_without_network(tmp_path, monkeypa
 def test_ensure_dataset_checksum_failure_leaves_no_dataset_folder(server, tmp_path, monkeypatch):
     server.files["t.tar.gz"] = _tar_gz({"a.txt": b"a"})
     spec = _spec([Download(url=server.url("t.tar.gz"), filename="t.tar.gz", sha256="f" * 64)])
-    monkeypatch.setattr("drumscribe.datasets.get", lambda name: spec)
+    monkeypatch.setitem(dl.RAW_SOURCES, "toy", spec.downloads)
     path = tmp_path / "resources" / "toy"
     with pytest.raises(ChecksumError, match="t.tar.gz"):
         dl.ensure_dataset("toy", path, progress=False)
@@ -242,7 +254,7 @@ def test_ensure_dataset_checksum_failure_leaves_no_dataset_folder(server, tmp_pa
 
 
 def test_ensure_dataset_without_download_says_where_to_place_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("drumscribe.datasets.get", lambda name: _spec([]))
+    monkeypatch.setitem(dl.RAW_SOURCES, "toy", ())
     with pytest.raises(InputError, match="place it there by hand"):
         dl.ensure_dataset("toy", tmp_path / "absent", progress=False)
 

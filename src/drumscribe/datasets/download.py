@@ -282,44 +282,96 @@ def is_present(path: str | os.PathLike) -> bool:
     return path.is_dir() and any(not p.name.startswith(".") for p in path.iterdir())
 
 
+#: Raw sources that no registered dataset owns under their own name: config key -> downloads.
+#: ``gmd`` is the Groove MIDI Dataset (MIDI only) that ``gmd_synth`` renders (sha256 from
+#: TensorFlow Datasets' checksums, see ../shared/README.md).
+RAW_SOURCES: dict[str, tuple[Download, ...]] = {
+    "gmd": (Download(url="https://storage.googleapis.com/magentadata/datasets/groove/groove-v1.0.0-midionly.zip",
+                     filename="groove-v1.0.0-midionly.zip", size=3_260_318,
+                     sha256="651cbc524ffb891be1a3e46d89dc82a1cecb09a57c748c7b45b844c4841dcc1e"),),
+}
+
+
+def downloads_for(name: str) -> tuple[Download, ...]:
+    """Downloads of a dataset, by registry name or by config ``paths`` key (``gmd``).
+
+    Raises
+    ------
+    ConfigError
+        Neither a dataset nor a known ``paths`` key.
+    """
+    from . import NAMES, get
+
+    if name in NAMES:
+        spec = get(name)
+        if spec.downloads or name not in RAW_SOURCES:
+            return spec.downloads
+    if name in RAW_SOURCES:
+        return RAW_SOURCES[name]
+    for other in NAMES:  # a paths key shared by several datasets (gmd_synth, gmd_synth_mix -> gmd)
+        if other.startswith("gmd_synth"):
+            continue
+        spec = get(other)
+        if spec.path_key == name:
+            return spec.downloads
+    raise ConfigError(f"paths.{name}: not a dataset or raw source (known: {', '.join((*NAMES, *RAW_SOURCES))})")
+
+
+def _flatten_single_folder(folder: Path) -> None:
+    """If ``folder`` holds one sub-folder only (plus macOS ``__MACOSX`` litter), move its content up."""
+    shutil.rmtree(folder / "__MACOSX", ignore_errors=True)
+    entries = list(folder.iterdir())
+    if len(entries) != 1 or not entries[0].is_dir():
+        return
+    inner = entries[0]
+    parked = folder / f".{inner.name}.flatten"
+    os.replace(inner, parked)
+    for child in parked.iterdir():
+        os.replace(child, folder / child.name)
+    parked.rmdir()
+
+
 def ensure_dataset(name: str, path: str | os.PathLike, progress: bool = True,
                    cache_dir: str | os.PathLike | None = None) -> Path:
     """Return the folder of dataset ``name`` at ``path``, downloading it if absent.
 
-    A ``path`` that already holds files is used as is (no network; the loader
-    checks its layout). Otherwise every download of the dataset's spec is fetched
-    into ``cache_dir`` (default ``<path's parent>/.downloads/<name>``; archives
-    are kept there so a rerun neither downloads nor resumes again), then unpacked
-    (or cloned) into a temporary sibling of ``path`` that is renamed to ``path``
-    once everything is in place.
+    ``name`` is a registry name or a config ``paths`` key (``gmd``). A ``path``
+    that already holds files is used as is (no network; the loader checks its
+    layout). Otherwise every download of the dataset is fetched into ``cache_dir``
+    (default ``<path's parent>/.downloads/<name>``; archives stay there, so a rerun
+    neither downloads nor resumes again), then unpacked (or cloned at the pinned
+    commit) into a temporary sibling of ``path`` that is renamed to ``path`` once
+    everything is in place. A dataset of one archive whose content is a single
+    top folder (``groove/``, ``e-gmd-v1.0.0/``, ...) has that folder's content
+    placed directly in ``path``.
 
     Raises
     ------
     InputError
-        The dataset has no public download (e.g. ADTOF-YT, SADTP): the message says
+        The dataset has no public download (ADTOF-YT, SADTP): the message says
         where to place it by hand.
     ChecksumError
-        A download does not match its checksum.
+        A download does not match its checksum (nothing is left at ``path``).
     """
-    from . import get
-
-    spec = get(name)
     path = Path(path)
     if is_present(path):
         return path
-    if not spec.downloads:
+    downloads = downloads_for(name)
+    if not downloads:
         raise InputError(f"{path}: dataset {name!r} not found and it has no public download; "
                          f"place it there by hand (see docs/datasets.md#{name})")
     cache = Path(cache_dir) if cache_dir is not None else path.parent / CACHE_DIR / name
-    files = {d: fetch(d, cache, progress=progress) for d in spec.downloads if d.git_commit is None}
+    files = {d: fetch(d, cache, progress=progress) for d in downloads if d.git_commit is None}
     with atomic_dir(path) as tmp:
-        for download in spec.downloads:
+        for download in downloads:
             if download.git_commit is not None:  # cloned straight into place (no second copy)
                 git_checkout(download, tmp / download.filename)
             elif download.extract:
                 unpack_into(files[download], tmp)
             else:
                 shutil.copy2(files[download], tmp / download.filename)
+        if len(downloads) == 1 and downloads[0].extract and downloads[0].git_commit is None:
+            _flatten_single_folder(tmp)
     return path
 
 

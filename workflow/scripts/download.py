@@ -1,0 +1,13 @@
+"""Fetch one raw dataset into resources/<key> (rule download)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe.datasets.download import ensure_dataset
+from drumscribe.errors import DrumscribeError
+
+try:
+    ensure_dataset(snakemake.wildcards.dataset, snakemake.output[0], cache_dir=snakemake.params.cache)
+except DrumscribeError as error:
+    print(error, file=sys.__stderr__)
+    sys.exit(str(error))
