@@ -159,7 +159,7 @@ def fft_frequencies(frame_size: int, sample_rate: int) -> np.ndarray:
     return np.arange(frame_size // 2) * (sample_rate / frame_size)
 
 
-def stft_magnitude(frames: np.ndarray, include_nyquist: bool = False, block: int = 4096) -> np.ndarray:
+def stft_magnitude(frames: np.ndarray, include_nyquist: bool = False, block: int = 128) -> np.ndarray:
     """``|rfft(frame * hann)|`` per frame, float32 (frames, frame_size//2 [+1]).
 
     madmom's window is ``np.hanning(frame_size)``; for float input in [-1, 1] no

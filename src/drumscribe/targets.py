@@ -185,6 +185,7 @@ class DatapointDataset(_TorchDataset):
             raise InputError(f"{self.h5_paths[0]}: normalisation has shape {self.mean.shape}, "
                              f"caches have {self.n_bins} bins")
         self._files: dict[int, object] | None = None
+        self._specs: dict = {}
         self._pid: int | None = None
 
     def __len__(self) -> int:
@@ -194,14 +195,23 @@ class DatapointDataset(_TorchDataset):
         import h5py
 
         if self._files is None or self._pid != os.getpid():
-            self._files, self._pid = {}, os.getpid()  # a forked copy never reuses the parent's handles
+            # a forked copy never reuses the parent's handles
+            self._files, self._specs, self._pid = {}, {}, os.getpid()
         if fi not in self._files:
             self._files[fi] = h5py.File(self.h5_paths[fi], "r")
         return self._files[fi]
 
+    def _spec(self, fi: int, key: str):
+        """The h5py dataset of a track's spectrogram (looked up once per process)."""
+        f = self._file(fi)
+        ds = self._specs.get((fi, key))
+        if ds is None:
+            ds = self._specs[(fi, key)] = f["tracks"][key]["spec"]
+        return ds
+
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         fi, key, start = self.index[i]
-        spec = self._file(fi)["tracks"][key]["spec"][start:start + self.frames]
+        spec = self._spec(fi, key)[start:start + self.frames]
         x = np.zeros((self.frames, self.n_bins), np.float32)
         x[: len(spec)] = spec
         x -= self.mean
@@ -212,7 +222,7 @@ class DatapointDataset(_TorchDataset):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_files"], state["_pid"] = None, None
+        state["_files"], state["_specs"], state["_pid"] = None, {}, None
         return state
 
     def close(self) -> None:
@@ -223,7 +233,7 @@ class DatapointDataset(_TorchDataset):
                     f.close()
                 except Exception:  # pragma: no cover - already closed
                     pass
-        self._files = None
+        self._files, self._specs = None, {}
 
     def __del__(self):
         try:
