@@ -15,7 +15,7 @@ from drumscribe import CLASSES
 from drumscribe.datasets import Track
 from drumscribe.errors import ConfigError, InputError
 from drumscribe.features import (
-    FeatureConfig, build_cache, check_cache, fft_frequencies, frame_signal, list_tracks, log_filterbank,
+    FeatureConfig, band_frequencies, build_cache, check_cache, fft_frequencies, frame_signal, list_tracks, log_filterbank,
     n_bins, n_frames, norm_stats, read_track, spectrogram,
 )
 from drumscribe.labels import empty_onsets
@@ -77,6 +77,9 @@ def test_filterbank_84_bins_centres_and_area():
     assert centres[k440] == pytest.approx(20 * SR / 2048)  # 430.66 Hz, the bin nearest 440 Hz
     high = centres[centres > 1000]
     np.testing.assert_allclose(np.diff(np.log2(high)) * 12, 1.0, atol=0.5)
+    np.testing.assert_array_equal(band_frequencies(CFG), centres)
+    mel_f = band_frequencies(FeatureConfig(kind="mel", n_mels=40))
+    assert mel_f.shape == (40,) and np.all(np.diff(mel_f) > 0) and 20 < mel_f[0] < mel_f[-1] < 20000
     # other bands-per-octave settings give more bins
     assert n_bins(FeatureConfig(bands_per_octave=24)) > 84
 

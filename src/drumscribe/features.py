@@ -249,6 +249,18 @@ def filterbank(cfg: FeatureConfig) -> np.ndarray:
     return _FB_CACHE[key]
 
 
+def band_frequencies(cfg: FeatureConfig) -> np.ndarray:
+    """Centre frequency (Hz) of every spectrogram bin of ``cfg`` (for plot axes).
+
+    logfilt: the FFT bin at each triangle's apex; mel: librosa's mel band centres.
+    """
+    if cfg.kind == "logfilt":
+        return log_filterbank(cfg, return_centres=True)[1]
+    import librosa
+
+    return librosa.mel_frequencies(cfg.n_mels + 2, fmin=float(cfg.fmin), fmax=float(cfg.fmax))[1:-1]
+
+
 def n_bins(cfg: FeatureConfig) -> int:
     """Number of frequency bins of a spectrogram of ``cfg`` (84 for the default)."""
     return int(filterbank(cfg).shape[1])
@@ -485,6 +497,7 @@ def check_cache(h5_path: str | os.PathLike, cfg: FeatureConfig) -> None:
 def norm_stats(h5_paths: Iterable[str | os.PathLike], eps: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin (mean, std) float32 over the train splits of several caches, count-weighted.
 
+    A cache without train tracks has ``count`` 0 and adds nothing.
     Combines each cache's ``/norm`` group exactly: ``mean = Σ n_i m_i / N``,
     ``var = Σ n_i (s_i² + m_i²) / N - mean²``; ``std`` is floored at ``eps``.
     Raises InputError if the caches have no train frames or differ in bins.
