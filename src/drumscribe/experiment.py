@@ -235,15 +235,21 @@ def check_config(config: Mapping) -> None:
 
 def render_kit(dataset: str, kit: str, kits: Sequence[str], gmd_root: str | os.PathLike,
                out_dir: str | os.PathLike, mix: bool, render: Mapping) -> Path:
-    """Render every GMD performance assigned to ``kit`` into ``out_dir`` (+ ``manifest.csv``).
+    """Render every GMD performance assigned to ``kit`` into ``out_dir/<kit>/`` (+ ``manifest.csv``).
 
     The kit assignment is recomputed from ``render`` (seeded, so every kit's job
     agrees); ``mix`` adds the generated accompaniment (``gmd_synth_mix``).
     """
-    from . import synth
+    from .synth import gmd
 
-    assignments = synth.assign_kits(gmd_root, list(kits), render)
-    return synth.render_kit(kit, assignments, gmd_root, out_dir, mix, render)
+    render = dict(render)
+    assignments = gmd.assign_kits(
+        gmd.read_info(gmd_root), list(kits), render.get("kit_split"),
+        kits_per_track=int(render.get("kits_per_track") or 1), seed=int(render.get("seed") or 0),
+        max_tracks=render.get("max_tracks"), max_seconds=render.get("max_seconds"),
+        split_by=render.get("split_by", "official"),
+    )
+    return gmd.render_kit(kit, assignments, gmd_root, out_dir, mix, render)
 
 
 def build_features(dataset: str, root: str | os.PathLike, out_h5: str | os.PathLike,
@@ -344,6 +350,7 @@ def plot_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: 
     t = np.arange(n) / fps
     a1.imshow(spec[:n].T, origin="lower", aspect="auto", cmap="magma",
               extent=(0, n / fps, 0, spec.shape[1]))
+    a1.grid(False)
     a1.set_ylabel("band")
     a1.set_title(f"{Path(h5_path).stem}: {tid} ({attrs.get('split')} split)")
     for i, c in enumerate(CLASSES):
@@ -425,15 +432,15 @@ def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, 
     return out
 
 
-def score_activations(items, thresholds, peak_params: Mapping, fps: int, window: float) -> dict:
-    """Peak-pick ``[(track_id, activations, reference)]`` and score them with global counts."""
-    from . import metrics, peaks
+def score_activations(items, thresholds, peak_params: Mapping, fps: int, window: float,
+                      method: str = "mir_eval") -> tuple[dict, list[dict]]:
+    """Peak-pick ``[(track_id, activations, reference)]`` and score them with global counts
+    (``evaluation.evaluate_activations``): ``(scores, per_track)``."""
+    from . import evaluation
 
-    counts = []
-    for _, act, ref in items:
-        est = peaks.pick_onsets(act, thresholds, peak_params, fps)
-        counts.append(metrics.class_counts(ref, est, window))
-    return metrics.scores(metrics.sum_counts(counts))
+    return evaluation.evaluate_activations(
+        [a for _, a, _ in items], [r for _, _, r in items], thresholds, peak_params, fps, window,
+        track_ids=[t for t, _, _ in items], method=method)
 
 
 def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
@@ -486,8 +493,8 @@ def evaluate_model(model: str | os.PathLike, h5_path: str | os.PathLike, splits:
     ``out_metrics`` and one JSON of onsets per track into the ``out_predictions``
     folder (both atomically). The cache must have the checkpoint's feature config.
     """
+    from . import evaluation, models, peaks
     from . import features as feat
-    from . import labels, models, peaks
     from .atomic import atomic_dir, write_json
 
     _set_threads(threads)
@@ -507,7 +514,7 @@ def evaluate_model(model: str | os.PathLike, h5_path: str | os.PathLike, splits:
         items += split_activations(net, [h5_path], split, mean, std, frames, dev)
     if not items:
         raise InputError(f"{h5_path}: no tracks in split(s) {', '.join(splits)}")
-    scores = score_activations(items, thresholds, peak_params, cfg.fps, window)
+    scores, per_track = score_activations(items, thresholds, peak_params, cfg.fps, window)
     test_dataset = _h5_dataset_name(h5_path)
     train_datasets = list(meta.get("datasets") or [])
     result = {
@@ -523,14 +530,12 @@ def evaluate_model(model: str | os.PathLike, h5_path: str | os.PathLike, splits:
         "thresholds": thresholds,
         "model": str(model),
         **scores,
+        "per_track": per_track,
     }
     with atomic_dir(out_predictions) as tmp:
         for tid, act, _ in items:
             onsets, conf = peaks.pick_onsets_with_confidence(act, thresholds, peak_params, cfg.fps)
-            write_json(Path(tmp) / f"{tid.replace('/', '__')}.json", {
-                "track_id": tid, "onsets": labels.onsets_to_json(onsets),
-                "confidence": {c: [round(float(v), 4) for v in conf[c]] for c in CLASSES},
-            })
+            evaluation.predictions_to_json(Path(tmp) / f"{tid.replace('/', '__')}.json", onsets, conf, track_id=tid)
     write_json(out_metrics, result)
     return result
 
@@ -577,3 +582,123 @@ def plot_curves(best_json: str | os.PathLike, out_png: str | os.PathLike, title:
     fig.suptitle(f"{title} (trial {best['trial']}, val micro F1 {best['micro_f1']:.3f})")
     fig.tight_layout()
     _savefig(fig, out_png)
+
+
+# --------------------------------------------------------------------------- studies
+
+
+def architecture_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
+                       datasets: Sequence[str] = (), zero_shot: Sequence[str] = ()) -> None:
+    """Architecture study table, long table and bar plot (``studies.architecture_table``)."""
+    from . import studies
+
+    studies.architecture_table(list(metric_paths), out_csv, out_long, out_png)
+
+
+def dataset_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
+                  combinations: Sequence[str] = (), test_datasets: Sequence[str] = ()) -> None:
+    """Dataset study matrix, long table and heatmap (``studies.dataset_table``)."""
+    from . import studies
+
+    studies.dataset_table(list(metric_paths), out_csv, out_long, out_png)
+
+
+def best_architecture(table_csv: str | os.PathLike) -> str:
+    """The architecture study's winner (``studies.best_architecture``)."""
+    from . import studies
+
+    return studies.best_architecture(table_csv)
+
+
+# --------------------------------------------------------------------------- release
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=10, cwd=Path(__file__).resolve().parent)
+        if out.returncode == 0:
+            return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def model_card(meta: Mapping, train_metrics: Mapping, test_metrics: Mapping[str, Mapping],
+               config: Mapping, command: str, commit: str, date: str) -> str:
+    """The Markdown model card of a released model."""
+    rel = config["release"]
+    lines = [
+        "# drumscribe default model",
+        "",
+        f"Automatic drum transcription, 5 classes ({', '.join(CLASSES)}: bass drum, snare, toms, hi-hat, "
+        "cymbals + ride), onsets written as General MIDI notes 35/38/47/42/49.",
+        "",
+        "## Model",
+        f"- architecture: `{meta['arch']}`, parameters: `{json.dumps(meta['params'], sort_keys=True)}`",
+        f"- input: {meta.get('n_bins')} bins of `{json.dumps(meta.get('feature_config'), sort_keys=True)}`",
+        f"- trained on the train splits of: {', '.join(rel['datasets'])}; validated on their validation splits",
+        f"- epochs: {train_metrics.get('epochs')}, best epoch: {train_metrics.get('best_epoch')}, "
+        f"training time: {train_metrics.get('seconds', 0):.0f} s",
+        f"- training: `{json.dumps(config['training'], sort_keys=True)}`",
+        f"- peak picking: `{json.dumps(meta.get('peak_params'), sort_keys=True)}`",
+        "- per-class thresholds (tuned on validation only): "
+        + ", ".join(f"{c} {float(meta['thresholds'][c]):.2f}" for c in CLASSES),
+        f"- validation micro F1 (tuned thresholds): {_fmt(train_metrics.get('micro_f1'))}",
+        "",
+        f"## Test results (onset F1, {config['evaluation']['window'] * 1000:.0f} ms tolerance)",
+        "",
+        "| test set | splits | zero-shot | tracks | micro F1 | macro F1 | " + " | ".join(CLASSES) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(CLASSES),
+    ]
+    for name, m in test_metrics.items():
+        lines.append(
+            f"| {name} | {'/'.join(m.get('splits', []))} | {'yes' if m.get('zero_shot') else 'no'} | "
+            f"{m.get('n_tracks')} | {_fmt(m.get('micro_f1'))} | {_fmt(m.get('macro_f1'))} | "
+            + " | ".join(_fmt(m.get(f"f1_{c}")) for c in CLASSES) + " |")
+    lines += [
+        "",
+        "`mdb_drums` on this machine is the 9 MDB Drums dev tracks (audio/remix: multitracks summed, "
+        "an approximation of the full mix), never trained on.",
+        "",
+        "## Provenance",
+        f"- command: `{command}`",
+        f"- commit: `{commit}`",
+        f"- date: {date}",
+        f"- drumscribe {meta.get('drumscribe_version')}",
+        "",
+        "## Data licenses",
+        "The Groove MIDI Dataset is CC BY 4.0 (Magenta); the rendering kits' licenses are listed by "
+        "`drumscribe kits`; MDB Drums is CC BY-NC-SA 4.0 (evaluation only).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def release_model(model: str | os.PathLike, train_metrics: str | os.PathLike,
+                  test_metrics: Mapping[str, str | os.PathLike], out_model: str | os.PathLike,
+                  out_card: str | os.PathLike, config: Mapping, command: str | None = None) -> None:
+    """Copy the trained release model to ``out_model`` and write its ``MODEL_CARD.md``."""
+    import datetime
+    import shutil
+
+    from . import models
+    from .atomic import atomic_path, write_text
+
+    _, meta = models.load_checkpoint(model)
+    train = json.loads(Path(train_metrics).read_text())
+    tests = {name: json.loads(Path(p).read_text()) for name, p in test_metrics.items()}
+    command = command or "snakemake --cores all release"
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    card = model_card(meta, train, tests, config, command, _git_commit(), date)
+    with atomic_path(out_model) as tmp:
+        shutil.copyfile(model, tmp)
+    write_text(out_card, card)

@@ -195,6 +195,12 @@ def release_evals(wildcards):
     return expand("results/release/eval/{test}/metrics.json", test=RELEASE_TEST_DATASETS)
 
 
+def release_command():
+    """The command that rebuilds the release (recorded in the model card)."""
+    extra = [f for f in workflow.configfiles if Path(f).resolve() != (PROJECT_ROOT / "config/config.yaml").resolve()]
+    return " ".join(["snakemake --cores all release"] + [f"--configfile {f}" for f in extra])
+
+
 # ---- targets ----
 def get_final_output():
     """What `snakemake` builds with no target: both studies, their plots and the data summary."""

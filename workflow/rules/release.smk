@@ -68,6 +68,7 @@ rule release_card:
         "logs/release_card/card.log",
     params:
         test_datasets=RELEASE_TEST_DATASETS,
+        command=release_command(),
     threads: 1
     resources:
         mem_mb=1000,

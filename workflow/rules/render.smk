@@ -14,7 +14,7 @@ rule render_kit:
         "benchmarks/render_kit/{dataset}/{kit}.tsv"
     params:
         gmd_root=lambda wildcards: dataset_root(wildcards.dataset),
-        out_dir=lambda wildcards, output: str(Path(output.manifest).parent),
+        out_dir=lambda wildcards, output: str(Path(output.manifest).parent.parent),
         mix=lambda wildcards: wildcards.dataset == "gmd_synth_mix",
         kits=lambda wildcards: render_kits(wildcards.dataset),
         render=config["render"],

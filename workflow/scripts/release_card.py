@@ -14,6 +14,7 @@ try:
         out_model=snakemake.output.model,
         out_card=snakemake.output.card,
         config=snakemake.config,
+        command=snakemake.params.command,
     )
 except DrumscribeError as error:
     sys.exit(str(error))
