@@ -1,0 +1,504 @@
+"""Training of one trial: weighted BCE, Adam, early stopping, LR on plateau, resume.
+
+The protocol of the thesis (chapter 4) and the brief:
+
+- loss: ``BCEWithLogitsLoss(pos_weight=...)`` with the infrequency weights of the
+  training data (``drumscribe.targets.class_weights``);
+- Adam with ``training.learning_rate``; at most ``max_epochs`` epochs;
+- early stopping when the validation loss has not improved for ``patience`` epochs;
+- ``ReduceLROnPlateau(factor=lr_factor, patience=lr_patience)`` on the validation loss;
+- the weights of the epoch with the best validation micro F1 (from ``evaluate_fn``,
+  whole validation tracks) are kept; without ``evaluate_fn``, those of the
+  lowest validation loss;
+- bf16 autocast on CUDA, plain float32 on CPU; seeds fixed.
+
+Every epoch appends a row to ``out_dir/history.csv`` and writes the full
+training state to ``out_dir/checkpoint.pt`` (atomically), so a killed trial
+resumes from its last finished epoch and produces the same history as an
+uninterrupted run (on CPU; cuDNN kernels are not bit-deterministic). The trial
+ends with ``out_dir/model.pt`` (:func:`drumscribe.models.save_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+from tqdm.auto import tqdm
+
+from drumscribe import models
+from drumscribe.atomic import atomic_path, write_text
+from drumscribe.errors import ConfigError, TrainingError
+
+#: Columns of ``history.csv``, in order.
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_micro_f1", "lr", "seconds", "datapoints_per_s")
+#: Columns that depend on the machine's speed (differ between a resumed and a straight run).
+TIMING_COLUMNS = ("seconds", "datapoints_per_s")
+#: Version of the ``checkpoint.pt`` (resume state) layout.
+STATE_VERSION = 1
+
+#: Defaults of the ``training:`` config section.
+DEFAULTS: dict[str, Any] = {
+    "max_epochs": 100,
+    "patience": 10,
+    "lr_patience": 3,
+    "lr_factor": 0.2,
+    "learning_rate": 1e-3,
+    "batch_size": 32,
+    "num_workers": 0,
+    "seed": 0,
+    "device": "auto",
+    "max_train_datapoints": None,
+}
+
+EvaluateFn = Callable[[nn.Module], Mapping[str, Any]]
+
+
+# --------------------------------------------------------------------------- config
+def _int(cfg: Mapping, key: str, low: int, allow_none: bool = False) -> int | None:
+    value = cfg[key]
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"training.{key}: {value!r} is not an integer >= {low}")
+    return value
+
+
+def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``training:`` section with defaults filled in, validated (``ConfigError``)."""
+    if not isinstance(config, Mapping):
+        raise ConfigError("training: must be a mapping")
+    cfg = {**DEFAULTS, **dict(config)}
+    _int(cfg, "max_epochs", 1)
+    _int(cfg, "patience", 1)
+    _int(cfg, "lr_patience", 0)
+    _int(cfg, "batch_size", 1)
+    _int(cfg, "num_workers", 0)
+    _int(cfg, "seed", 0)
+    _int(cfg, "max_train_datapoints", 1, allow_none=True)
+    for key, low, high in (("learning_rate", 0.0, 1.0), ("lr_factor", 0.0, 1.0)):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v < high:
+            raise ConfigError(f"training.{key}: {v!r} is not a number in ({low}, {high})")
+        cfg[key] = float(v)
+    if not isinstance(cfg["device"], str) or not (cfg["device"] in ("auto", "cpu") or cfg["device"].startswith("cuda")):
+        raise ConfigError(f"training.device: {cfg['device']!r} is not auto, cpu or cuda")
+    return cfg
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU → ``ConfigError``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"training.device: {name} asked for, but no GPU is available")
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------- state
+def _rng_state() -> dict[str, Any]:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _cpu_state(module_or_state) -> dict[str, torch.Tensor]:
+    sd = module_or_state.state_dict() if hasattr(module_or_state, "state_dict") else module_or_state
+    return {k: v.detach().to("cpu", copy=True) for k, v in sd.items()}
+
+
+def _fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins) -> str:
+    """What must not change for a checkpoint to be resumed (max_epochs, device and workers may)."""
+    keys = ("patience", "lr_patience", "lr_factor", "learning_rate", "batch_size", "seed", "max_train_datapoints")
+    return json.dumps(
+        {
+            "arch": arch,
+            "params": params,
+            "training": {k: cfg[k] for k in keys},
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_bins": n_bins,
+            "pos_weight": None if pos_weight is None else [round(float(w), 6) for w in pos_weight],
+        },
+        sort_keys=True,
+    )
+
+
+def _history_csv(history: Sequence[Mapping[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+    return buf.getvalue()
+
+
+def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of a ``history.csv`` as dicts of floats (``epoch`` as int, empty cells as NaN)."""
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.append(
+                {k: (int(v) if k == "epoch" else (float(v) if v not in ("", None) else math.nan)) for k, v in row.items()}
+            )
+    return rows
+
+
+def _load_state(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The resume state at ``path`` if it belongs to this trial, else ``None`` (start afresh)."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - a corrupt resume state is discarded, the trial restarts
+        return None
+    if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
+        return None
+    if state.get("fingerprint") != fingerprint:
+        return None
+    return state
+
+
+# --------------------------------------------------------------------------- loops
+def _loader(data: Dataset, cfg: Mapping, device: torch.device, sampler=None) -> DataLoader:
+    workers = cfg["num_workers"]
+    return DataLoader(
+        data,
+        batch_size=cfg["batch_size"],
+        sampler=sampler,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+        drop_last=False,
+    )
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return torch.autocast(device_type="cpu", enabled=False)
+
+
+def _as_float(batch) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = batch[0], batch[1]
+    x = torch.as_tensor(x, dtype=torch.float32)
+    y = torch.as_tensor(y, dtype=torch.float32)
+    return x, y
+
+
+def _train_epoch(model, loader, criterion, optimizer, device, bar) -> tuple[float, int]:
+    model.train()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    seen = 0
+    for batch in loader:
+        x, y = _as_float(batch)
+        x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device):
+            logits = model(x)
+        loss = criterion(logits.float(), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach().double() * len(x)
+        seen += len(x)
+        bar.update(len(x))
+    return float(total.item()) / max(1, seen), seen
+
+
+@torch.no_grad()
+def _val_loss(model, loader, criterion, device) -> float:
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    seen = 0
+    for batch in loader:
+        x, y = _as_float(batch)
+        x, y = x.to(device), y.to(device)
+        with _autocast(device):
+            logits = model(x)
+        total += criterion(logits.float(), y).double() * len(x)
+        seen += len(x)
+    return float(total.item()) / max(1, seen)
+
+
+def _evaluate(evaluate_fn: EvaluateFn | None, model: nn.Module, out_dir: Path) -> dict[str, Any]:
+    if evaluate_fn is None:
+        return {}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            result = dict(evaluate_fn(model))
+    finally:
+        model.train(was_training)
+    score = result.get("micro_f1")
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise TrainingError(f"{out_dir}: evaluate_fn returned no numeric micro_f1")
+    return result
+
+
+def _plain(obj: Any) -> Any:
+    """Tensors/arrays/numpy scalars → plain Python, recursively (for JSON and checkpoints)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj
+
+
+# --------------------------------------------------------------------------- trial
+def train_trial(
+    arch: str,
+    params: Mapping[str, Any],
+    train_data: Dataset,
+    val_data: Dataset,
+    out_dir: str | os.PathLike,
+    config: Mapping[str, Any],
+    progress: bool = True,
+    *,
+    pos_weight: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    evaluate_fn: EvaluateFn | None = None,
+    meta: Mapping[str, Any] | None = None,
+    n_bins: int | None = None,
+    threads: int | None = None,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
+    """Train one trial of ``arch`` with hyperparameters ``params`` and write its outputs.
+
+    Parameters
+    ----------
+    arch, params : architecture name and hyperparameters (:func:`drumscribe.models.build`).
+    train_data, val_data : torch Datasets yielding ``(x (T, F) float32, y (T, 5) float32)``,
+        e.g. ``drumscribe.targets.DatapointDataset`` (normalised inputs, widened targets).
+    out_dir : the trial folder; gets ``history.csv``, ``checkpoint.pt`` (every
+        epoch) and ``model.pt`` (at the end).
+    config : the ``training:`` config section (see :data:`DEFAULTS`); may also hold
+        ``pos_weight``.
+    progress : show a tqdm bar per epoch (datapoints) on a terminal.
+    pos_weight : the 5 infrequency weights for ``BCEWithLogitsLoss`` (wins over
+        ``config["pos_weight"]``); ``None`` = unweighted.
+    evaluate_fn : ``evaluate_fn(model) -> {"micro_f1": float, ...}``, called after each
+        epoch with the model in eval mode (e.g. peak picking on whole validation
+        tracks with thresholds tuned on them). The epoch with the highest
+        ``micro_f1`` (ties: the earlier) gives the kept weights. If the returned dict
+        has ``thresholds`` / ``peak_params``, the best epoch's go into ``model.pt``
+        unless ``meta`` sets them. ``None``: keep the lowest validation loss.
+    meta : checkpoint metadata for ``model.pt`` (``feature_config``, ``norm_mean``,
+        ``norm_std``, ``thresholds``, ``peak_params``, ... as in docs/architecture.md).
+    n_bins : input bins; default ``train_data.n_bins`` or the first item's width.
+    threads : ``torch.set_num_threads`` for CPU work.
+    stop_after_epochs : stop (without ``model.pt``) once this many epochs are done,
+        as if the job were killed there; for tests of resuming.
+
+    Returns
+    -------
+    dict with ``arch``, ``params`` (all, defaults included), ``epochs``,
+    ``best_epoch``, ``best_val_loss``, ``val_micro_f1`` (best epoch; NaN without
+    ``evaluate_fn``), ``val_metrics`` (best epoch's ``evaluate_fn`` result),
+    ``stopped_early``, ``resumed_from_epoch``, ``finished``, ``seconds``,
+    ``datapoints_per_s``, ``device``, ``model_path``, ``history_path``.
+
+    Raises
+    ------
+    ConfigError : bad ``training`` values, parameters or architecture (before any work).
+    TrainingError : a NaN/inf loss (naming ``out_dir``), empty data, bad ``evaluate_fn``.
+    """
+    out_dir = Path(out_dir)
+    cfg = training_config(config)
+    device = resolve_device(cfg["device"])
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"threads: {threads!r} is not a positive integer")
+        torch.set_num_threads(threads)
+    models.validate_params(arch, dict(params))  # ConfigError before any work
+    n_train, n_val = len(train_data), len(val_data)
+    if n_train == 0:
+        raise TrainingError(f"{out_dir}: no training datapoints")
+    if n_val == 0:
+        raise TrainingError(f"{out_dir}: no validation datapoints")
+    if n_bins is None:
+        n_bins = getattr(train_data, "n_bins", None) or int(np.shape(train_data[0][0])[-1])
+    if pos_weight is None:
+        pos_weight = cfg.get("pos_weight")
+    if pos_weight is not None:
+        pos_weight = torch.as_tensor(np.asarray(_plain(pos_weight), dtype=np.float32))
+        if pos_weight.shape != (5,) or not torch.isfinite(pos_weight).all() or (pos_weight <= 0).any():
+            raise ConfigError(f"pos_weight: {pos_weight.tolist()} is not 5 positive finite weights")
+
+    _seed_all(cfg["seed"])
+    model = models.build(arch, int(n_bins), **dict(params)).to(device)
+    full_params = dict(model.params)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=cfg["lr_factor"], patience=cfg["lr_patience"]
+    )
+    criterion = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
+    fingerprint = _fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins))
+
+    state_path = out_dir / "checkpoint.pt"
+    history_path = out_dir / "history.csv"
+    model_path = out_dir / "model.pt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    history: list[dict[str, Any]] = []
+    best = {"score": -math.inf, "val_loss": math.inf, "epoch": 0, "state": _cpu_state(model), "metrics": {}}
+    stop = {"best_val_loss": math.inf, "bad_epochs": 0, "stopped_early": False}
+    start_epoch = 0
+    resumed = _load_state(state_path, fingerprint)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        history = list(resumed["history"])
+        best = dict(resumed["best"])
+        stop = dict(resumed["early_stopping"])
+        start_epoch = int(resumed["epoch"])
+        _set_rng_state(resumed["rng"])
+        write_text(history_path, _history_csv(history))
+
+    val_loader = _loader(val_data, cfg, device)
+    n_per_epoch = min(n_train, cfg["max_train_datapoints"] or n_train)
+    epoch = start_epoch
+    while epoch < cfg["max_epochs"] and not stop["stopped_early"]:
+        if stop_after_epochs is not None and epoch >= stop_after_epochs:
+            break
+        epoch += 1
+        # the shuffle of each epoch depends only on (seed, epoch): identical after a resume
+        gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
+        sampler = RandomSampler(train_data, num_samples=n_per_epoch, generator=gen)
+        loader = _loader(train_data, cfg, device, sampler)
+        lr = optimizer.param_groups[0]["lr"]
+        t0 = time.perf_counter()
+        with tqdm(
+            total=n_per_epoch,
+            desc=f"{arch} {out_dir.name} epoch {epoch}/{cfg['max_epochs']}",
+            unit="dp",
+            disable=None if progress else True,
+            leave=False,
+        ) as bar:
+            train_loss, seen = _train_epoch(model, loader, criterion, optimizer, device, bar)
+            train_seconds = time.perf_counter() - t0
+            val_loss = _val_loss(model, val_loader, criterion, device)
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                raise TrainingError(
+                    f"{out_dir}: loss became {'NaN' if math.isnan(train_loss) or math.isnan(val_loss) else 'infinite'}"
+                    f" in epoch {epoch} (train {train_loss}, validation {val_loss})"
+                )
+            metrics = _plain(_evaluate(evaluate_fn, model, out_dir))
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}", f1=metrics.get("micro_f1", "-"))
+        seconds = time.perf_counter() - t0
+        score = float(metrics["micro_f1"]) if metrics else math.nan
+
+        # keep the best weights: validation micro F1 (ties: earlier), else validation loss
+        better = score > best["score"] if evaluate_fn is not None else val_loss < best["val_loss"]
+        if better:
+            best = {
+                "score": score if evaluate_fn is not None else -val_loss,
+                "val_loss": val_loss,
+                "epoch": epoch,
+                "state": _cpu_state(model),
+                "metrics": metrics,
+            }
+        # early stopping and learning rate on the validation loss
+        if val_loss < stop["best_val_loss"]:
+            stop["best_val_loss"], stop["bad_epochs"] = val_loss, 0
+        else:
+            stop["bad_epochs"] += 1
+            if stop["bad_epochs"] >= cfg["patience"]:
+                stop["stopped_early"] = True
+        scheduler.step(val_loss)
+
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "val_micro_f1": score,
+                "lr": lr,
+                "seconds": round(seconds, 3),
+                "datapoints_per_s": round(seen / max(train_seconds, 1e-9), 2),
+            }
+        )
+        state = {
+            "state_version": STATE_VERSION,
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "model": _cpu_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": _rng_state(),
+            "history": history,
+            "best": best,
+            "early_stopping": stop,
+        }
+        with atomic_path(state_path) as tmp:
+            torch.save(state, tmp)
+        write_text(history_path, _history_csv(history))
+
+    finished = stop["stopped_early"] or epoch >= cfg["max_epochs"]
+    summary = {
+        "arch": arch,
+        "params": full_params,
+        "epochs": epoch,
+        "best_epoch": best["epoch"],
+        "best_val_loss": best["val_loss"],
+        "val_micro_f1": best["metrics"].get("micro_f1", math.nan) if best["metrics"] else math.nan,
+        "val_metrics": best["metrics"],
+        "stopped_early": stop["stopped_early"],
+        "resumed_from_epoch": start_epoch if resumed is not None else None,
+        "finished": finished,
+        "seconds": round(sum(r["seconds"] for r in history), 3),
+        "datapoints_per_s": round(float(np.mean([r["datapoints_per_s"] for r in history])), 2) if history else math.nan,
+        "device": str(device),
+        "model_path": str(model_path) if finished else None,
+        "history_path": str(history_path),
+    }
+    if not finished:
+        return summary
+
+    final = models.build(arch, int(n_bins), **full_params)
+    final.load_state_dict(best["state"])
+    final_meta = dict(meta or {})
+    for key in ("thresholds", "peak_params"):
+        if final_meta.get(key) is None and best["metrics"].get(key) is not None:
+            final_meta[key] = best["metrics"][key]
+    final_meta.setdefault("best_epoch", best["epoch"])
+    final_meta.setdefault("val_micro_f1", summary["val_micro_f1"])
+    models.save_checkpoint(model_path, final, final_meta)
+    return summary

@@ -1,0 +1,176 @@
+"""One trial's training: resume to the same history, early stopping, LR schedule,
+best-epoch selection, NaN loss and bad config."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from drumscribe import CLASSES, models, training
+from drumscribe.errors import ConfigError, TrainingError
+
+F = 84
+SMALL_CNN = {"num_blocks": 1, "num_fc": 1, "hidden_size": 72}
+CFG = {"max_epochs": 2, "batch_size": 4, "learning_rate": 3e-3, "num_workers": 0, "device": "cpu", "seed": 3}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _data(n=12, frames=48, seed=0):
+    """Spectrogram-like inputs with a burst per onset in a class-specific band, and targets."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.1, (n, frames, F)).astype(np.float32)
+    y = np.zeros((n, frames, 5), np.float32)
+    for i in range(n):
+        for c in range(5):
+            for f in rng.choice(np.arange(2, frames - 2), 3, replace=False):
+                x[i, f:f + 3, 16 * c:16 * c + 12] += 1.5
+                y[i, f, c] = 1.0
+    return TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+
+
+def _without_timing(rows):
+    return [{k: v for k, v in r.items() if k not in training.TIMING_COLUMNS} for r in rows]
+
+
+def _f1_stub(model, data):
+    """A real but crude score: 1 - mean |sigmoid - target| on the data (varies with the weights)."""
+    x, y = data.tensors
+    with torch.no_grad():
+        return 1.0 - float((torch.sigmoid(model(x)) - y).abs().mean())
+
+
+def test_killed_trial_resumes_to_the_same_history_and_model(tmp_path):
+    train, val = _data(), _data(n=4, seed=1)
+    ev = lambda m: {"micro_f1": _f1_stub(m, val)}  # noqa: E731
+    straight = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "a", CFG, progress=False,
+                                    pos_weight=[3.0] * 5, evaluate_fn=ev, meta={})
+    assert straight["finished"] and straight["epochs"] == 2
+
+    # the same trial killed after epoch 1 ...
+    part = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", CFG, progress=False,
+                                pos_weight=[3.0] * 5, evaluate_fn=ev, meta={}, stop_after_epochs=1)
+    assert not part["finished"] and part["model_path"] is None
+    assert not (tmp_path / "b" / "model.pt").exists()
+    assert (tmp_path / "b" / "checkpoint.pt").is_file()
+    assert len(training.read_history(tmp_path / "b" / "history.csv")) == 1
+    # ... and started again: resumes from its checkpoint
+    resumed = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", CFG, progress=False,
+                                   pos_weight=[3.0] * 5, evaluate_fn=ev, meta={})
+    assert resumed["resumed_from_epoch"] == 1 and resumed["finished"]
+
+    ha = training.read_history(tmp_path / "a" / "history.csv")
+    hb = training.read_history(tmp_path / "b" / "history.csv")
+    assert list(ha[0]) == list(training.HISTORY_COLUMNS)
+    assert [r["epoch"] for r in ha] == [1, 2]
+    assert _without_timing(ha) == _without_timing(hb)
+    assert ha[0]["train_loss"] != ha[1]["train_loss"]  # it did train
+    ma, meta_a = models.load_checkpoint(tmp_path / "a" / "model.pt", arch="cnn")
+    mb, _ = models.load_checkpoint(tmp_path / "b" / "model.pt", arch="cnn")
+    for (ka, va), (kb, vb) in zip(ma.state_dict().items(), mb.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb), ka
+    assert meta_a["best_epoch"] == straight["best_epoch"]
+
+
+def test_finished_checkpoint_without_model_only_writes_the_model(tmp_path):
+    train, val = _data(n=4), _data(n=2, seed=1)
+    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
+    (tmp_path / "model.pt").unlink()  # killed between the last checkpoint and model.pt
+    again = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
+    assert again["resumed_from_epoch"] == 1 and again["epochs"] == 1
+    assert (tmp_path / "model.pt").is_file()
+    assert len(training.read_history(tmp_path / "history.csv")) == 1
+
+
+def test_checkpoint_of_other_params_is_not_resumed(tmp_path):
+    train, val = _data(n=4), _data(n=2, seed=1)
+    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
+    other = training.train_trial("cnn", {**SMALL_CNN, "hidden_size": 144}, train, val, tmp_path, CFG, progress=False)
+    assert other["resumed_from_epoch"] is None and other["epochs"] == 2
+    assert models.load_checkpoint(tmp_path / "model.pt")[1]["params"]["hidden_size"] == 144
+
+
+def test_best_epoch_by_validation_f1_thresholds_kept(tmp_path):
+    train, val = _data(n=8), _data(n=2, seed=1)
+    scores = iter([0.2, 0.9, 0.5])
+    seen = []
+
+    def evaluate(model):
+        assert not model.training
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
+        score = next(scores)
+        return {"micro_f1": score, "macro_f1": score / 2, "thresholds": {c: score for c in CLASSES}}
+
+    cfg = {**CFG, "max_epochs": 3, "patience": 10}
+    result = training.train_trial("rnn", {"num_layers": 2, "hidden_size": 16}, train, val, tmp_path, cfg,
+                                  progress=False, evaluate_fn=evaluate,
+                                  meta={"feature_config": {"kind": "logfilt"}})
+    assert result["best_epoch"] == 2 and result["val_micro_f1"] == 0.9
+    assert result["val_metrics"]["macro_f1"] == 0.45
+    hist = training.read_history(tmp_path / "history.csv")
+    assert [r["val_micro_f1"] for r in hist] == [0.2, 0.9, 0.5]
+    model, meta = models.load_checkpoint(tmp_path / "model.pt", arch="rnn", feature_config={"kind": "logfilt"})
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, seen[1][k]), k  # epoch 2's weights, not the last
+    assert not torch.equal(seen[1]["out.weight"], seen[2]["out.weight"])
+    assert meta["thresholds"] == {c: 0.9 for c in CLASSES}
+    assert meta["best_epoch"] == 2
+
+
+def test_early_stopping_and_lr_on_plateau(tmp_path):
+    # validation targets are the training targets of other inputs: fitting the training
+    # set makes the validation loss rise, so it stops after `patience` bad epochs
+    train = _data(n=8)
+    x, y = train.tensors
+    val = TensorDataset(x.flip(0)[:4], y[:4])
+    cfg = {**CFG, "max_epochs": 30, "patience": 3, "lr_patience": 0, "learning_rate": 1e-2}
+    result = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, cfg, progress=False)
+    hist = training.read_history(tmp_path / "history.csv")
+    assert result["stopped_early"] and result["epochs"] == len(hist) < 30
+    losses = [r["val_loss"] for r in hist]
+    best = int(np.argmin(losses))
+    assert len(hist) - 1 - best == 3  # exactly `patience` epochs without improvement
+    assert result["best_epoch"] == best + 1  # without evaluate_fn: lowest validation loss
+    lrs = [r["lr"] for r in hist]
+    # lr_patience 0: every epoch without improvement multiplies the LR by 0.2 for the next one
+    for i in range(1, len(hist)):
+        improved = losses[i - 1] < min(losses[: i - 1], default=math.inf)
+        assert lrs[i] == pytest.approx(lrs[i - 1] * (1.0 if improved else 0.2))
+
+
+def test_nan_loss_raises_and_names_the_trial(tmp_path):
+    train = _data(n=4)
+    x, y = train.tensors
+    x = x.clone()
+    x[1, 3, 5] = float("nan")
+    with pytest.raises(TrainingError, match=r"t007: loss became NaN in epoch 1") as info:
+        training.train_trial("cnn", SMALL_CNN, TensorDataset(x, y), _data(n=2, seed=1),
+                             tmp_path / "t007", CFG, progress=False)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "t007" / "model.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("arch", "params", "cfg", "needle"),
+    [
+        ("cnn", SMALL_CNN, {"batch_size": 0}, "training.batch_size"),
+        ("cnn", SMALL_CNN, {"device": "tpu"}, "training.device"),
+        ("cnn", SMALL_CNN, {"learning_rate": -1}, "training.learning_rate"),
+        ("cnn", {"num_blocks": 9}, {}, r"spaces\.cnn\.num_blocks"),
+        ("lstm", {}, {}, "architecture 'lstm'"),
+    ],
+)
+def test_bad_config_fails_before_any_work(tmp_path, arch, params, cfg, needle):
+    with pytest.raises(ConfigError, match=needle):
+        training.train_trial(arch, params, _data(n=2), _data(n=2), tmp_path / "t", {**CFG, **cfg}, progress=False)
+    assert not (tmp_path / "t").exists()
