@@ -23,7 +23,7 @@ import numpy as np
 
 from . import CLASSES, FPS
 from .errors import InputError
-from .features import _open, _track_key, norm_stats
+from .features import _open, norm_stats
 
 try:  # torch is a core dependency; keep the numpy parts importable without it
     from torch.utils.data import Dataset as _TorchDataset
