@@ -16,15 +16,22 @@ def download_target(key):
     return f"resources/{key}"
 
 
+# Compute nodes of a cluster often have no internet: downloads run where Snakemake runs.
+localrules:
+    download,
+
+
 rule download:
     output:
         directory("resources/{dataset}"),
     log:
         "logs/download/{dataset}.log",
+    benchmark:
+        "benchmarks/download/{dataset}.tsv"
     params:
         cache=lambda wildcards: f"resources/.downloads/{wildcards.dataset}",
     resources:
-        downloads=1,
+        downloads=1,  # `--resources downloads=N` caps parallel downloads
     wildcard_constraints:
         dataset="|".join(DOWNLOAD_KEYS),
     script:
