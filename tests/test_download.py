@@ -259,7 +259,7 @@ def test_ensure_dataset_without_download_says_where_to_place_it(tmp_path, monkey
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
-def test_git_download_checks_out_the_pinned_commit(tmp_path):
+def test_git_download_checks_out_the_pinned_commit(tmp_path, monkeypatch):
     repo = tmp_path / "upstream"
     repo.mkdir()
 
@@ -284,3 +284,6 @@ def test_git_download_checks_out_the_pinned_commit(tmp_path):
     with pytest.raises(InputError, match="git"):
         dl.fetch(bad, tmp_path / "dl2", progress=False)
     assert not (tmp_path / "dl2" / "clone").exists()
+    monkeypatch.setitem(dl.RAW_SOURCES, "toy", (d,))  # ensure_dataset clones straight into place
+    path = dl.ensure_dataset("toy", tmp_path / "resources" / "toy", progress=False)
+    assert (path / "clone" / "f.txt").read_text() == "v1"
