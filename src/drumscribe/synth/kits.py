@@ -1,0 +1,257 @@
+"""The registry of real sampled drum kits that render the offline default ``gmd_synth``.
+
+Three kinds of kit:
+
+- ``soundfont``: a drum preset (bank 128) of a General MIDI sound font, rendered by
+  FluidSynth on MIDI channel 10: FluidR3 GM, MuseScore General (Full) and TimGM6mb.
+  The acoustic-ish presets are used (Standard 0, Room 8, Power 16, Jazz 32,
+  Brush 40); Electronic/TR-808/Orchestra are left out.
+- ``soundfont_bank0``: the AVL Drumkits (Black Pearl, Red Zeppelin), whose only
+  preset is bank 0 program 0. Channel 10 would select bank 128 and render silence,
+  so they are played on a melodic channel (0) with bank 0 / program 0.
+- ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` (``drumkit.xml`` + samples),
+  rendered by the numpy sampler in :mod:`drumscribe.synth.hydrogen`.
+
+Every kit plays GM *sound slots* (a GM drum note: 36 kick, 38 snare, 42 closed hat…).
+A GMD (Roland TD-11) note is played on the first slot of :data:`NOTE_PREFERENCES` that
+the kit has; a note whose class the kit has no slot for is not played and not labelled,
+so labels only hold audible hits.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
+
+SF2_DIR = Path("/usr/share/sounds/sf2")
+SF3_DIR = Path("/usr/share/sounds/sf3")
+#: Where Debian's hydrogen-drumkits live; override with $DRUMSCRIBE_HYDROGEN_DIR.
+HYDROGEN_DIR = Path(os.environ.get("DRUMSCRIBE_HYDROGEN_DIR", "/usr/share/hydrogen/data/drumkits"))
+
+#: GMD/Roland note -> GM sound slots to try, in order (all of the same class).
+#: Roland's edge/rim articulations have no GM slot of their own (22, 26 are not GM
+#: drum notes; 58 is GM's vibraslap; 52/55 are GM's China/Splash while Roland means
+#: crash edges), so they play the nearest GM sound.
+NOTE_PREFERENCES: dict[int, tuple[int, ...]] = {
+    35: (35, 36), 36: (36, 35),
+    38: (38, 40), 40: (40, 38), 37: (37, 38), 39: (39, 38),
+    42: (42, 44, 46), 22: (42, 44, 46), 44: (44, 42, 46), 46: (46, 42, 44), 26: (46, 42, 44),
+    50: (50, 48, 47, 45, 43, 41), 48: (48, 50, 47, 45, 43, 41),
+    47: (47, 45, 48, 43, 50, 41), 45: (45, 47, 43, 48, 41, 50),
+    43: (43, 41, 45, 47, 48, 50), 58: (43, 41, 45, 47, 48, 50), 41: (41, 43, 45, 47, 48, 50),
+    49: (49, 57, 55, 52, 51), 55: (49, 57, 55, 52, 51),
+    57: (57, 49, 55, 52, 51), 52: (57, 49, 52, 55, 51),
+    51: (51, 59, 57, 49, 53), 59: (59, 51, 57, 49, 53), 53: (53, 51, 59, 57, 49),
+}
+assert all(ROLAND_TO_CLASS[n] == GM_TO_CLASS[s] for n, prefs in NOTE_PREFERENCES.items() for s in prefs)
+assert set(NOTE_PREFERENCES) >= set(ROLAND_TO_CLASS)
+#: every GM slot any GMD note may play
+SLOTS: tuple[int, ...] = tuple(sorted({s for p in NOTE_PREFERENCES.values() for s in p}))
+
+#: acoustic-ish drum presets of the GM fonts: suffix -> preset number on bank 128
+GM_DRUM_PRESETS = {"standard": 0, "room": 8, "power": 16, "jazz": 32, "brush": 40}
+_TIMGM_PRESETS = {"standard": 0, "room": 8, "power": 16, "jazz": 32, "brush": 40}
+
+
+@dataclass(frozen=True)
+class Kit:
+    """One drum kit: ``kind`` is ``soundfont``, ``soundfont_bank0`` or ``hydrogen``.
+
+    For sound fonts, ``source`` is the .sf2/.sf3 file and ``bank``/``preset`` the kit;
+    for Hydrogen kits, ``source`` is the kit folder (with ``drumkit.xml``).
+    """
+
+    kit_id: str
+    kind: str
+    source: Path
+    name: str
+    license: str
+    bank: int = 128
+    preset: int = 0
+    channel: int = 9
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def installed(self) -> bool:
+        return (self.source / "drumkit.xml").is_file() if self.kind == "hydrogen" else self.source.is_file()
+
+    def as_row(self) -> dict:
+        return {"kit": self.kit_id, "kind": self.kind, "source": str(self.source), "name": self.name,
+                "bank": self.bank if self.kind != "hydrogen" else None,
+                "preset": self.preset if self.kind != "hydrogen" else None,
+                "license": self.license, "installed": self.installed}
+
+
+_FLUIDR3 = "MIT (FluidR3_GM, Frank Wen; Debian fluid-soundfont-gm)"
+_MUSESCORE = "MIT (MuseScore General, S. Christian Collins; Debian musescore-general-soundfont)"
+_TIMGM = "GPL-2 (TimGM6mb, Tim Brechbill; Debian timgm6mb-soundfont)"
+_AVL = "CC BY-SA 4.0 (AVL Drumkits, Glen MacArthur; Debian avldrums.lv2-soundfont)"
+
+
+def _soundfont_kits() -> list[Kit]:
+    kits = []
+    fonts = [("fluidr3", SF2_DIR / "FluidR3_GM.sf2", "FluidR3 GM", _FLUIDR3, GM_DRUM_PRESETS),
+             ("musescore", SF3_DIR / "MuseScore_General_Full.sf3", "MuseScore General", _MUSESCORE, GM_DRUM_PRESETS),
+             ("timgm6mb", SF2_DIR / "TimGM6mb.sf2", "TimGM6mb", _TIMGM, _TIMGM_PRESETS)]
+    for prefix, path, label, lic, presets in fonts:
+        for suffix, preset in presets.items():
+            kits.append(Kit(f"{prefix}_{suffix}", "soundfont", path, f"{label} {suffix.title()} (128:{preset})",
+                            lic, bank=128, preset=preset, channel=9))
+    kits.append(Kit("avl_black_pearl", "soundfont_bank0", SF2_DIR / "Black_Pearl_4_LV2.sf2",
+                    "AVL Black Pearl 4pc (0:0)", _AVL, bank=0, preset=0, channel=0))
+    kits.append(Kit("avl_red_zeppelin", "soundfont_bank0", SF2_DIR / "Red_Zeppelin_4_LV2.sf2",
+                    "AVL Red Zeppelin 4pc (0:0)", _AVL, bank=0, preset=0, channel=0))
+    return kits
+
+
+#: folder name of a hydrogen-drumkits kit -> short id suffix
+HYDROGEN_SLUGS = {
+    "Audiophob": "audiophob",
+    "BJA_Pacific": "bja_pacific",
+    "ColomboAcousticDrumkit": "colombo",
+    "ElectricEmpireKit": "electric_empire",
+    "ForzeeStereo": "forzee_stereo",
+    "Gimme A Hand 1.0": "gimme_a_hand",
+    "HardElectro1": "hard_electro",
+    "Millo-Drums_v.1": "millo_drums",
+    "Millo_MultiLayered2": "millo_multilayered2",
+    "Millo_MultiLayered3": "millo_multilayered3",
+    "The Black Pearl 1.0": "black_pearl",
+    "VariBreaks": "varibreaks",
+    "circAfrique v4": "circafrique",
+    "rumpf_kit_z01_h2": "rumpf",
+}
+
+
+def slugify(name: str) -> str:
+    """``"Gimme A Hand 1.0"`` -> ``"gimme_a_hand_1_0"`` (for kits not in :data:`HYDROGEN_SLUGS`)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _hydrogen_license(xml: Path) -> str:
+    try:
+        text = xml.read_text(errors="replace")
+    except OSError:
+        return "unknown"
+    m = re.search(r"<licen[cs]e>(.*?)</licen[cs]e>", text, re.S)
+    return m.group(1).strip() if m else "unknown (see the kit's drumkit.xml)"
+
+
+def _hydrogen_kits(root: Path) -> list[Kit]:
+    kits = []
+    names = set(HYDROGEN_SLUGS)
+    if root.is_dir():
+        names |= {p.parent.name for p in root.glob("*/drumkit.xml")}
+    for folder in sorted(names, key=str.lower):
+        slug = HYDROGEN_SLUGS.get(folder) or slugify(folder)
+        src = root / folder
+        lic = _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
+        kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1, channel=-1))
+    return kits
+
+
+@functools.lru_cache(maxsize=4)
+def _registry(hydrogen_dir: str) -> dict[str, Kit]:
+    kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir))
+    return {k.kit_id: k for k in kits}
+
+
+def all_kits(hydrogen_dir: str | Path | None = None) -> list[Kit]:
+    """Every known kit, installed or not."""
+    return list(_registry(str(hydrogen_dir or HYDROGEN_DIR)).values())
+
+
+def kit_slots(kit: Kit) -> frozenset[int] | None:
+    """GM sound slots a Hydrogen kit fills (from its instrument names); None for sound fonts
+    (their slots are measured by rendering, see :func:`drumscribe.synth.render.kit_note_map`)."""
+    if kit.kind != "hydrogen":
+        return None
+    from .hydrogen import load_drumkit
+
+    return frozenset(load_drumkit(kit.source).slots)
+
+
+def kit_classes(kit: Kit) -> tuple[str, ...]:
+    """Classes a kit can play (for sound fonts: every class of GM; measured at render time)."""
+    slots = kit_slots(kit)
+    if slots is None:
+        return ("BD", "SD", "TT", "HH", "CY")
+    have = {GM_TO_CLASS[s] for s in slots}
+    return tuple(c for c in ("BD", "SD", "TT", "HH", "CY") if c in have)
+
+
+#: a kit must play at least these classes to be used (hand-percussion kits do not)
+REQUIRED_CLASSES = ("BD", "SD", "HH")
+
+
+def usable(kit: Kit) -> bool:
+    """Installed and plays bass drum, snare and hi-hat."""
+    return kit.installed and all(c in kit_classes(kit) for c in REQUIRED_CLASSES)
+
+
+def list_kits(include_unusable: bool = False, hydrogen_dir: str | Path | None = None) -> list[dict]:
+    """Rows (kit, kind, source, name, bank, preset, license, installed, classes) of the registry.
+
+    Kits whose files are not installed are skipped with a warning (or listed with
+    ``installed=False`` when ``include_unusable``); so are Hydrogen kits without a bass
+    drum, snare and hi-hat (``Gimme A Hand``, ``circAfrique``: hand percussion).
+    """
+    rows = []
+    for kit in all_kits(hydrogen_dir):
+        row = kit.as_row()
+        if not kit.installed:
+            if include_unusable:
+                rows.append({**row, "classes": "", "usable": False})
+            else:
+                warnings.warn(f"{kit.source}: kit {kit.kit_id} not installed, skipped", stacklevel=2)
+            continue
+        classes = kit_classes(kit)
+        ok = all(c in classes for c in REQUIRED_CLASSES)
+        if ok or include_unusable:
+            rows.append({**row, "classes": "/".join(classes), "usable": ok})
+    return rows
+
+
+def get_kit(kit_id: str, hydrogen_dir: str | Path | None = None) -> Kit:
+    """The kit called ``kit_id``; ``ConfigError`` for unknown ids."""
+    reg = _registry(str(hydrogen_dir or HYDROGEN_DIR))
+    if kit_id not in reg:
+        raise ConfigError(f"render.kits: unknown kit {kit_id!r} (known: {', '.join(reg)})")
+    return reg[kit_id]
+
+
+def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
+    """Kit ids from the config value ``render.kits`` (``"all"`` or a list of ids).
+
+    ``"all"`` means every installed, usable kit (others are skipped with a warning);
+    a listed kit that is unknown, not installed or unusable is a ``ConfigError``.
+    """
+    if spec in (None, "all"):
+        out = []
+        for kit in all_kits(hydrogen_dir):
+            if not kit.installed:
+                warnings.warn(f"{kit.source}: kit {kit.kit_id} not installed, skipped", stacklevel=2)
+            elif not usable(kit):
+                warnings.warn(f"{kit.source}: kit {kit.kit_id} lacks {'/'.join(REQUIRED_CLASSES)}, skipped",
+                              stacklevel=2)
+            else:
+                out.append(kit.kit_id)
+        return out
+    if isinstance(spec, str) or not all(isinstance(k, str) for k in spec):
+        raise ConfigError(f"render.kits: expected 'all' or a list of kit ids, not {spec!r}")
+    out = []
+    for kid in spec:
+        kit = get_kit(kid, hydrogen_dir)
+        if not kit.installed:
+            raise ConfigError(f"render.kits: kit {kid} is not installed ({kit.source} missing)")
+        if not usable(kit):
+            raise ConfigError(f"render.kits: kit {kid} lacks one of {'/'.join(REQUIRED_CLASSES)}")
+        out.append(kid)
+    return out

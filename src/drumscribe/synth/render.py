@@ -1,0 +1,233 @@
+"""Rendering GMD performances through a kit: audio + labels on the audible onset.
+
+- :func:`open_kit` gives a renderer for any kit of :mod:`drumscribe.synth.kits`; its
+  ``slots`` are the GM sound slots the kit really plays (sound fonts: measured by
+  rendering every slot alone, silent slots are absent; Hydrogen: from instrument names).
+- :func:`kit_note_map` maps every GMD (Roland) note to the slot it plays on the kit, or
+  drops it when the kit has no sound of that note's class.
+- :func:`render_performance` renders one MIDI file: returns audio and the onsets per
+  class, each label placed on the audible onset of its hit (note-on snapped to
+  FluidSynth's 64-sample block + the measured onset delay of that slot/velocity;
+  for Hydrogen kits, the trimmed sample's onset delay).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import CLASSES, SAMPLE_RATE
+from ..errors import InputError
+from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
+from .kits import NOTE_PREFERENCES, SLOTS, Kit, get_kit
+from .onset import ONSET_REL_DB, first_crossing
+
+#: a sound-font slot counts as present when its loudest probe peaks above this (dBFS)
+PRESENT_DBFS = -45.0
+#: seconds of audio kept after the last hit
+TAIL = 1.0
+
+
+class HydrogenKitRenderer:
+    """Renderer for a Hydrogen kit (numpy sampler)."""
+
+    def __init__(self, kit: Kit):
+        from .hydrogen import load_drumkit
+
+        self.kit = kit
+        self.drumkit = load_drumkit(kit.source)
+        self.slots = tuple(self.drumkit.slots)
+
+    def render(self, times, slots, velocities, duration: float):
+        return self.drumkit.render(times, slots, velocities, duration)
+
+    def close(self):
+        pass
+
+
+class FluidKitRenderer:
+    """Renderer for a sound-font kit (FluidSynth).
+
+    Slots are present when a hit at velocity 127 peaks above :data:`PRESENT_DBFS`. The
+    onset delay of a slot (note-on to audible onset) is measured by rendering that slot
+    alone, once per (slot, velocity) used, and cached: multi-layer kits (AVL) switch
+    samples with velocity, so the delay is exact per velocity, not interpolated.
+    """
+
+    PROBE_SECONDS = 0.25
+
+    def __init__(self, kit: Kit):
+        from .fluid import FluidSynth
+
+        self.kit = kit
+        self.synth = FluidSynth(kit.source)
+        self._delays: dict[tuple[int, int], float] = {}
+        self.slots = self._probe()
+
+    def close(self):
+        self.synth.close()
+
+    def _events(self, times, slots, velocities):
+        from .fluid import note_on, program
+
+        k = self.kit
+        evs = [program(0.0, k.channel, k.bank, k.preset)]
+        evs += [note_on(t, k.channel, int(s), int(v)) for t, s, v in zip(times, slots, velocities)]
+        return evs
+
+    def _measure(self, slot: int, velocity: int) -> tuple[float | None, float]:
+        """(onset delay s or None if silent, peak) of one hit rendered alone."""
+        sr = self.synth.sr
+        y, t = self.synth.render(self._events([0.01], [slot], [velocity]), self.PROBE_SECONDS)
+        seg = y[int(round(t[1] * sr)):]
+        i = first_crossing(seg, ONSET_REL_DB)
+        return (None if i is None else i / sr), (float(np.abs(seg).max()) if seg.size else 0.0)
+
+    def _probe(self) -> tuple[int, ...]:
+        present = []
+        for slot in SLOTS:
+            d, peak = self._measure(slot, 127)
+            if d is not None and 20 * np.log10(peak + 1e-12) > PRESENT_DBFS:
+                self._delays[(slot, 127)] = d
+                present.append(slot)
+        return tuple(present)
+
+    def delay(self, slot: int, velocity: int) -> float:
+        """Onset delay (s) of ``slot`` at ``velocity``: note-on to audible onset (measured, cached)."""
+        key = (int(slot), int(velocity))
+        if key not in self._delays:
+            d, _ = self._measure(*key)
+            self._delays[key] = d if d is not None else self.delay(slot, 127)
+        return self._delays[key]
+
+    def render(self, times, slots, velocities, duration: float):
+        times = np.asarray(times, dtype=np.float64)
+        evs = self._events(times, slots, velocities)
+        order = sorted(range(len(evs)), key=lambda i: evs[i])
+        y, t_sorted = self.synth.render(evs, duration)
+        t = np.empty(len(evs))
+        t[order] = t_sorted
+        snapped = t[1:]
+        labels = np.array([s + self.delay(int(sl), int(v)) if np.isfinite(s) else np.nan
+                           for s, sl, v in zip(snapped, slots, velocities)])
+        return y, labels
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_renderer(kit_id: str):
+    return _make_renderer(get_kit(kit_id))
+
+
+def _make_renderer(kit: Kit):
+    if not kit.installed:
+        raise InputError(f"{kit.source}: kit {kit.kit_id} is not installed")
+    if kit.kind == "hydrogen":
+        return HydrogenKitRenderer(kit)
+    return FluidKitRenderer(kit)
+
+
+def open_kit(kit: str | Kit, cached: bool = True):
+    """A renderer (``.slots``, ``.render(times, slots, velocities, duration) -> (y, labels)``) for a kit."""
+    if isinstance(kit, str):
+        return _cached_renderer(kit) if cached else _make_renderer(get_kit(kit))
+    return _make_renderer(kit)
+
+
+def kit_note_map(slots) -> dict[int, int]:
+    """GMD/Roland note -> GM slot played on a kit with these ``slots`` (notes it cannot play are absent).
+
+    Examples
+    --------
+    >>> kit_note_map([36, 38, 42])[22], 49 in kit_note_map([36, 38, 42])
+    (42, False)
+    """
+    have = set(slots)
+    out = {}
+    for note, prefs in NOTE_PREFERENCES.items():
+        for s in prefs:
+            if s in have:
+                out[note] = s
+                break
+    return out
+
+
+@dataclass
+class Hits:
+    """Drum hits of a performance: times (s), GMD notes, velocities (1..127)."""
+
+    times: np.ndarray
+    notes: np.ndarray
+    velocities: np.ndarray
+    end: float  # seconds: end of the last note
+
+
+def read_hits(midi_path: str | Path, max_seconds: float | None = None) -> Hits:
+    """Read the drum notes of a GMD MIDI file (notes of every track whose pitch is a drum class).
+
+    ``max_seconds`` keeps hits that start before it. ``InputError`` names the file when it
+    cannot be read or holds no drum note.
+    """
+    import pretty_midi
+
+    path = Path(midi_path)
+    if not path.is_file():
+        raise InputError(f"{path}: MIDI file not found")
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+    notes = [n for inst in pm.instruments for n in inst.notes if n.pitch in ROLAND_TO_CLASS and n.velocity > 0]
+    if not notes:
+        raise InputError(f"{path}: no drum notes (none of the notes maps to {'/'.join(CLASSES)})")
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    end = max(n.end for n in notes)
+    if max_seconds is not None:
+        notes = [n for n in notes if n.start < max_seconds]
+        end = min(end, float(max_seconds))
+        if not notes:
+            raise InputError(f"{path}: no drum notes in the first {max_seconds} s")
+    return Hits(np.array([n.start for n in notes]), np.array([n.pitch for n in notes]),
+                np.array([n.velocity for n in notes]), float(end))
+
+
+def render_hits(renderer, hits: Hits, duration: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
+    """Render ``hits`` through a kit renderer.
+
+    Returns ``(audio float32 mono 44.1 kHz, onsets per class, duration s)``. Notes the kit
+    cannot play are neither rendered nor labelled. ``duration`` defaults to the last
+    note's end + :data:`TAIL`.
+    """
+    nmap = kit_note_map(renderer.slots)
+    keep = np.array([int(n) in nmap for n in hits.notes], dtype=bool)
+    times, notes, vels = hits.times[keep], hits.notes[keep], hits.velocities[keep]
+    slots = np.array([nmap[int(n)] for n in notes], dtype=np.int64)
+    if duration is None:
+        duration = max(hits.end, float(times.max()) if times.size else 0.0) + TAIL
+    y, labels = renderer.render(times, slots, vels, duration)
+    per_class: dict[str, list[float]] = {c: [] for c in CLASSES}
+    for lab, s in zip(labels, slots):
+        if np.isfinite(lab) and lab < duration:
+            per_class[GM_TO_CLASS[int(s)]].append(float(lab))
+    onsets = {c: np.asarray(sorted(v), dtype=np.float64) for c, v in per_class.items()}
+    return y.astype(np.float32, copy=False), onsets, float(duration)
+
+
+def render_performance(kit: str | Kit, midi_path: str | Path, max_seconds: float | None = None):
+    """Render one MIDI performance through ``kit``: ``(audio, onsets, duration)``.
+
+    With ``max_seconds`` the audio is exactly ``max_seconds`` long (hits after it dropped,
+    ringing cut); otherwise it lasts to the last note's end + 1 s.
+    """
+    hits = read_hits(midi_path, max_seconds)
+    renderer = open_kit(kit)
+    duration = None
+    if max_seconds is not None:
+        duration = float(min(max_seconds, max(hits.end, hits.times.max()) + TAIL))
+    return render_hits(renderer, hits, duration)
+
+
+def sample_rate() -> int:
+    return SAMPLE_RATE
