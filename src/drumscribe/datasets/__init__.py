@@ -16,6 +16,7 @@ _MODULES = {
     "gmd_synth": "gmd_synth",
     "gmd_synth_mix": "gmd_synth",
     "mdb_drums": "mdb_drums",
+    "mdb_drums_drum_only": "mdb_drums",
     "enst_drums": "enst_drums",
     "egmd": "egmd",
     "slakh": "slakh",

@@ -231,3 +231,19 @@ SPEC = DatasetSpec(
     citation="C. Southall, C. Wu, A. Lerch, J. Hockman. MDB Drums: An annotated subset of MedleyDB "
              "for automatic drum transcription. ISMIR 2017 (late-breaking).",
 )
+
+#: The drum stems alone (DTD): the same songs, splits and labels as ``mdb_drums``,
+#: read from ``audio/drum_only``. Registered so the drum-only check of how far
+#: training carries to real recordings is a dataset of the graph like any other.
+SPEC_DRUM_ONLY = DatasetSpec(
+    name=f"{NAME}_drum_only",
+    description="MDB Drums, drum stems only (audio/drum_only): the DTD counterpart of mdb_drums",
+    license=SPEC.license,
+    tracks=partial(tracks, variant="drum_only"),
+    label_map=CLASS_LABELS,
+    downloads=SPEC.downloads,
+    path_key=NAME,
+    citation=SPEC.citation,
+)
+
+SPECS = {SPEC.name: SPEC, SPEC_DRUM_ONLY.name: SPEC_DRUM_ONLY}
