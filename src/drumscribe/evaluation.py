@@ -29,7 +29,7 @@ from .metrics import _fast_match_count, _validate_onsets, class_counts, scores, 
 from .peaks import PeakInputError, pick_onsets
 
 #: File name suffixes :func:`read_reference` understands.
-TEXT_SUFFIXES = (".txt", ".csv", ".tsv")
+TEXT_SUFFIXES = (".txt", ".tsv")
 MIDI_SUFFIXES = (".mid", ".midi")
 JSON_SUFFIXES = (".json",)
 
@@ -54,7 +54,7 @@ def read_reference(path: str | os.PathLike, label_map: Mapping[str, str] | None 
                    note_map: Mapping[int, str] = GM_TO_CLASS) -> dict[str, np.ndarray]:
     """Read reference onsets from a file; the format follows the extension.
 
-    - ``.txt`` (``.csv``, ``.tsv``): MDB Drums / ENST-Drums lines ``time <tab or spaces> label``,
+    - ``.txt`` (or ``.tsv``): MDB Drums / ENST-Drums lines ``time <tab or spaces> label``,
       labels mapped by ``label_map`` (default :func:`text_label_map`).
     - ``.mid`` / ``.midi``: every note of every track, mapped by ``note_map``
       (default General MIDI; use ``labels.ROLAND_TO_CLASS`` for GMD / E-GMD).

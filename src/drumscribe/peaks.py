@@ -44,7 +44,7 @@ DEFAULT_THRESHOLD_GRID: tuple[float, ...] = (
     0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
 
 # config keys of the ``peaks:`` section that are not picker parameters
-_OTHER_PEAK_KEYS = ("threshold_grid",)
+_OTHER_PEAK_KEYS = ("threshold_grid", "default_threshold")
 
 
 class PeakInputError(InputError, ValueError):
@@ -205,7 +205,7 @@ def peak_pick(x, pre_max: int, post_max: int, pre_avg: int, post_avg: int, delta
 def validate_params(params: Mapping) -> dict[str, int]:
     """Check a ``peaks:`` config section and return its picker parameters as ints.
 
-    ``threshold_grid`` may be present (it is ignored here); any other unknown key, a
+    ``threshold_grid`` and ``default_threshold`` may be present (ignored here); any other unknown key, a
     missing key or a bad value raises :class:`ConfigError`.
     """
     if not isinstance(params, Mapping):
