@@ -339,13 +339,14 @@ def threshold_counts(activations_list: Sequence, references_list: Sequence, para
                              f"{len(activations_list)} activation matrices")
     if len(activations_list) == 0:
         raise PeakInputError("activations_list: no tracks to tune on")
-    from .metrics import validate_events
+    from .metrics import _validate_onsets
 
     out = {c: np.zeros((len(grid), 3), dtype=np.int64) for c in CLASSES}
     for t, (act, ref) in enumerate(zip(activations_list, references_list)):
         a = _check_activations(act, f"activations_list[{t}]")
+        ref = _validate_onsets(ref, f"references_list[{t}]")
         for i, c in enumerate(CLASSES):
-            ref_c = validate_events(ref.get(c, np.zeros(0)), f"references_list[{t}][{c}]")
+            ref_c = ref[c]
             prep = _Prepared(np.ascontiguousarray(a[:, i]), p["pre_max"], p["post_max"], p["pre_avg"], p["post_avg"])
             for g, delta in enumerate(grid):
                 est = prep.pick(delta, p["wait"]).astype(np.float64) / fps
