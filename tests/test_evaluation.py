@@ -130,3 +130,20 @@ def test_bad_arguments():
         evaluate_onsets([r], [r], method="nope")
     with pytest.raises(ValueError, match="confidences"):
         predictions_to_json("/nonexistent/x.json", {"BD": [0.5]}, {"BD": [0.1, 0.2]})
+
+
+MDB = __import__("pathlib").Path(__file__).parents[2] / "shared" / "data" / "mdb_drums_dev" / "MDB Drums"
+
+
+@pytest.mark.skipif(not (MDB / "annotations" / "class").is_dir(), reason=f"MDB Drums dev tracks not found at {MDB}")
+def test_real_mdb_class_and_subclass_annotations_agree():
+    # the two MDB annotation levels of the same track, read through the default label map;
+    # SD may differ (MDB's class files call side-stick 'OT'; ADTOF's map makes it SD)
+    files = sorted((MDB / "annotations" / "class").glob("*_class.txt"))
+    assert files
+    for f in files:
+        cls = read_reference(f)
+        sub = read_reference(MDB / "annotations" / "subclass" / f.name.replace("_class", "_subclass"))
+        for c in ("BD", "TT", "HH", "CY"):
+            assert cls[c].shape == sub[c].shape and np.allclose(cls[c], sub[c], atol=1e-3), (f.name, c)
+        assert cls["BD"].size > 10
