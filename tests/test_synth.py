@@ -50,6 +50,19 @@ def test_config_kit_split_uses_real_kits():
     for name in ("validation", "test"):
         assert set(pools[name]) <= reg, set(pools[name]) - reg
     assert not set(pools["validation"]) & set(pools["test"])
+    # no family (kits sharing samples) across pools
+    fam = kits.families()
+    train = reg - set(pools["validation"]) - set(pools["test"])
+    fams = [{fam[k] for k in p} for p in (train, pools["validation"], pools["test"])]
+    assert not (fams[0] & fams[1]) and not (fams[0] & fams[2]) and not (fams[1] & fams[2])
+
+
+def test_families():
+    fam = kits.families()
+    assert fam["fluidr3_standard"] == fam["musescore_room"]  # MuseScore General's kits are FluidR3's samples
+    assert fam["avl_black_pearl"] == fam["avl_red_zeppelin"]
+    assert fam["hydrogen_black_pearl"] != fam["avl_black_pearl"]
+    assert "timgm6mb_jazz" not in fam  # sample-identical to timgm6mb_standard
 
 
 def test_unknown_kit_is_config_error():

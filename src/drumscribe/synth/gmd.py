@@ -11,7 +11,9 @@ Splits
   keeping the ``eval_session`` folders in test, for a session-disjoint variant.
 - **Kits.** ``render.kit_split`` names the validation and test kit pools; every other
   kit is a train kit. A performance of split *s* is rendered only through kits of pool
-  *s*, so test kits are never heard in training.
+  *s*, so test kits are never heard in training. Kits that share samples (a
+  *family*: the presets of one sound font; MuseScore General's kits are FluidR3's
+  samples; the two AVL kits) must sit in one pool, else ``ConfigError``.
 - Beats and fills are all kept (fills carry most of GMD's tom hits, the weak class).
 
 Files (one folder per kit, the unit of one Snakemake job)::
@@ -83,11 +85,13 @@ def session_split(info_df: pd.DataFrame, seed: int = 0, val_size: float = 0.1, t
     return split
 
 
-def kit_pools(kits: list[str], kit_split: Mapping[str, list[str]] | None) -> dict[str, list[str]]:
+def kit_pools(kits: list[str], kit_split: Mapping[str, list[str]] | None,
+              families: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """Kit pool per split: validation/test from ``kit_split``, train = the remaining kits.
 
-    ``ConfigError`` when a kit is in two pools, a pool kit is not among ``kits``, or a
-    pool is empty.
+    ``ConfigError`` when a kit is in two pools, a pool kit is not among ``kits``, a pool
+    is empty, or kits of one family (``families``: kit -> family; kits sharing samples,
+    see :data:`drumscribe.synth.kits.FAMILIES`) are in different pools.
     """
     kit_split = dict(kit_split or {})
     unknown_keys = set(kit_split) - {"validation", "test"}
@@ -106,6 +110,16 @@ def kit_pools(kits: list[str], kit_split: Mapping[str, list[str]] | None) -> dic
     for name, pool in pools.items():
         if not pool:
             raise ConfigError(f"render.kit_split: the {name} kit pool is empty")
+    if families:
+        where: dict[str, dict[str, list[str]]] = {}
+        for name, pool in pools.items():
+            for k in pool:
+                where.setdefault(families.get(k, k), {}).setdefault(name, []).append(k)
+        for fam, by_pool in where.items():
+            if len(by_pool) > 1:
+                desc = "; ".join(f"{p}: {', '.join(ks)}" for p, ks in by_pool.items())
+                raise ConfigError(f"render.kit_split: kits of family {fam} share samples but sit in "
+                                  f"different pools ({desc}); put the whole family in one pool")
     return pools
 
 
@@ -135,7 +149,9 @@ def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, 
     """
     if kits_per_track < 1:
         raise ConfigError(f"render.kits_per_track: must be >= 1, not {kits_per_track}")
-    pools = kit_pools(list(kits), kit_split)
+    from .kits import families
+
+    pools = kit_pools(list(kits), kit_split, families())
     df = info_df.copy()
     if split_by == "session":
         df["split"] = session_split(df, seed)

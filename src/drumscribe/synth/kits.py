@@ -57,7 +57,17 @@ SLOTS: tuple[int, ...] = tuple(sorted({s for p in NOTE_PREFERENCES.values() for 
 
 #: acoustic-ish drum presets of the GM fonts: suffix -> preset number on bank 128
 GM_DRUM_PRESETS = {"standard": 0, "room": 8, "power": 16, "jazz": 32, "brush": 40}
-_TIMGM_PRESETS = {"standard": 0, "room": 8, "power": 16, "jazz": 32, "brush": 40}
+#: TimGM6mb's Jazz kit (32) renders sample-identical to its Standard kit (0): left out
+_TIMGM_PRESETS = {"standard": 0, "room": 8, "power": 16, "brush": 40}
+
+#: Kits that share samples form a *family*; a kit split must keep a family in one pool.
+#: Measured (benchmarks/bench_render.py --families): a hit per slot at velocity 100 on
+#: every pair of kits, normalised cross-correlation > 0.9 counts as the same sample.
+#: The presets of one font share 8-22 of 22 slots; MuseScore General's drum kits are
+#: FluidR3's samples (18/22 slots of Standard alike); AVL Black Pearl and Red Zeppelin
+#: share 6/21 slots. No two Hydrogen kits share a sample (Millo's three kits are grouped
+#: anyway: one drummer's Ludwig set), nor do Hydrogen and sound-font kits.
+FAMILIES = {"fluidr3": "fluidr3", "musescore": "fluidr3", "timgm6mb": "timgm6mb", "avl": "avl"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class Kit:
     bank: int = 128
     preset: int = 0
     channel: int = 9
+    family: str = ""
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -83,7 +94,8 @@ class Kit:
         return (self.source / "drumkit.xml").is_file() if self.kind == "hydrogen" else self.source.is_file()
 
     def as_row(self) -> dict:
-        return {"kit": self.kit_id, "kind": self.kind, "source": str(self.source), "name": self.name,
+        return {"id": self.kit_id, "kit": self.kit_id, "kind": self.kind, "family": self.family, "source": str(self.source),
+                "name": self.name,
                 "bank": self.bank if self.kind != "hydrogen" else None,
                 "preset": self.preset if self.kind != "hydrogen" else None,
                 "license": self.license, "installed": self.installed}
@@ -103,11 +115,11 @@ def _soundfont_kits() -> list[Kit]:
     for prefix, path, label, lic, presets in fonts:
         for suffix, preset in presets.items():
             kits.append(Kit(f"{prefix}_{suffix}", "soundfont", path, f"{label} {suffix.title()} (128:{preset})",
-                            lic, bank=128, preset=preset, channel=9))
+                            lic, bank=128, preset=preset, channel=9, family=FAMILIES[prefix]))
     kits.append(Kit("avl_black_pearl", "soundfont_bank0", SF2_DIR / "Black_Pearl_4_LV2.sf2",
-                    "AVL Black Pearl 4pc (0:0)", _AVL, bank=0, preset=0, channel=0))
+                    "AVL Black Pearl 4pc (0:0)", _AVL, bank=0, preset=0, channel=0, family="avl"))
     kits.append(Kit("avl_red_zeppelin", "soundfont_bank0", SF2_DIR / "Red_Zeppelin_4_LV2.sf2",
-                    "AVL Red Zeppelin 4pc (0:0)", _AVL, bank=0, preset=0, channel=0))
+                    "AVL Red Zeppelin 4pc (0:0)", _AVL, bank=0, preset=0, channel=0, family="avl"))
     return kits
 
 
@@ -153,7 +165,9 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
         slug = HYDROGEN_SLUGS.get(folder) or slugify(folder)
         src = root / folder
         lic = _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
-        kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1, channel=-1))
+        family = "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}"
+        kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1,
+                        channel=-1, family=family))
     return kits
 
 
@@ -217,6 +231,11 @@ def list_kits(include_unusable: bool = False, hydrogen_dir: str | Path | None = 
         if ok or include_unusable:
             rows.append({**row, "classes": "/".join(classes), "usable": ok})
     return rows
+
+
+def families(hydrogen_dir: str | Path | None = None) -> dict[str, str]:
+    """``{kit id: family}`` for every known kit (see :data:`FAMILIES`)."""
+    return {k.kit_id: k.family or k.kit_id for k in all_kits(hydrogen_dir)}
 
 
 def get_kit(kit_id: str, hydrogen_dir: str | Path | None = None) -> Kit:
