@@ -460,6 +460,101 @@ def _feature_config_of(h5_paths: Sequence[str | os.PathLike]):
     return first
 
 
+# --------------------------------------------------------------------------- training
+
+
+def _dataset_names(h5_paths: Sequence[str | os.PathLike]) -> list[str]:
+    return [_h5_dataset_name(p) for p in h5_paths]
+
+
+def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os.PathLike],
+              out_model: str | os.PathLike, out_history: str | os.PathLike, out_metrics: str | os.PathLike,
+              training: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
+              threads: int | None = None, progress: bool = True) -> dict:
+    """Train one trial on the caches ``train_h5s`` and tune its thresholds on validation.
+
+    1. Normalisation statistics, class weights and datapoints come from the **train**
+       split(s) of ``train_h5s`` only (``features.norm_stats``, ``targets.class_weights``,
+       ``targets.DatapointDataset``); validation datapoints use the same statistics.
+    2. ``training.train_trial`` fits the model in ``out_model``'s folder (history,
+       resumable ``checkpoint.pt``); after each epoch ``evaluate_fn`` peak-picks the
+       whole validation tracks with ``peaks.default_threshold`` and the epoch with the
+       best validation micro F1 is kept.
+    3. Per-class thresholds are tuned on the **validation** split only
+       (``peaks.tune_thresholds`` over ``peaks.threshold_grid``) and stored in
+       ``model.pt`` with the normalisation, feature config and peak parameters.
+    4. ``out_metrics`` gets the validation scores with the tuned thresholds, the
+       thresholds, parameters, epochs and seconds (what ``select_best`` ranks).
+    """
+    import numpy as np
+
+    from . import models, training as train_mod
+    from . import peaks as peaks_mod
+    from . import targets as targets_mod
+    from . import features as feat
+    from .atomic import write_json
+
+    out_dir = Path(out_model).parent
+    if Path(out_history).parent != out_dir or Path(out_metrics).parent != out_dir:
+        raise ConfigError(f"{out_dir}: model, history and metrics must share one trial folder")
+    _set_threads(threads)
+    train_h5s = [Path(p) for p in train_h5s]
+    cfg = _feature_config_of(train_h5s)
+    fps = int(cfg.fps)
+    frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
+    peak_params = peak_params_of(peaks)
+    window = float(evaluation["window"])
+    mean, std = feat.norm_stats(train_h5s)
+    train_data = targets_mod.DatapointDataset(train_h5s, "train", frames, widen, mean, std, fps)
+    val_data = targets_mod.DatapointDataset(train_h5s, "validation", frames, widen, mean, std, fps)
+    pos_weight = targets_mod.class_weights(train_h5s, "train", widen, fps)
+    val_tracks = [(tid, spec, onsets) for p in train_h5s
+                  for spec, onsets, tid in targets_mod.track_arrays(p, "validation", mean, std)]
+    if not val_tracks:
+        raise InputError(f"{', '.join(map(str, train_h5s))}: no validation tracks")
+    default_threshold = float(peaks.get("default_threshold", 0.5))
+
+    def evaluate_fn(model) -> dict:
+        items = [(tid, track_activations(model, spec, frames), ref) for tid, spec, ref in val_tracks]
+        scores, _ = score_activations(items, default_threshold, peak_params, fps, window, method="fast")
+        return {"micro_f1": scores["micro_f1"] or 0.0, "macro_f1": scores["macro_f1"]}
+
+    datasets_ = _dataset_names(train_h5s)
+    meta = {
+        "feature_config": cfg.to_dict(), "norm_mean": mean, "norm_std": std, "peak_params": peak_params,
+        "datasets": datasets_, "trial": out_dir.name, "datapoint_frames": frames, "widen": widen,
+    }
+    summary = train_mod.train_trial(arch, dict(params), train_data, val_data, out_dir, training,
+                                    progress=progress, pos_weight=pos_weight, evaluate_fn=evaluate_fn,
+                                    meta=meta, threads=threads)
+    train_data.close()
+    val_data.close()
+
+    # thresholds: tuned on the validation split only, with the kept (best) weights
+    model, ckpt = models.load_checkpoint(out_model)
+    items = [(tid, track_activations(model, spec, frames), ref) for tid, spec, ref in val_tracks]
+    thresholds = peaks_mod.tune_thresholds([a for _, a, _ in items], [r for _, _, r in items], peak_params,
+                                           fps, window, peaks["threshold_grid"])
+    scores, _ = score_activations(items, thresholds, peak_params, fps, window)
+    ckpt["thresholds"] = thresholds
+    models.save_checkpoint(out_model, model, ckpt)
+    result = {
+        "trial": out_dir.name, "dataset": "+".join(datasets_), "arch": arch, "params": summary["params"],
+        **{k: v for k, v in scores.items()},
+        "thresholds": thresholds,
+        "val_micro_f1_default_threshold": summary["val_micro_f1"],
+        "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
+        "best_val_loss": summary["best_val_loss"], "stopped_early": summary["stopped_early"],
+        "seconds": summary["seconds"], "datapoints_per_s": summary["datapoints_per_s"],
+        "device": summary["device"], "n_train_datapoints": len(train_data),
+        "n_val_tracks": len(val_tracks), "class_weights": [float(w) for w in np.asarray(pos_weight)],
+    }
+    if result["micro_f1"] is None:  # no onset and no prediction at all in validation
+        result["micro_f1"] = 0.0
+    write_json(out_metrics, result)
+    return result
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -577,6 +672,10 @@ def plot_curves(best_json: str | os.PathLike, out_png: str | os.PathLike, title:
     a2.set_xlabel("epoch")
     a2.set_ylabel("validation F1")
     a2.set_ylim(0, 1)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if a2.lines:
         a2.legend()
     fig.suptitle(f"{title} (trial {best['trial']}, val micro F1 {best['micro_f1']:.3f})")
@@ -592,7 +691,7 @@ def architecture_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_l
     """Architecture study table, long table and bar plot (``studies.architecture_table``)."""
     from . import studies
 
-    studies.architecture_table(list(metric_paths), out_csv, out_long, out_png)
+    studies.architecture_table(list(metric_paths), out_csv, out_long, out_png, datasets=list(datasets) or None)
 
 
 def dataset_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
@@ -600,14 +699,16 @@ def dataset_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, 
     """Dataset study matrix, long table and heatmap (``studies.dataset_table``)."""
     from . import studies
 
-    studies.dataset_table(list(metric_paths), out_csv, out_long, out_png)
+    studies.dataset_table(list(metric_paths), out_csv, out_long, out_png,
+                          combinations=list(combinations) or None, test_datasets=list(test_datasets) or None)
 
 
-def best_architecture(table_csv: str | os.PathLike) -> str:
-    """The architecture study's winner (``studies.best_architecture``)."""
+def best_architecture(long_csv: str | os.PathLike, datasets: Sequence[str] | None = None) -> str:
+    """The architecture study's winner: best mean in-distribution test micro F1
+    (``studies.best_architecture`` of ``architecture_long.csv``)."""
     from . import studies
 
-    return studies.best_architecture(table_csv)
+    return studies.best_architecture(long_csv, datasets)
 
 
 # --------------------------------------------------------------------------- release

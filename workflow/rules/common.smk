@@ -172,8 +172,8 @@ def study_architecture():
     name = config["dataset_study"]["architecture"]
     if name != "best":
         return name
-    table = checkpoints.architecture_study.get().output.table
-    return experiment.best_architecture(table)
+    long_table = checkpoints.architecture_study.get().output.long
+    return experiment.best_architecture(long_table, DATASETS)
 
 
 def dataset_study_evals(wildcards):
