@@ -1,0 +1,509 @@
+"""Audio → activations → onsets with a trained model, in bounded memory.
+
+:class:`Transcriber` loads a drumscribe checkpoint (by default the released model
+shipped in the package, ``drumscribe/assets/drumscribe-default.pt``) and turns a
+song into per-class onset times with a confidence each.
+
+How a long song stays in bounded memory
+---------------------------------------
+1. **Audio** is read in blocks (30 s) straight from the file with libsndfile
+   (wav, flac, ogg, mp3), mixed to mono by the channel mean and resampled to
+   44.1 kHz with a streaming soxr resampler (HQ, as :func:`drumscribe.audio.load_audio`).
+   Short files (up to :data:`STREAM_ABOVE_S` seconds) and formats libsndfile cannot
+   read go through :func:`drumscribe.audio.load_audio` instead.
+2. **Spectrogram** frames are computed per chunk of :data:`SPEC_CHUNK_FRAMES`
+   frames from the audio of the chunk plus :func:`_context_samples` samples on each
+   side (a whole number of hops, more than a frame), so every frame equals the one
+   :func:`drumscribe.features.spectrogram` gives on the whole signal: the frame
+   centred at sample ``i * hop`` only sees samples within half a frame of it, and at
+   the file's two ends the chunk starts/ends where the file does.
+3. **Model windows**: the spectrogram is cut into overlapping windows of
+   ``window`` seconds (default 8 s); each window's centre (the window minus
+   ``context`` seconds, default 1 s, at each side) is kept ("keep-centre"
+   stitching), so every kept frame sees at least ``context`` seconds of audio on
+   both sides (or the file's edge). Windows have one length, so they are batched.
+   Only the activations (frames × 5 float32, 7 MB for an hour) grow with the song.
+
+Peak picking (:func:`drumscribe.peaks.pick_onsets`) runs on the stitched
+activations with the checkpoint's per-class thresholds and peak parameters. An
+onset's confidence is the activation (a probability) at its frame.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from . import CLASSES, FPS, SAMPLE_RATE
+from .errors import ConfigError, InputError, ModelError
+
+#: File name of the released model inside the package (``drumscribe/assets/``).
+DEFAULT_MODEL_NAME = "drumscribe-default.pt"
+#: Files longer than this (seconds) are streamed from disk block by block.
+STREAM_ABOVE_S = 300.0
+#: Audio block read per step when streaming (seconds).
+BLOCK_SECONDS = 30.0
+#: Spectrogram frames computed per chunk (30 s at 100 frames/s).
+SPEC_CHUNK_FRAMES = 3000
+#: A signal whose peak is below this (dBFS) is reported as silent.
+SILENCE_DB = -80.0
+#: Extensions the CLI accepts as audio.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+
+__all__ = ["Transcriber", "Result", "default_model_path", "AUDIO_EXTENSIONS"]
+
+
+def default_model_path() -> Path:
+    """Path of the released model shipped in the package (it may not exist yet)."""
+    from importlib import resources
+
+    return Path(str(resources.files("drumscribe") / "assets" / DEFAULT_MODEL_NAME))
+
+
+@dataclass
+class Result:
+    """One transcribed song.
+
+    Attributes
+    ----------
+    path : the audio file (None for an in-memory signal).
+    onsets : ``{class: seconds}`` sorted float64 arrays, classes :data:`drumscribe.CLASSES`.
+    confidences : ``{class: probabilities}``, the activation at each onset's frame (0..1).
+    duration : seconds of audio (at 44.1 kHz).
+    activations : (frames, 5) float32 probabilities at ``fps`` frames/s.
+    spectrogram : (frames, bins) float16, only when asked for (plots).
+    warnings : one-line notes for the user (e.g. silent input).
+    seconds : wall-clock seconds the transcription took.
+    """
+
+    path: Path | None
+    onsets: dict[str, np.ndarray]
+    confidences: dict[str, np.ndarray]
+    duration: float
+    activations: np.ndarray | None = None
+    spectrogram: np.ndarray | None = None
+    fps: float = FPS
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Number of onsets per class."""
+        return {c: int(len(self.onsets.get(c, ()))) for c in CLASSES}
+
+    def to_json(self) -> dict:
+        """Plain-JSON form: ``onsets`` ({class: [seconds]}) readable by
+        :func:`drumscribe.labels.onsets_from_json`, ``events`` (time-sorted
+        ``{time, class, confidence}``), plus duration, fps and counts."""
+        return {
+            "file": str(self.path) if self.path is not None else None,
+            "duration": round(float(self.duration), 6),
+            "fps": self.fps,
+            "classes": list(CLASSES),
+            "counts": self.counts(),
+            "onsets": {c: [round(float(t), 6) for t in self.onsets[c]] for c in CLASSES},
+            "confidences": {c: [round(float(p), 4) for p in self.confidences[c]] for c in CLASSES},
+            "events": [{"time": round(t, 6), "class": c, "confidence": round(p, 4)} for t, c, p in self.events()],
+            "warnings": list(self.warnings),
+        }
+
+    def events(self) -> list[tuple[float, str, float]]:
+        """All onsets as ``(time, class, confidence)``, sorted by time then class order."""
+        rows = [(float(t), c, float(p)) for c in CLASSES for t, p in zip(self.onsets[c], self.confidences[c])]
+        order = {c: i for i, c in enumerate(CLASSES)}
+        return sorted(rows, key=lambda r: (r[0], order[r[1]]))
+
+
+# --------------------------------------------------------------------------- audio streaming
+def _audio_info(path: Path):
+    """soundfile's info for ``path``, or None when libsndfile cannot open it."""
+    import soundfile as sf
+
+    try:
+        return sf.info(str(path))
+    except Exception:  # noqa: BLE001 - load_audio gives the proper error later
+        return None
+
+
+def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """Yield ``path`` as mono float32 blocks at ``sr`` Hz (channel mean, soxr HQ streaming).
+
+    Raises InputError for a truncated file, non-finite samples or a read error.
+    """
+    import soundfile as sf
+    import soxr
+
+    from . import audio
+
+    trunc = getattr(audio, "_riff_truncation", None)
+    cause = trunc(path) if trunc is not None else None
+    if cause:
+        raise InputError(f"{path}: {cause}")
+    total = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            native, channels, declared = f.samplerate, f.channels, f.frames
+            block = max(1, int(block_s * native))
+            rs = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
+            while True:
+                data = f.read(block, dtype="float32", always_2d=True)
+                last = len(data) < block
+                total += len(data)
+                if not np.all(np.isfinite(data)):
+                    raise InputError(f"{path}: audio holds NaN or infinite samples")
+                mono = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
+                del data
+                if rs is not None:
+                    mono = rs.resample_chunk(mono, last=last)
+                if len(mono):
+                    yield np.ascontiguousarray(mono, dtype=np.float32)
+                if last:
+                    break
+    except InputError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
+        msg = str(exc).replace("\n", " ").strip()
+        raise InputError(f"{path}: corrupt audio ({msg})") from None
+    if total == 0:
+        raise InputError(f"{path}: no audio samples (zero-length or truncated)")
+    if declared > 0 and total < declared * 0.99 and path.suffix.lower() in (".mp3", ".ogg", ".oga"):
+        raise InputError(f"{path}: truncated audio (header declares {declared} frames, decoded {total})")
+
+
+def _blocks_of(y: np.ndarray, n: int) -> Iterator[np.ndarray]:
+    """Views of ``y`` in blocks of ``n`` samples (no copies)."""
+    for i in range(0, len(y), n):
+        yield y[i:i + n]
+
+
+# --------------------------------------------------------------------------- the transcriber
+class Transcriber:
+    """Transcribe songs with a drumscribe checkpoint.
+
+    Parameters
+    ----------
+    model_path : checkpoint file (``models.save_checkpoint``); default the released
+        model :func:`default_model_path`.
+    device : ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    threads : CPU threads for torch (``torch.set_num_threads``); None keeps torch's default.
+    window, context : model window and the context dropped at each side of it
+        when stitching, in seconds (defaults 8 s and 1 s: 6 s kept per window).
+    batch_size : windows per forward pass.
+
+    Raises
+    ------
+    ModelError : the model file is absent, corrupt, of another format version, or
+        its weights do not fit its architecture or feature configuration.
+    ConfigError : a bad device, thread count or window.
+
+    Examples
+    --------
+    >>> t = Transcriber("model.pt", threads=2)            # doctest: +SKIP
+    >>> r = t.transcribe("song.wav")                       # doctest: +SKIP
+    >>> r.counts()                                         # doctest: +SKIP
+    {'BD': 112, 'SD': 96, 'TT': 4, 'HH': 230, 'CY': 9}
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu",
+                 threads: int | None = None, window: float = 8.0, context: float = 1.0,
+                 batch_size: int = 32):
+        import torch
+
+        from . import features, models
+
+        self.device = _check_device(device)
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                raise ConfigError(f"--threads: {threads!r} is not a positive integer")
+            torch.set_num_threads(threads)
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if model_path is None and not path.is_file():
+            raise ModelError(f"{path}: the released model is not installed "
+                             f"(build it with `snakemake release`, or pass --model PATH)")
+        if not path.exists():
+            raise ModelError(f"{path}: model file not found")
+        if not path.is_file():
+            raise ModelError(f"{path}: model path is not a file")
+        try:
+            model, meta = models.load_checkpoint(path, map_location="cpu")
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other failure means an unusable file
+            raise ModelError(f"{path}: not a usable drumscribe model ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        self.model_path = path
+        self.meta = meta
+        self.feature_config = _feature_config(features, meta.get("feature_config"), path)
+        self.fps = float(getattr(self.feature_config, "fps", FPS))
+        self.hop = SAMPLE_RATE / self.fps
+        if abs(self.hop - round(self.hop)) > 1e-9:
+            raise ModelError(f"{path}: fps {self.fps} does not give a whole hop at {SAMPLE_RATE} Hz")
+        self.hop = int(round(self.hop))
+        self.frame_size = int(getattr(self.feature_config, "frame_size", 2048))
+        n_bins = int(meta.get("n_bins"))
+        have_bins = _n_bins(features, self.feature_config)
+        if have_bins is not None and have_bins != n_bins:
+            raise ModelError(f"{path}: model expects {n_bins} bins, its feature config gives {have_bins}")
+        classes = tuple(meta.get("classes") or CLASSES)
+        if classes != tuple(CLASSES):
+            raise ModelError(f"{path}: model classes {list(classes)}, this drumscribe uses {list(CLASSES)}")
+        mean, std = meta.get("norm_mean"), meta.get("norm_std")
+        self.norm_mean = np.zeros(n_bins, np.float32) if mean is None else np.asarray(mean, np.float32)
+        self.norm_std = np.ones(n_bins, np.float32) if std is None else np.asarray(std, np.float32)
+        if self.norm_mean.shape != (n_bins,) or self.norm_std.shape != (n_bins,):
+            raise ModelError(f"{path}: norm_mean/norm_std do not have {n_bins} values")
+        self.norm_std = np.where(self.norm_std > 1e-8, self.norm_std, 1.0).astype(np.float32)
+        thr = meta.get("thresholds") or {}
+        self.thresholds = {c: float(thr.get(c, 0.5)) for c in CLASSES}
+        from .peaks import DEFAULT_PEAK_PARAMS
+
+        self.peak_params = {**DEFAULT_PEAK_PARAMS, **dict(meta.get("peak_params") or {})}
+        self.arch = meta.get("arch")
+        self.n_bins = n_bins
+        if window <= 0 or context < 0 or window - 2 * context <= 0:
+            raise ConfigError(f"window {window} s / context {context} s: the window must be longer than 2 x context")
+        self.window_frames = int(round(window * self.fps))
+        self.context_frames = int(round(context * self.fps))
+        if batch_size < 1:
+            raise ConfigError(f"batch_size: {batch_size!r} is not a positive integer")
+        self.batch_size = int(batch_size)
+        self.model = model.to(self.device).eval()
+        self._torch = torch
+
+    # ------------------------------------------------------------------ spectrogram
+    def _context_samples(self) -> int:
+        """Samples of audio added at each side of a spectrogram chunk: a whole number
+        of hops, longer than a frame, so every kept frame sees the same samples as
+        in the whole-signal spectrogram."""
+        return int(math.ceil(self.frame_size / self.hop) + 1) * self.hop
+
+    def spectrogram_chunks(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Spectrogram of a signal given as consecutive mono blocks, chunk by chunk.
+
+        The concatenated chunks equal ``features.spectrogram(concatenated blocks, cfg)``.
+        Yields (frames, bins) float32 arrays of at most :data:`SPEC_CHUNK_FRAMES` frames
+        (the last may be longer).
+        """
+        from .features import spectrogram
+
+        hop, P, F = self.hop, self._context_samples(), SPEC_CHUNK_FRAMES
+        buf = np.zeros(0, np.float32)
+        buf0 = 0      # global sample index of buf[0]
+        a = 0         # next frame to emit
+        for block in blocks:
+            buf = np.concatenate([buf, np.asarray(block, np.float32)])
+            while buf0 + len(buf) >= (a + F) * hop + P:
+                s = max(0, a * hop - P)
+                seg = buf[s - buf0:(a + F) * hop + P - buf0]
+                spec = spectrogram(seg, self.feature_config)
+                j0 = (a * hop - s) // hop
+                yield np.asarray(spec[j0:j0 + F], np.float32)
+                a += F
+                keep = max(0, a * hop - P) - buf0
+                buf, buf0 = buf[keep:].copy(), buf0 + keep
+        s = max(0, a * hop - P)
+        seg = buf[s - buf0:]
+        if len(seg) == 0:
+            return
+        spec = spectrogram(seg, self.feature_config)
+        j0 = (a * hop - s) // hop
+        if j0 < len(spec):
+            yield np.asarray(spec[j0:], np.float32)
+
+    # ------------------------------------------------------------------ model
+    def _forward(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Probabilities (B, T, 5) of a batch of equal-length normalised windows."""
+        torch = self._torch
+        x = torch.from_numpy(np.stack(windows)).to(self.device)
+        with torch.inference_mode():
+            return torch.sigmoid(self.model(x)).float().cpu().numpy()
+
+    def _stitch(self, spec_chunks: Iterable[np.ndarray], keep_spec: list | None = None) -> np.ndarray:
+        """Keep-centre stitching of model windows over a stream of spectrogram chunks."""
+        W, C = self.window_frames, self.context_frames
+        S = W - 2 * C
+        buf = np.zeros((0, self.n_bins), np.float32)
+        buf0 = 0           # global frame index of buf[0]
+        a = 0              # start of the next kept range
+        out: list[np.ndarray] = []
+        pending: list[tuple[np.ndarray, int, int]] = []  # (window, keep_from, keep_to) relative
+
+        def flush():
+            if pending:
+                probs = self._forward([w for w, _, _ in pending])
+                for p, (_, k0, k1) in zip(probs, pending):
+                    out.append(p[k0:k1])
+                pending.clear()
+
+        def norm(x):
+            return (x - self.norm_mean) / self.norm_std
+
+        for chunk in spec_chunks:
+            if chunk.ndim != 2 or chunk.shape[1] != self.n_bins:
+                raise ModelError(f"{self.model_path}: spectrogram has shape {chunk.shape}, "
+                                 f"the model expects {self.n_bins} bins")
+            if keep_spec is not None:
+                keep_spec.append(chunk.astype(np.float16))
+            buf = np.concatenate([buf, norm(chunk).astype(np.float32)])
+            # a window [s, s+W) keeping [a, a+S) is complete when s+W frames exist
+            # (one more hop is required so the final window is decided with T known)
+            while True:
+                s = max(0, a - C)
+                if buf0 + len(buf) < s + W + 1:
+                    break
+                pending.append((buf[s - buf0:s - buf0 + W].copy(), a - s, a - s + S))
+                if len(pending) >= self.batch_size:
+                    flush()
+                a += S
+                # the last window may be shifted left to end at the last frame:
+                # it never starts before a - S - C (shown by the loop condition)
+                drop = max(0, a - S - C) - buf0
+                buf, buf0 = buf[drop:], buf0 + drop
+        T = buf0 + len(buf)
+        while a < T:
+            if T <= W:
+                s, e = 0, T
+            else:
+                s = min(max(0, a - C), T - W)
+                e = s + W
+            k1 = min(a + S, T) if e < T else T
+            win = buf[s - buf0:e - buf0].copy()
+            if len(win) != W and pending:
+                flush()
+            pending.append((win, a - s, k1 - s))
+            if len(win) != W or len(pending) >= self.batch_size:
+                flush()
+            a = k1
+        flush()
+        if not out:
+            return np.zeros((0, len(CLASSES)), np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def activations(self, y: np.ndarray, chunked: bool = True) -> np.ndarray:
+        """Per-frame onset probabilities (frames, 5) float32 of a mono 44.1 kHz signal.
+
+        ``chunked=False`` computes the whole spectrogram and runs the model on it in
+        one pass (for tests and short clips); the default streams chunks and windows.
+        """
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim != 1:
+            raise ValueError(f"activations: expected a mono signal, got shape {y.shape}")
+        if not chunked:
+            from .features import spectrogram
+
+            spec = (np.asarray(spectrogram(y, self.feature_config), np.float32) - self.norm_mean) / self.norm_std
+            if len(spec) == 0:
+                return np.zeros((0, len(CLASSES)), np.float32)
+            return self._forward([spec.astype(np.float32)])[0]
+        blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
+        return self._stitch(self.spectrogram_chunks(blocks))
+
+    def onsets(self, activations: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Peak-pick ``activations`` with the model's thresholds; return (onsets, confidences)."""
+        from .peaks import pick_onsets_with_confidence
+
+        if len(activations) == 0:
+            return ({c: np.zeros(0) for c in CLASSES}, {c: np.zeros(0) for c in CLASSES})
+        onsets, conf = pick_onsets_with_confidence(activations, self.thresholds, self.peak_params, self.fps)
+        onsets = {c: np.asarray(onsets[c], np.float64) for c in CLASSES}
+        conf = {c: np.asarray(conf[c], np.float64) for c in CLASSES}
+        return onsets, conf
+
+    # ------------------------------------------------------------------ songs
+    def transcribe(self, path: str | os.PathLike, keep_spectrogram: bool = False,
+                   keep_activations: bool = True) -> Result:
+        """Transcribe one audio file (see the module docstring for the chunking).
+
+        Silent audio gives an empty transcription with a warning in ``Result.warnings``.
+        Raises InputError (naming the file) for a missing, unreadable or corrupt file.
+        """
+        from .audio import load_audio
+
+        t0 = time.perf_counter()
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"{path}: file not found")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not an audio file")
+        info = _audio_info(path)
+        peak = [0.0]
+        n_samples = [0]
+
+        def tracked(blocks):
+            for b in blocks:
+                if len(b):
+                    peak[0] = max(peak[0], float(np.max(np.abs(b))))
+                n_samples[0] += len(b)
+                yield b
+
+        if info is not None and info.duration > STREAM_ABOVE_S:
+            blocks = _stream_audio(path)
+        else:
+            y = load_audio(path, SAMPLE_RATE)
+            blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
+        spec_keep: list | None = [] if keep_spectrogram else None
+        acts = self._stitch(self.spectrogram_chunks(tracked(blocks)), spec_keep)
+        duration = n_samples[0] / SAMPLE_RATE
+        warnings = []
+        if peak[0] <= 10.0 ** (SILENCE_DB / 20.0):
+            warnings.append(f"{path}: silent audio (peak below {SILENCE_DB:.0f} dBFS), no onsets")
+            onsets = {c: np.zeros(0) for c in CLASSES}
+            conf = {c: np.zeros(0) for c in CLASSES}
+        else:
+            onsets, conf = self.onsets(acts)
+        spec = np.concatenate(spec_keep) if spec_keep else None
+        return Result(path=path, onsets=onsets, confidences=conf, duration=duration,
+                      activations=acts if keep_activations else None, spectrogram=spec,
+                      fps=self.fps, warnings=warnings, seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_device(device: str):
+    """Validate ``device``; ConfigError if unknown or if CUDA is asked for without a GPU."""
+    import torch
+
+    dev = str(device).strip().lower()
+    if dev == "cpu":
+        return torch.device("cpu")
+    if dev == "cuda" or dev.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: no CUDA GPU is available to torch "
+                              f"(torch {torch.__version__}); use --device cpu")
+        try:
+            d = torch.device(dev)
+        except RuntimeError:
+            raise ConfigError(f"--device {device}: not a valid device") from None
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
+        return d
+    raise ConfigError(f"--device {device}: unknown device (use cpu or cuda)")
+
+
+def _feature_config(features, fc, path: Path):
+    """Rebuild the checkpoint's FeatureConfig (ModelError if missing or invalid)."""
+    if fc is None:
+        raise ModelError(f"{path}: checkpoint has no feature_config")
+    if not isinstance(fc, dict):
+        return fc
+    cls = features.FeatureConfig
+    try:
+        if hasattr(cls, "from_dict"):
+            return cls.from_dict(fc)
+        return cls(**fc)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{path}: feature config not understood ({type(exc).__name__}: {exc})") from None
+
+
+def _n_bins(features, cfg) -> int | None:
+    fn = getattr(features, "n_bins", None)
+    if fn is None:
+        return None
+    try:
+        return int(fn(cfg))
+    except Exception:  # noqa: BLE001
+        return None
