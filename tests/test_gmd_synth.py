@@ -166,7 +166,7 @@ def test_render_kit_mix(tmp_path):
     kit = "hydrogen_black_pearl"
     if not kits.get_kit(kit).installed or not accompaniment.installed_fonts():
         pytest.skip("kits or GM fonts not installed")
-    assign = gmd.assign_kits(info, ["hydrogen_millo_multilayered2", kit, "hydrogen_colombo"],
+    assign = gmd.assign_kits(info, ["hydrogen_rumpf", kit, "hydrogen_colombo"],
                              {"validation": [kit], "test": ["hydrogen_colombo"]})
     cfg = {"seed": 3, "max_seconds": 1.5, "accompaniment_db": -6.0, "accompaniment_db_spread": 3.0}
     m = pd.read_csv(gmd.render_kit(kit, assign, root, tmp_path / "mix", mix=True, render_cfg=cfg, progress=False))

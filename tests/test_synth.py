@@ -61,7 +61,8 @@ def test_families():
     fam = kits.families()
     assert fam["fluidr3_standard"] == fam["musescore_room"]  # MuseScore General's kits are FluidR3's samples
     assert fam["avl_black_pearl"] == fam["avl_red_zeppelin"]
-    assert fam["hydrogen_black_pearl"] != fam["avl_black_pearl"]
+    assert fam["hydrogen_black_pearl"] == fam["avl_black_pearl"]  # same author, same pedal hi-hat
+    assert fam["hydrogen_rumpf"] != fam["hydrogen_colombo"]
     assert "timgm6mb_jazz" not in fam  # sample-identical to timgm6mb_standard
 
 

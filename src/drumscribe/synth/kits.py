@@ -65,8 +65,10 @@ _TIMGM_PRESETS = {"standard": 0, "room": 8, "power": 16, "brush": 40}
 #: every pair of kits, normalised cross-correlation > 0.9 counts as the same sample.
 #: The presets of one font share 8-22 of 22 slots; MuseScore General's drum kits are
 #: FluidR3's samples (18/22 slots of Standard alike); AVL Black Pearl and Red Zeppelin
-#: share 6/21 slots. No two Hydrogen kits share a sample (Millo's three kits are grouped
-#: anyway: one drummer's Ludwig set), nor do Hydrogen and sound-font kits.
+#: share 6/21 slots. Hydrogen's "The Black Pearl 1.0" is by the AVL kits' author (Glen
+#: MacArthur) and its pedal hi-hat matches AVL's at 0.85: it joins the ``avl`` family.
+#: No two other Hydrogen kits share a sample (Millo's three kits are grouped anyway: one
+#: drummer's Ludwig set), nor do Hydrogen and GM sound-font kits.
 FAMILIES = {"fluidr3": "fluidr3", "musescore": "fluidr3", "timgm6mb": "timgm6mb", "avl": "avl"}
 
 
@@ -165,7 +167,7 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
         slug = HYDROGEN_SLUGS.get(folder) or slugify(folder)
         src = root / folder
         lic = _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
-        family = "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}"
+        family = {"black_pearl": "avl"}.get(slug, "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}")
         kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1,
                         channel=-1, family=family))
     return kits
