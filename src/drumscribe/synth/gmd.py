@@ -13,7 +13,8 @@ Splits
   kit is a train kit. A performance of split *s* is rendered only through kits of pool
   *s*, so test kits are never heard in training. Kits that share samples (a
   *family*: the presets of one sound font; MuseScore General's kits are FluidR3's
-  samples; the two AVL kits) must sit in one pool, else ``ConfigError``.
+  samples; the two AVL kits) should sit in one pool: a warning, or a ``ConfigError``
+  with ``strict_families``.
 - Beats and fills are all kept (fills carry most of GMD's tom hits, the weak class).
 
 Files (one folder per kit, the unit of one Snakemake job)::
@@ -33,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -86,12 +88,14 @@ def session_split(info_df: pd.DataFrame, seed: int = 0, val_size: float = 0.1, t
 
 
 def kit_pools(kits: list[str], kit_split: Mapping[str, list[str]] | None,
-              families: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+              families: Mapping[str, str] | None = None, strict_families: bool = False) -> dict[str, list[str]]:
     """Kit pool per split: validation/test from ``kit_split``, train = the remaining kits.
 
-    ``ConfigError`` when a kit is in two pools, a pool kit is not among ``kits``, a pool
-    is empty, or kits of one family (``families``: kit -> family; kits sharing samples,
-    see :data:`drumscribe.synth.kits.FAMILIES`) are in different pools.
+    ``ConfigError`` when a kit is in two pools, a pool kit is not among ``kits`` or a
+    pool is empty. Kits of one family (``families``: kit -> family; kits sharing
+    samples, see :data:`drumscribe.synth.kits.FAMILIES`) in different pools leak sounds
+    across the kit split: a ``UserWarning``, or a ``ConfigError`` with ``strict_families``
+    (config ``render.strict_families``).
     """
     kit_split = dict(kit_split or {})
     unknown_keys = set(kit_split) - {"validation", "test"}
@@ -118,8 +122,11 @@ def kit_pools(kits: list[str], kit_split: Mapping[str, list[str]] | None,
         for fam, by_pool in where.items():
             if len(by_pool) > 1:
                 desc = "; ".join(f"{p}: {', '.join(ks)}" for p, ks in by_pool.items())
-                raise ConfigError(f"render.kit_split: kits of family {fam} share samples but sit in "
-                                  f"different pools ({desc}); put the whole family in one pool")
+                msg = (f"render.kit_split: kits of family {fam} share samples but sit in "
+                       f"different pools ({desc}); put the whole family in one pool")
+                if strict_families:
+                    raise ConfigError(msg)
+                warnings.warn(msg, stacklevel=3)
     return pools
 
 
@@ -135,7 +142,8 @@ def track_seed(seed: int, *parts: str) -> int:
 
 def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, list[str]] | None,
                 kits_per_track: int = 1, seed: int = 0, max_tracks: int | None = None,
-                max_seconds: float | None = None, split_by: str = "official") -> pd.DataFrame:
+                max_seconds: float | None = None, split_by: str = "official",
+                strict_families: bool = False) -> pd.DataFrame:
     """Assign each GMD performance to ``kits_per_track`` kits of its split's pool.
 
     Kits of a pool are used in turn over a seeded shuffle, so each gets an equal share.
@@ -151,7 +159,7 @@ def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, 
         raise ConfigError(f"render.kits_per_track: must be >= 1, not {kits_per_track}")
     from .kits import families
 
-    pools = kit_pools(list(kits), kit_split, families())
+    pools = kit_pools(list(kits), kit_split, families(), strict_families)
     df = info_df.copy()
     if split_by == "session":
         df["split"] = session_split(df, seed)
