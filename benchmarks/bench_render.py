@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--size", action="store_true", help="also estimate size on disk per kit (full default)")
     ap.add_argument("--size-tracks", type=int, default=2)
     ap.add_argument("--families", action="store_true")
+    ap.add_argument("--no-throughput", action="store_true")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     cfg = _config()
@@ -141,9 +142,10 @@ def main() -> None:
     info = gmd.read_info(GMD_ROOT)
     rows = _sample_tracks(info, args.tracks)
     max_s = args.seconds or None
-    res = [throughput(k, rows, False, max_s, cfg["render"]) for k in args.kits]
-    res.append(throughput(args.mix_kit, rows, True, max_s, cfg["render"]))
-    print(pd.DataFrame(res).to_string(index=False))
+    if not args.no_throughput:
+        res = [throughput(k, rows, False, max_s, cfg["render"]) for k in args.kits]
+        res.append(throughput(args.mix_kit, rows, True, max_s, cfg["render"]))
+        print(pd.DataFrame(res).to_string(index=False))
     if args.size:
         tab = size_table(all_ids, _sample_tracks(info, args.size_tracks, seed=1), cfg, max_s)
         print(tab.to_string(index=False))

@@ -177,6 +177,24 @@ def test_render_kit_mix(tmp_path):
     assert spec.tracks(tmp_path / "mix")[0].meta["accompaniment_db"] == m.loc[0, "accompaniment_db"]
 
 
+def test_render_kit_skips_unplayable_performance(tmp_path):
+    kit = "hydrogen_electric_empire"  # no toms, no cymbals
+    if not kits.get_kit(kit).installed:
+        pytest.skip("hydrogen-drumkits not installed")
+    root, info = _tiny_gmd(tmp_path)
+    fill = pretty_midi.PrettyMIDI(initial_tempo=120)
+    inst = pretty_midi.Instrument(program=0, is_drum=True)
+    inst.notes = [pretty_midi.Note(velocity=100, pitch=p, start=0.1 * i, end=0.1 * i + 0.1)
+                  for i, p in enumerate([48, 45, 43, 58, 49])]
+    fill.instruments.append(inst)
+    fill.write(str(root / info.loc[1, "midi_filename"]))
+    assign = gmd.assign_kits(info, [kit, "hydrogen_rumpf", "hydrogen_colombo"],
+                             {"validation": ["hydrogen_rumpf"], "test": ["hydrogen_colombo"]})
+    with pytest.warns(UserWarning, match="no note of this performance is playable"):
+        m = pd.read_csv(gmd.render_kit(kit, assign, root, tmp_path / "out", render_cfg={}, progress=False))
+    assert list(m.gmd_id) == [info.loc[0, "id"]]
+
+
 # ---------------------------------------------------------------- splits never leak
 
 def test_assign_kits_kit_split_and_gmd_split(tmp_path):

@@ -52,6 +52,10 @@ SPLITS = ("train", "validation", "test")
 PEAK = 10 ** (-1 / 20)
 
 
+class NothingPlayable(InputError):
+    """A performance has no note that the kit can play (e.g. a tom fill on a kit without toms)."""
+
+
 def read_info(gmd_root: str | Path) -> pd.DataFrame:
     """GMD's ``info.csv``; ``InputError`` names it when missing or without the needed columns."""
     path = Path(gmd_root) / "info.csv"
@@ -216,7 +220,7 @@ def render_track(kit_id: str, midi_path: Path, max_seconds: float | None = None,
         duration = float(min(max_seconds, max(hits.end, hits.times.max()) + TAIL))
     y, onsets, duration = render_hits(renderer, hits, duration)
     if not any(len(v) for v in onsets.values()):
-        raise InputError(f"{midi_path}: no note of this performance is playable on kit {kit_id}")
+        raise NothingPlayable(f"{midi_path}: no note of this performance is playable on kit {kit_id}")
     info: dict = {}
     if mix:
         rng = np.random.default_rng(seed)
@@ -236,7 +240,8 @@ def render_kit(kit_id: str, assignments: pd.DataFrame, gmd_root: str | Path, out
     ``manifest.csv`` (columns :data:`MANIFEST_COLUMNS` + ``gmd_id``, + ``accompaniment_db``
     for the mix; paths relative to the kit folder) last and atomically. An existing
     manifest is removed first, so a killed render leaves none and a rerun redoes the kit.
-    Returns the manifest path.
+    A performance with no note the kit can play (a tom-only fill on a kit without toms) is
+    skipped with a warning: it would be a silent file. Returns the manifest path.
     """
     from tqdm.auto import tqdm
 
@@ -253,9 +258,13 @@ def render_kit(kit_id: str, assignments: pd.DataFrame, gmd_root: str | Path, out
     for r in tqdm(list(rows.itertuples(index=False)), desc=f"render {kit_id}", disable=None if progress else True,
                   unit="track"):
         midi = gmd_root / r.midi_filename
-        y, onsets, duration, info = render_track(
-            kit_id, midi, max_seconds, mix, cfg, seed=track_seed(seed, "mix", r.gmd_id, kit_id),
-            bpm=r.bpm, time_signature=r.time_signature)
+        try:
+            y, onsets, duration, info = render_track(
+                kit_id, midi, max_seconds, mix, cfg, seed=track_seed(seed, "mix", r.gmd_id, kit_id),
+                bpm=r.bpm, time_signature=r.time_signature)
+        except NothingPlayable as exc:  # 8 GMD fills are toms/cymbals only; two kits have neither
+            warnings.warn(f"{exc}: track {r.track_id} skipped", stacklevel=2)
+            continue
         audio = kit_dir / f"{r.track_id}.flac"
         ann = kit_dir / f"{r.track_id}.json"
         write_flac(audio, y)

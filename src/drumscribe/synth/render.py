@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import CLASSES, SAMPLE_RATE
+from .. import CLASSES
 from ..errors import InputError
 from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
 from .kits import NOTE_PREFERENCES, SLOTS, Kit, get_kit
@@ -228,6 +228,3 @@ def render_performance(kit: str | Kit, midi_path: str | Path, max_seconds: float
         duration = float(min(max_seconds, max(hits.end, hits.times.max()) + TAIL))
     return render_hits(renderer, hits, duration)
 
-
-def sample_rate() -> int:
-    return SAMPLE_RATE
