@@ -1,0 +1,587 @@
+"""The ``drumscribe`` command: transcribe songs, score transcriptions, inspect models.
+
+Subcommands
+-----------
+``transcribe INPUT...``   songs (files or folders) → MIDI / JSON / CSV / PNG per song
+``evaluate PRED REF``     onset F1 of predictions (or of audio, transcribed first) against references
+``info``                  version, model file and its settings, torch threads and devices
+``kits``                  the drum kits the renderer can use
+
+Every problem with the user's input is a :class:`drumscribe.errors.DrumscribeError`,
+caught here once and printed as one line ``drumscribe: error: <file>: <cause>`` on
+stderr. In a batch the other songs are still done; the exit code is 1 if any song
+failed, 2 for a usage error, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import CLASSES, __version__
+from .errors import ConfigError, DrumscribeError, InputError
+
+PROG = "drumscribe"
+FORMATS = ("midi", "json", "csv", "png")
+FORMAT_SUFFIX = {"midi": ".mid", "json": ".json", "csv": ".csv", "png": ".png"}
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+PRED_EXTENSIONS = (".json", ".mid", ".midi", ".csv")
+REF_EXTENSIONS = (".txt", ".mid", ".midi", ".json", ".csv")
+#: Suffixes dropped from a file stem to pair predictions with references
+#: (MDB Drums: MusicDelta_X_MIX / _Drum / _REMIX audio, MusicDelta_X_class.txt).
+PAIR_SUFFIXES = ("_mix", "_remix", "_drum", "_class", "_subclass", "_drums", "_midi")
+
+
+class _Failures:
+    """Counts failed items and prints each as one line."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, msg: str) -> None:
+        self.n += 1
+        _err(msg)
+
+
+def _err(msg: str) -> None:
+    print(f"{PROG}: error: {_one_line(msg)}", file=sys.stderr, flush=True)
+
+
+def _warn(msg: str) -> None:
+    print(f"{PROG}: warning: {_one_line(msg)}", file=sys.stderr, flush=True)
+
+
+def _one_line(msg) -> str:
+    return " ".join(str(msg).split())
+
+
+# --------------------------------------------------------------------------- parser
+TRANSCRIBE_EPILOG = """\
+outputs (per song, named after the audio file's stem):
+  <stem>.mid   General MIDI drum file, channel 10: BD 35, SD 38, TT 47, HH 42, CY 49;
+               velocity = 1 + round(126 x activation peak)
+  <stem>.json  {"onsets": {class: [s]}, "confidences": {...}, "events": [...], duration, counts}
+  <stem>.csv   time,class,confidence (one row per onset, sorted by time)
+  <stem>.png   spectrogram with the onsets of each class
+
+examples:
+  drumscribe transcribe song.wav                   # song.mid/.json/.csv beside song.wav
+  drumscribe transcribe album/ -o out/ --format midi,png --threads 2
+  drumscribe transcribe a.mp3 b.flac --model results/release/model.pt --device cuda
+"""
+
+EVALUATE_EPILOG = """\
+predictions: drumscribe JSON or CSV, a MIDI file, or audio (wav/flac/mp3/ogg, transcribed
+first with --model). References: MDB Drums / ENST-Drums text files (time label),
+MIDI (any channel; GM notes reduced to 5 classes), or JSON ({class: [s]}).
+Folders are paired by file stem, ignoring _MIX/_REMIX/_Drum/_class/_subclass suffixes,
+so MDB Drums' audio/drum_only/MusicDelta_X_Drum.wav pairs with
+annotations/class/MusicDelta_X_class.txt.
+
+examples:
+  drumscribe evaluate song.json song_class.txt
+  drumscribe evaluate "MDB Drums/audio/drum_only" "MDB Drums/annotations/class"
+  drumscribe evaluate preds/ "MDB Drums/annotations/midi_pp" --window 0.03 -o scores.json
+"""
+
+MAIN_EPILOG = """\
+examples:
+  drumscribe transcribe song.wav -o out/
+  drumscribe evaluate out/song.json song_annotations.txt
+  drumscribe info
+run `drumscribe <command> --help` for each command's options.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``drumscribe`` command."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=fmt, epilog=MAIN_EPILOG,
+        description="drumscribe: automatic drum transcription (5 classes: bass drum, snare, "
+                    "toms, hi-hat, cymbals) from audio to MIDI.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("transcribe", formatter_class=fmt, epilog=TRANSCRIBE_EPILOG,
+                       help="transcribe songs to drum MIDI, JSON, CSV and PNG",
+                       description="Transcribe the drums of songs (wav, flac, mp3, ogg; any rate and "
+                                   "channel count) with a trained model.")
+    t.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="audio files or folders (searched recursively for wav/flac/mp3/ogg)")
+    t.add_argument("-o", "--output-dir", metavar="OUTDIR", type=Path, default=None,
+                   help="folder for the outputs (default: beside each input file); "
+                        "folder inputs keep their subfolders")
+    t.add_argument("--format", default="midi,json,csv", metavar="LIST",
+                   help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
+    _model_args(t)
+    t.add_argument("--window", type=float, default=8.0, metavar="S",
+                   help="model window in seconds (default 8); long songs are processed window by window")
+    t.add_argument("--context", type=float, default=1.0, metavar="S",
+                   help="context dropped at each side of a window when stitching, seconds (default 1)")
+    t.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per forward pass (default 32)")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
+
+    e = sub.add_parser("evaluate", formatter_class=fmt, epilog=EVALUATE_EPILOG,
+                       help="score transcriptions against reference annotations (onset F1)",
+                       description="Onset precision, recall and F1 per class, micro and macro "
+                                   "(mir_eval matching), of predictions against references.")
+    e.add_argument("pred", metavar="PRED_OR_AUDIO", help="predictions or audio: a file or a folder")
+    e.add_argument("ref", metavar="REF", help="reference annotations: a file or a folder")
+    e.add_argument("--window", type=float, default=0.05, metavar="S",
+                   help="onset tolerance in seconds (default 0.05)")
+    e.add_argument("--reference-format", choices=("auto", "mdb", "midi", "json"), default="auto",
+                   help="reference format (default auto: by extension, .txt = MDB/ENST text)")
+    e.add_argument("-o", "--output", type=Path, metavar="JSON", default=None,
+                   help="also write the scores (pooled and per file) to this JSON file")
+    _model_args(e)
+
+    i = sub.add_parser("info", formatter_class=fmt, help="version, model and devices",
+                       description="Show drumscribe's version, the model it would use and its settings, "
+                                   "and the torch devices.",
+                       epilog="example:\n  drumscribe info --model results/release/model.pt\n")
+    i.add_argument("--model", metavar="PATH", default=None, help="model file (default: the released model)")
+
+    sub.add_parser("kits", formatter_class=fmt, help="list the drum kits available for rendering",
+                   description="List the drum kits (SoundFonts, Hydrogen kits) the renderer finds here.",
+                   epilog="example:\n  drumscribe kits\n")
+    return parser
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH", default=None,
+                   help="model file (default: the released model shipped with drumscribe)")
+    p.add_argument("--device", default="cpu", metavar="cpu|cuda", help="device for the model (default cpu)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch")
+
+
+# --------------------------------------------------------------------------- inputs
+def collect_audio(inputs: Sequence[str], fail) -> list[tuple[Path, Path]]:
+    """Expand files and folders into ``(audio file, path relative to its input root)``.
+
+    Missing paths and folders without audio are reported through ``fail``.
+    """
+    out: list[tuple[Path, Path]] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.exists():
+            fail(f"{p}: file not found")
+        elif p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+                           and not f.name.startswith("."))
+            if not files:
+                fail(f"{p}: no audio files ({', '.join(e[1:] for e in AUDIO_EXTENSIONS)}) in this folder")
+            out += [(f, f.relative_to(p)) for f in files]
+        else:
+            out.append((p, Path(p.name)))
+    return out
+
+
+def parse_formats(text: str) -> list[str]:
+    """``"midi,png"`` → ``["midi", "png"]``; ConfigError for unknown names."""
+    names = [s.strip().lower() for s in text.split(",") if s.strip()]
+    if names == ["all"]:
+        return list(FORMATS)
+    names = ["midi" if n in ("mid", "midi") else n for n in names]
+    bad = [n for n in names if n not in FORMATS]
+    if bad or not names:
+        raise ConfigError(f"--format: {','.join(bad) or text!r} is not among {','.join(FORMATS)}")
+    return list(dict.fromkeys(names))
+
+
+def _check_writable(folder: Path) -> None:
+    """InputError unless ``folder`` exists (or can be made) and takes new files."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".drumscribe-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{folder}: output folder is not writable ({exc.strerror or type(exc).__name__})") from None
+
+
+# --------------------------------------------------------------------------- outputs
+def _csv_text(result) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["time", "class", "confidence"])
+    for t, c, p in result.events():
+        w.writerow([f"{t:.3f}", c, f"{p:.4f}"])
+    return buf.getvalue()
+
+
+def write_outputs(result, out_base: Path, formats: Sequence[str], model_path: Path | None = None) -> list[Path]:
+    """Write the chosen outputs of one song as a group: every file is written to a
+    temporary sibling first and all are renamed only once all were written, so a
+    failure leaves none of them."""
+    from .atomic import atomic_path
+    from .midi import write_midi
+
+    targets = [out_base.with_name(out_base.name + FORMAT_SUFFIX[f]) for f in formats]
+    try:
+        with contextlib.ExitStack() as stack:
+            for fmt, target in zip(formats, targets):
+                tmp = stack.enter_context(atomic_path(target))
+                if fmt == "midi":
+                    write_midi(tmp, result.onsets, result.confidences)
+                elif fmt == "json":
+                    obj = result.to_json()
+                    obj["model"] = str(model_path) if model_path else None
+                    obj["drumscribe_version"] = __version__
+                    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+                elif fmt == "csv":
+                    tmp.write_text(_csv_text(result))
+                elif fmt == "png":
+                    from .plotting import plot_transcription
+
+                    plot_transcription(tmp, result.spectrogram, result.onsets, result.confidences,
+                                       fps=result.fps, duration=result.duration, title=out_base.name)
+    except OSError as exc:
+        raise InputError(f"{out_base.parent}: cannot write outputs ({exc.strerror or type(exc).__name__})") from None
+    return targets
+
+
+def _summary(result, targets: Sequence[Path]) -> str:
+    counts = " ".join(f"{c} {n}" for c, n in result.counts().items())
+    speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
+    names = ",".join(p.suffix.lstrip(".") for p in targets)
+    base = targets[0].with_suffix("") if targets else ""
+    return (f"{result.path.name}: {result.duration:.1f} s, {sum(result.counts().values())} onsets "
+            f"({counts}), {result.seconds:.1f} s ({speed:.0f}x real time) -> {base}.{{{names}}}")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_transcribe(args) -> int:
+    from tqdm import tqdm
+
+    from .transcribe import Transcriber
+
+    formats = parse_formats(args.format)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads: {args.threads} is not a positive integer")
+    fail = _Failures()
+    songs = collect_audio(args.inputs, fail)
+    if not songs:
+        return 1
+    transcriber = Transcriber(args.model, device=args.device, threads=args.threads, window=args.window,
+                              context=args.context, batch_size=args.batch_size)
+    writable: dict[Path, str | None] = {}
+    done = 0
+    bar = tqdm(songs, unit="song", disable=True if args.quiet else None, file=sys.stderr, leave=False)
+    for path, rel in bar:
+        bar.set_postfix_str(path.name[-40:])
+        out_dir = (args.output_dir / rel.parent) if args.output_dir is not None else path.parent
+        try:
+            if out_dir not in writable:
+                try:
+                    _check_writable(out_dir)
+                    writable[out_dir] = None
+                except InputError as exc:
+                    writable[out_dir] = str(exc)
+            if writable[out_dir] is not None:
+                raise InputError(f"{path}: {writable[out_dir]}")
+            result = transcriber.transcribe(path, keep_spectrogram="png" in formats, keep_activations=False)
+            for w in result.warnings:
+                tqdm.write(f"{PROG}: warning: {_one_line(w)}", file=sys.stderr)
+            targets = write_outputs(result, out_dir / path.stem, formats, transcriber.model_path)
+            done += 1
+            if not args.quiet:
+                tqdm.write(_summary(result, targets), file=sys.stdout)
+        except DrumscribeError as exc:
+            fail(str(exc))
+    bar.close()
+    if len(songs) > 1 and not args.quiet:
+        print(f"{done} of {len(songs)} songs transcribed" + (f", {fail.n} failed" if fail.n else ""))
+    return 1 if fail.n else 0
+
+
+def _pair_key(path: Path) -> str:
+    stem = path.stem
+    low = stem.lower()
+    for suf in PAIR_SUFFIXES:
+        if low.endswith(suf) and len(stem) > len(suf):
+            return stem[: -len(suf)].lower()
+    return low
+
+
+def read_predictions(path: Path, transcriber_factory) -> dict:
+    """Onsets from a drumscribe JSON/CSV, a MIDI file, or audio (transcribed)."""
+    from .labels import onsets_from_json, onsets_from_midi
+
+    ext = path.suffix.lower()
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if ext in AUDIO_EXTENSIONS:
+        return transcriber_factory().transcribe(path, keep_activations=False).onsets
+    if ext in (".mid", ".midi"):
+        return onsets_from_midi(path, require_notes=False)
+    if ext == ".json":
+        obj = _read_json(path)
+        return onsets_from_json(_onsets_obj(obj, path))
+    if ext == ".csv":
+        return _read_csv_onsets(path)
+    raise InputError(f"{path}: not a prediction file (expected {', '.join(PRED_EXTENSIONS)} or audio)")
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
+
+
+def _onsets_obj(obj, path: Path) -> dict:
+    if isinstance(obj, dict) and isinstance(obj.get("onsets"), dict):
+        obj = obj["onsets"]
+    if not isinstance(obj, dict) or not set(obj) & set(CLASSES):
+        raise InputError(f"{path}: JSON holds no onsets ({{class: [seconds]}} with classes {'/'.join(CLASSES)})")
+    for c in CLASSES:
+        v = obj.get(c, [])
+        if not isinstance(v, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in v):
+            raise InputError(f"{path}: onsets of {c} are not a list of seconds")
+    return obj
+
+
+def _read_csv_onsets(path: Path) -> dict:
+    import numpy as np
+
+    per = {c: [] for c in CLASSES}
+    try:
+        with open(path, newline="") as f:
+            for n, row in enumerate(csv.DictReader(f), start=2):
+                try:
+                    per[row["class"].strip()].append(float(row["time"]))
+                except (KeyError, ValueError, TypeError, AttributeError):
+                    raise InputError(f"{path}:{n}: expected columns time,class[,confidence] "
+                                     f"with a class among {'/'.join(CLASSES)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read CSV ({type(exc).__name__})") from None
+    return {c: np.sort(np.asarray(v, dtype=np.float64)) for c, v in per.items()}
+
+
+def read_reference(path: Path, fmt: str = "auto") -> dict:
+    """Reference onsets from MDB/ENST text, MIDI or JSON (``fmt`` auto: by extension).
+
+    Uses :func:`drumscribe.evaluation.read_reference` where that module provides it.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    ext = path.suffix.lower()
+    if fmt == "auto":
+        fmt = {".txt": "mdb", ".mid": "midi", ".midi": "midi", ".json": "json", ".csv": "csv"}.get(ext)
+        if fmt is None:
+            raise InputError(f"{path}: unknown reference format (use --reference-format mdb|midi|json)")
+    try:
+        from .evaluation import read_reference as _rr  # the evaluation stage's reader, if present
+    except ImportError:
+        _rr = None
+    if fmt == "midi":
+        from .labels import onsets_from_midi
+
+        return onsets_from_midi(path, require_notes=False)
+    if fmt == "json":
+        from .labels import onsets_from_json
+
+        return onsets_from_json(_onsets_obj(_read_json(path), path))
+    if fmt == "csv":
+        return _read_csv_onsets(path)
+    if _rr is not None:
+        try:
+            return _rr(path)
+        except TypeError:
+            pass
+    return _read_text_reference(path)
+
+
+def _text_label_map() -> dict[str, str]:
+    """Labels of MDB Drums class/subclass and ENST-Drums annotations → class."""
+    from .datasets.enst_drums import LABEL_MAP as ENST
+    from .datasets.mdb_drums import CLASS_LABELS, SUBCLASS_TO_GM
+    from .labels import GM_TO_CLASS
+
+    m = {k: GM_TO_CLASS[v] for k, v in SUBCLASS_TO_GM.items() if v in GM_TO_CLASS}
+    m.update(CLASS_LABELS)
+    m.update(ENST)
+    return m
+
+
+def _read_text_reference(path: Path) -> dict:
+    from .labels import read_annotation_txt
+
+    return read_annotation_txt(path, _text_label_map())
+
+
+def _files(root: Path, exts: Sequence[str]) -> list[Path]:
+    return sorted(f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in exts
+                  and not f.name.startswith("."))
+
+
+def pair_files(pred: Path, ref: Path, fail) -> list[tuple[Path, Path]]:
+    """Pair prediction/audio files with reference files (single files or folders, by stem)."""
+    if not pred.exists():
+        raise InputError(f"{pred}: file not found")
+    if not ref.exists():
+        raise InputError(f"{ref}: file not found")
+    if pred.is_file() and ref.is_file():
+        return [(pred, ref)]
+    preds = _files(pred, AUDIO_EXTENSIONS + PRED_EXTENSIONS) if pred.is_dir() else [pred]
+    refs = _files(ref, REF_EXTENSIONS) if ref.is_dir() else [ref]
+    if not preds:
+        raise InputError(f"{pred}: no predictions or audio files in this folder")
+    if not refs:
+        raise InputError(f"{ref}: no reference files ({', '.join(REF_EXTENSIONS)}) in this folder")
+    by_key: dict[str, list[Path]] = {}
+    for r in refs:
+        by_key.setdefault(_pair_key(r), []).append(r)
+    pairs = []
+    for p in preds:
+        cands = by_key.get(_pair_key(p), [])
+        if len(refs) == 1 and ref.is_file():
+            cands = refs
+        if not cands:
+            fail(f"{p}: no reference in {ref} with a matching name")
+        elif len(cands) > 1:
+            fail(f"{p}: several references match ({', '.join(c.name for c in cands)}); pass one folder")
+        else:
+            pairs.append((p, cands[0]))
+    return pairs
+
+
+def _fmt(x) -> str:
+    return "    -" if x is None else f"{x:.3f}"
+
+
+def score_table(s: dict, window: float) -> str:
+    """Text table: one row per class (TP FP FN P R F), then micro and macro."""
+    lines = [f"{'class':<7}{'TP':>6}{'FP':>6}{'FN':>6}{'P':>8}{'R':>8}{'F':>8}"]
+    for c in CLASSES:
+        lines.append(f"{c:<7}{s[f'tp_{c}']:>6}{s[f'fp_{c}']:>6}{s[f'fn_{c}']:>6}"
+                     f"{_fmt(s[f'precision_{c}']):>8}{_fmt(s[f'recall_{c}']):>8}{_fmt(s[f'f1_{c}']):>8}")
+    lines.append(f"{'micro':<7}{s['tp']:>6}{s['fp']:>6}{s['fn']:>6}"
+                 f"{_fmt(s['micro_precision']):>8}{_fmt(s['micro_recall']):>8}{_fmt(s['micro_f1']):>8}")
+    lines.append(f"{'macro':<7}{'':>6}{'':>6}{'':>6}{'':>8}{'':>8}{_fmt(s['macro_f1']):>8}")
+    lines.append(f"(onset tolerance {window * 1000:.0f} ms; micro = pooled counts, macro = mean of class F1)")
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics import class_counts, scores, sum_counts
+
+    if not (args.window > 0):
+        raise ConfigError(f"--window: {args.window} must be > 0 seconds")
+    fail = _Failures()
+    pairs = pair_files(Path(args.pred), Path(args.ref), fail)
+    cache = {}
+
+    def transcriber():
+        if "t" not in cache:
+            from .transcribe import Transcriber
+
+            cache["t"] = Transcriber(args.model, device=args.device, threads=args.threads)
+        return cache["t"]
+
+    per_file = {}
+    all_counts = []
+    for pred, ref in pairs:
+        try:
+            est = read_predictions(pred, transcriber)
+            refs = read_reference(ref, args.reference_format)
+            counts = class_counts(refs, est, args.window)
+        except DrumscribeError as exc:
+            fail(str(exc))
+            continue
+        all_counts.append(counts)
+        s = scores(counts)
+        per_file[str(pred)] = {"reference": str(ref), **s}
+        if len(pairs) > 1:
+            print(f"{pred.name}: micro F1 {_fmt(s['micro_f1'])}, macro F1 {_fmt(s['macro_f1'])}")
+    if not all_counts:
+        if not fail.n:
+            _err(f"{args.pred}: nothing to evaluate")
+        return 1
+    pooled = scores(sum_counts(all_counts))
+    print(f"{len(all_counts)} file(s), pooled:" if len(pairs) > 1 else f"{pairs[0][0].name} vs {pairs[0][1].name}:")
+    print(score_table(pooled, args.window))
+    if args.output is not None:
+        from .atomic import write_json
+
+        try:
+            write_json(args.output, {"window": args.window, "n_files": len(all_counts), "pooled": pooled,
+                                     "files": per_file})
+        except OSError as exc:
+            raise InputError(f"{args.output}: cannot write ({exc.strerror or type(exc).__name__})") from None
+    return 1 if fail.n else 0
+
+
+def cmd_info(args) -> int:
+    import torch
+
+    from .transcribe import Transcriber, default_model_path
+
+    print(f"drumscribe {__version__}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+          f"CUDA {'available (' + torch.cuda.get_device_name(0) + ')' if torch.cuda.is_available() else 'not available'}")
+    path = Path(args.model) if args.model else default_model_path()
+    print(f"model: {path}{'' if path.is_file() else ' (absent)'}")
+    if not path.is_file() and args.model is None:
+        return 0
+    t = Transcriber(path)
+    n_params = sum(p.numel() for p in t.model.parameters())
+    print(f"  architecture: {t.arch} {json.dumps(t.meta.get('params'))} ({n_params:,} parameters)")
+    print(f"  trained with drumscribe {t.meta.get('drumscribe_version')}, checkpoint format {t.meta.get('format_version')}")
+    print(f"  features: {json.dumps(t.meta.get('feature_config'))}")
+    print(f"  thresholds: {json.dumps(t.thresholds)}")
+    print(f"  peak picking: {json.dumps(t.peak_params)}")
+    return 0
+
+
+def cmd_kits(args) -> int:
+    from .synth.kits import list_kits
+
+    kits = list_kits()
+    if not kits:
+        _warn("no drum kits found (install fluid-soundfont-gm, avldrums.lv2-soundfont, hydrogen-drumkits)")
+        return 1
+    keys = [k for k in ("id", "name", "source", "classes") if k in kits[0]] or list(kits[0])[:4]
+    for k in kits:
+        print("  ".join(str(k.get(x, "")) if not isinstance(k.get(x), (list, tuple)) else "/".join(map(str, k[x]))
+                        for x in keys))
+    return 0
+
+
+COMMANDS = {"transcribe": cmd_transcribe, "evaluate": cmd_evaluate, "info": cmd_info, "kits": cmd_kits}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``drumscribe`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except DrumscribeError as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
