@@ -299,8 +299,8 @@ def cmd_transcribe(args) -> int:
         except DrumscribeError as exc:
             fail(str(exc))
     bar.close()
-    if len(songs) > 1 and not args.quiet:
-        print(f"{done} of {len(songs)} songs transcribed" + (f", {fail.n} failed" if fail.n else ""))
+    if done + fail.n > 1 and not args.quiet:
+        print(f"{done} of {done + fail.n} inputs transcribed" + (f", {fail.n} failed" if fail.n else ""))
     return 1 if fail.n else 0
 
 
