@@ -297,3 +297,15 @@ def test_threads_and_window_validation(crnn):
         Transcriber(crnn, threads=0)
     with pytest.raises(ConfigError, match="window"):
         Transcriber(crnn, window=2.0, context=1.0)
+
+
+# --------------------------------------------------------------------------- the released model
+@needs_fluidsynth
+@pytest.mark.skipif(not tr.default_model_path().is_file(),
+                    reason="the released model (src/drumscribe/assets/drumscribe-default.pt) is not built yet")
+def test_released_model_transcribes_rendered_groove(tmp_path):
+    """The default model loads without --model and transcribes an unheard groove well."""
+    ref = make_groove(tmp_path / "groove", 1234, seconds=12.0, bpm=100)
+    r = Transcriber().transcribe(tmp_path / "groove.wav")
+    s = scores(class_counts(ref, r.onsets, 0.05))
+    assert s["micro_f1"] >= 0.85, s
