@@ -13,6 +13,8 @@ from torch import nn
 from drumscribe.models.common import N_CLASSES, ParamSpec
 
 RNN_CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+#: Run recurrent layers in float32 under CUDA autocast (True) or let autocast pick bf16 (False).
+FLOAT32_RNN = True
 
 
 class BiRNN(nn.Module):
@@ -32,7 +34,7 @@ class BiRNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Recurrent layers run in float32 even under bf16 autocast (long recurrences
         # accumulate rounding error, and cuDNN's bf16 RNN support varies by version).
-        if x.is_cuda and torch.is_autocast_enabled("cuda"):
+        if FLOAT32_RNN and x.is_cuda and torch.is_autocast_enabled("cuda"):
             with torch.autocast(device_type="cuda", enabled=False):
                 y, _ = self.rnn(x.float())
         else:
