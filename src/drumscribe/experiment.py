@@ -74,7 +74,11 @@ def dataset_root(config: Mapping, name: str, project_root: str | os.PathLike | N
 
 
 def used_datasets(config: Mapping) -> list[str]:
-    """Every single dataset the graph builds a feature cache for, in first-use order."""
+    """Every single dataset the graph builds a feature cache for, in first-use order.
+
+    Entries may be combinations ``a+b`` (trained on / tested on the union of their
+    members' splits); their members are listed.
+    """
     names: list[str] = []
     groups: list[Iterable[str]] = [
         config["datasets"],
@@ -83,9 +87,10 @@ def used_datasets(config: Mapping) -> list[str]:
         config["dataset_study"]["test_datasets"],
     ]
     for group in groups:
-        for name in group:
-            if name not in names:
-                names.append(name)
+        for entry in group:
+            for name in members(entry):
+                if name not in names:
+                    names.append(name)
     return names
 
 
@@ -181,10 +186,16 @@ def check_config(config: Mapping) -> None:
     for key in ("datasets", "evaluation.extra_test_datasets", "dataset_study.test_datasets", "release.datasets"):
         section, _, sub = key.partition(".")
         values = config[section][sub] if sub else config[section]
-        for i, name in enumerate(values):
-            if name not in names:
-                raise ConfigError(f"{key}[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
-    configured = set(config["datasets"]) | set(config["evaluation"]["extra_test_datasets"])
+        for i, entry in enumerate(values):
+            for name in members(entry):
+                if name not in names:
+                    raise ConfigError(f"{key}[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
+            if len(set(members(entry))) != len(members(entry)):
+                raise ConfigError(f"{key}[{i}]: {entry!r} names a dataset twice")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{key}: a dataset is listed twice")
+    configured = {m for entry in [*config["datasets"], *config["evaluation"]["extra_test_datasets"]]
+                  for m in members(entry)}
     for i, combination in enumerate(config["dataset_study"]["train_combinations"]):
         for name in combination:
             if name not in names:
@@ -196,12 +207,13 @@ def check_config(config: Mapping) -> None:
                 )
         if len(set(combination)) != len(combination):
             raise ConfigError(f"dataset_study.train_combinations[{i}]: a dataset is named twice")
-    for name in config["dataset_study"]["test_datasets"]:
-        if name not in configured:
-            raise ConfigError(
-                f"dataset_study.test_datasets: dataset {name!r} is not configured "
-                f"(add it to datasets or evaluation.extra_test_datasets)"
-            )
+    for i, entry in enumerate(config["dataset_study"]["test_datasets"]):
+        for name in members(entry):
+            if name not in configured:
+                raise ConfigError(
+                    f"dataset_study.test_datasets[{i}]: dataset {name!r} is not configured "
+                    f"(add it to datasets or evaluation.extra_test_datasets)"
+                )
     study_arch = config["dataset_study"]["architecture"]
     if study_arch != "best" and study_arch not in config["architectures"]:
         raise ConfigError(
@@ -578,55 +590,69 @@ def _h5_dataset_name(h5_path) -> str:
         return str(h5.attrs.get("dataset", Path(h5_path).stem))
 
 
-def evaluate_model(model: str | os.PathLike, h5_path: str | os.PathLike, splits: Sequence[str],
+def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Sequence[str | os.PathLike],
+                   splits: Sequence[str] | Mapping[str, Sequence[str]],
                    out_metrics: str | os.PathLike, out_predictions: str | os.PathLike,
-                   window: float = 0.05, threads: int | None = None, device: str | None = "auto") -> dict:
-    """Test a checkpoint on the ``splits`` of a feature cache with its validation-tuned thresholds.
+                   window: float = 0.05, test_dataset: str | None = None, threads: int | None = None,
+                   device: str | None = "auto") -> dict:
+    """Test a checkpoint on the test split(s) of one or more feature caches with its validation-tuned thresholds.
 
-    ``model`` is a ``model.pt`` or the ``best.json`` of a search. Writes the scores
-    (micro, macro and per-class F1 with global counts) with what was tested to
-    ``out_metrics`` and one JSON of onsets per track into the ``out_predictions``
-    folder (both atomically). The cache must have the checkpoint's feature config.
+    ``model`` is a ``model.pt`` or the ``best.json`` of a search. ``h5_paths`` is one
+    cache or several (a combination ``a+b`` is tested on the pooled tracks of its
+    members); ``splits`` is a list of splits for every cache, or ``{dataset: splits}``.
+    Writes the scores (micro, macro and per-class F1 from counts summed over every
+    track) with what was tested to ``out_metrics``, and one JSON of onsets per track
+    into the ``out_predictions`` folder (both atomically). Each cache must have the
+    checkpoint's feature config.
     """
     from . import evaluation, models, peaks
     from . import features as feat
     from .atomic import atomic_dir, write_json
 
     _set_threads(threads)
+    if isinstance(h5_paths, (str, os.PathLike)):
+        h5_paths = [h5_paths]
+    h5_paths = [Path(p) for p in h5_paths]
+    names = _dataset_names(h5_paths)
+    test_dataset = test_dataset or "+".join(names)
     model = Path(model)
     if model.suffix == ".json":
         model = best_model(model)
     net, meta = models.load_checkpoint(model, map_location="cpu")
     cfg = feat.FeatureConfig.from_dict(meta["feature_config"])
-    feat.check_cache(h5_path, cfg)
     dev = _device(device)
     net.to(dev)
     mean, std = meta["norm_mean"], meta["norm_std"]
     thresholds, peak_params = meta["thresholds"], meta["peak_params"]
     frames = int(meta.get("datapoint_frames") or 400)
     items = []
-    for split in splits:
-        items += split_activations(net, [h5_path], split, mean, std, frames, dev)
+    used_splits = {}
+    for path, name in zip(h5_paths, names):
+        feat.check_cache(path, cfg)
+        wanted = list(splits.get(name, ["test"]) if isinstance(splits, Mapping) else splits)
+        used_splits[name] = wanted
+        for split in wanted:
+            items += split_activations(net, [path], split, mean, std, frames, dev)
     if not items:
-        raise InputError(f"{h5_path}: no tracks in split(s) {', '.join(splits)}")
-    scores, per_track = score_activations(items, thresholds, peak_params, cfg.fps, window)
-    test_dataset = _h5_dataset_name(h5_path)
+        raise InputError(f"{', '.join(map(str, h5_paths))}: no tracks in the split(s) tested ({used_splits})")
     train_datasets = list(meta.get("datasets") or [])
     result = {
         "test_dataset": test_dataset,
-        "splits": list(splits),
+        "splits": sorted({s for v in used_splits.values() for s in v}, key=["train", "validation", "test"].index),
+        "splits_per_dataset": used_splits,
         "train_dataset": "+".join(train_datasets),
         "arch": meta["arch"],
         "trial": meta.get("trial"),
         "params": meta["params"],
-        "zero_shot": test_dataset not in train_datasets,
+        "zero_shot": not set(members(test_dataset)) <= set(train_datasets),
         "n_tracks": len(items),
         "window": window,
         "thresholds": thresholds,
         "model": str(model),
-        **scores,
-        "per_track": per_track,
     }
+    scores, per_track = score_activations(items, thresholds, peak_params, cfg.fps, window)
+    result.update(scores)
+    result["per_track"] = per_track
     with atomic_dir(out_predictions) as tmp:
         for tid, act, _ in items:
             onsets, conf = peaks.pick_onsets_with_confidence(act, thresholds, peak_params, cfg.fps)

@@ -50,7 +50,7 @@ _SINGLE = _names_regex(experiment.known_datasets())
 
 wildcard_constraints:
     dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
-    test_dataset=_SINGLE,
+    test_dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
     arch=_names_regex(experiment.known_architectures()),
     trial=r"t\d{3}",
     kit=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
@@ -153,8 +153,14 @@ def search_histories(wildcards):
 
 
 # ---- evaluation ----
+def test_features(wildcards):
+    """The caches of a test dataset (a combination a+b is tested on its members' pooled tracks)."""
+    return [feature_path(d) for d in members(wildcards.test_dataset)]
+
+
 def test_splits(wildcards):
-    return experiment.test_splits(config, wildcards.test_dataset)
+    """{dataset: splits tested} for the members of the test dataset (evaluation.test_splits)."""
+    return {d: experiment.test_splits(config, d) for d in members(wildcards.test_dataset)}
 
 
 def architecture_study_evals():

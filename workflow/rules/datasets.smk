@@ -25,6 +25,8 @@ rule dataset_summary:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/dataset_summary.py"
 
@@ -46,5 +48,9 @@ rule dataset_example:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/drumscribe.yaml"
+    wildcard_constraints:
+        test_dataset=_SINGLE,
     script:
         "../scripts/dataset_example.py"

@@ -7,7 +7,7 @@ rule evaluate:
     input:
         best="results/search/{dataset}/{arch}/best.json",
         models=search_models,
-        h5="results/features/{test_dataset}.h5",
+        h5=test_features,
     output:
         metrics="results/eval/{dataset}/{arch}/{test_dataset}/metrics.json",
         predictions=directory("results/eval/{dataset}/{arch}/{test_dataset}/predictions"),
@@ -23,5 +23,7 @@ rule evaluate:
     resources:
         mem_mb=config["resources"]["eval_mem_mb"],
         runtime=60,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/evaluate.py"

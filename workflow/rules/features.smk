@@ -20,5 +20,7 @@ rule features:
         runtime=240,
     wildcard_constraints:
         dataset=_SINGLE,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/features.py"

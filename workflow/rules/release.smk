@@ -27,6 +27,8 @@ rule release_train:
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
         gpu=config["resources"]["train_gpus"],
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/train_trial.py"
 
@@ -34,7 +36,7 @@ rule release_train:
 rule release_evaluate:
     input:
         model="results/release/train/model.pt",
-        h5="results/features/{test_dataset}.h5",
+        h5=test_features,
     output:
         metrics="results/release/eval/{test_dataset}/metrics.json",
         predictions=directory("results/release/eval/{test_dataset}/predictions"),
@@ -48,6 +50,8 @@ rule release_evaluate:
     resources:
         mem_mb=config["resources"]["eval_mem_mb"],
         runtime=60,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -73,6 +77,8 @@ rule release_card:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/release_card.py"
 

@@ -24,5 +24,7 @@ rule render_kit:
         runtime=120,
     wildcard_constraints:
         dataset="|".join(SYNTH_DATASETS),
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/render_kit.py"

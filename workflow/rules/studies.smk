@@ -31,6 +31,8 @@ checkpoint architecture_study:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/architecture_study.py"
 
@@ -64,5 +66,7 @@ rule dataset_study:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/dataset_study.py"

@@ -26,6 +26,8 @@ rule train_trial:
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
         gpu=config["resources"]["train_gpus"],
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/train_trial.py"
 
@@ -41,6 +43,8 @@ rule select_best:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/select_best.py"
 
@@ -63,5 +67,7 @@ rule training_curves:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/training_curves.py"

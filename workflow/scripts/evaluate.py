@@ -9,8 +9,9 @@ from drumscribe.errors import DrumscribeError
 try:
     experiment.evaluate_model(
         model=snakemake.input.get("model") or snakemake.input.best,
-        h5_path=snakemake.input.h5,
+        h5_paths=list(snakemake.input.h5),
         splits=snakemake.params.splits,
+        test_dataset=snakemake.wildcards.test_dataset,
         out_metrics=snakemake.output.metrics,
         out_predictions=snakemake.output.predictions,
         window=snakemake.params.evaluation["window"],

@@ -1,0 +1,58 @@
+"""Shared fixtures.
+
+``quick_dag_results``: the quick preset's whole DAG (render → features → trials →
+studies) run once per session with ``--cores 2`` into a temporary working directory
+(``snakemake --directory``), so it never touches ``results/`` of the checkout. Other
+tests (tests/test_slurm.py) compare their outputs with it. Set
+``DRUMSCRIBE_QUICK_DAG_DIR`` to a working directory to reuse (or keep) a run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+#: Seconds the quick DAG may take before the fixture gives up (CI budget: 10 minutes).
+QUICK_DAG_TIMEOUT_S = 15 * 60
+
+
+def snakemake_cmd(*args: str) -> list[str]:
+    """``snakemake`` of this interpreter's environment, with the repository's Snakefile."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
+
+
+def quick_dag_skip_reason() -> str | None:
+    """Why the quick DAG cannot run here (None when it can)."""
+    if not (SHARED / "data" / "gmd" / "groove" / "info.csv").is_file():
+        return f"the quick DAG renders GMD from {SHARED}/data/gmd/groove, which is absent"
+    if not (SHARED / "data" / "mdb_drums_dev" / "MDB Drums").is_dir():
+        return f"the quick DAG tests on the MDB dev tracks in {SHARED}/data/mdb_drums_dev, which are absent"
+    return None
+
+
+@pytest.fixture(scope="session")
+def quick_dag_results(tmp_path_factory) -> Path:
+    """Path of the ``results/`` folder of a finished quick-preset run (``--cores 2``)."""
+    reason = quick_dag_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    keep = os.environ.get("DRUMSCRIBE_QUICK_DAG_DIR")
+    work = Path(keep) if keep else tmp_path_factory.mktemp("quick_dag")
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = snakemake_cmd("--cores", "2", "--configfile", str(REPO / "config/presets/quick.yaml"),
+                        "--directory", str(work))
+    t0 = time.monotonic()
+    proc = subprocess.run(["timeout", "-s", "INT", "-k", "30", str(QUICK_DAG_TIMEOUT_S), *cmd],
+                          cwd=REPO, capture_output=True, text=True)
+    seconds = time.monotonic() - t0
+    if proc.returncode != 0:
+        pytest.fail(f"quick DAG failed (exit {proc.returncode}, {seconds:.0f} s):\n{proc.stderr[-6000:]}")
+    print(f"quick DAG: {seconds:.0f} s in {work}")
+    return work / "results"

@@ -1,0 +1,241 @@
+"""The Snakemake graph: planning (dry runs), up-front config errors, and the quick DAG end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drumscribe import CLASSES, experiment
+from drumscribe.errors import ConfigError
+
+from conftest import REPO, snakemake_cmd
+
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+
+def _dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(snakemake_cmd("-n", "--quiet", "rules", "--directory", str(workdir), *args),
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    """{rule: jobs} from the first 'Job stats' table of a dry run."""
+    table = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def _loaded_config(*overlays: dict) -> dict:
+    """The default config with overlays applied and the schema's defaults filled, as the Snakefile sees it."""
+    from snakemake.utils import validate
+
+    def merge(base, over):
+        for k, v in over.items():
+            base[k] = merge(dict(base.get(k) or {}), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        return base
+
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    for over in overlays:
+        config = merge(config, over)
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+# --------------------------------------------------------------------------- planning
+
+def test_dry_run_default_config_lists_every_trial_and_study_job(tmp_path):
+    config = _loaded_config()
+    proc = _dry_run(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout)
+    n_datasets, n_archs = len(config["datasets"]), len(config["architectures"])
+    n_trials = config["search"]["n_trials"]
+    extra = [d for d in config["evaluation"]["extra_test_datasets"] if d not in config["datasets"]]
+    assert counts["train_trial"] == n_datasets * n_archs * n_trials == 80
+    assert counts["select_best"] == n_datasets * n_archs
+    assert counts["training_curves"] == n_datasets * n_archs
+    assert counts["evaluate"] == n_datasets * n_archs * (1 + len(extra))
+    assert counts["architecture_study"] == 1 and counts["dataset_study"] == 1
+    assert counts["features"] == len(experiment.used_datasets(config))
+    assert counts["render_kit"] == 2 * len(experiment.render_kits(config))
+    assert counts["dataset_summary"] == 1
+
+
+def test_dry_run_named_study_architecture_adds_the_combination_search(tmp_path):
+    """With dataset_study.architecture named, the dataset study's jobs are known before any run:
+    single-dataset combinations reuse the architecture study's trials, a+b gets its own search."""
+    overlay = {"dataset_study": {"architecture": "crnn", "n_trials": 3}}
+    (tmp_path / "over.yaml").write_text(yaml.safe_dump(overlay))
+    config = _loaded_config(overlay)
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "over.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout)
+    arch_study = config["datasets"], config["architectures"], config["search"]["n_trials"]
+    new_combos = ["+".join(c) for c in config["dataset_study"]["train_combinations"] if "+".join(c) not in config["datasets"]]
+    assert new_combos == ["gmd_synth+gmd_synth_mix"]
+    assert counts["train_trial"] == len(arch_study[0]) * len(arch_study[1]) * arch_study[2] + 3 * len(new_combos)
+    evals = {(d, a, t) for d in config["datasets"] for a in config["architectures"]
+             for t in [d] + config["evaluation"]["extra_test_datasets"]}
+    evals |= {("+".join(c), "crnn", t) for c in config["dataset_study"]["train_combinations"]
+              for t in config["dataset_study"]["test_datasets"]}
+    assert counts["evaluate"] == len(evals)
+
+
+def test_trials_are_deterministic_and_shared_between_studies():
+    config = _loaded_config()
+    a = experiment.trials(config, "gmd_synth", "crnn")
+    b = experiment.trials(config, "gmd_synth", "crnn")
+    assert a == b and list(a) == [f"t{i:03d}" for i in range(8)]
+    assert len({json.dumps(p, sort_keys=True) for p in a.values()}) == 8  # distinct points of the space
+    capped = experiment.trials(_loaded_config({"dataset_study": {"n_trials": 2}}), "gmd_synth+gmd_synth_mix", "crnn")
+    assert capped == dict(list(a.items())[:2])
+
+
+# --------------------------------------------------------------------------- config errors
+
+@pytest.mark.parametrize("overlay, message", [
+    ({"architectures": ["rnn", "transformerz"]}, "architectures[1]: unknown architecture 'transformerz'"),
+    ({"datasets": ["gmd_synth", "nosuchset"]}, "datasets[1]: unknown dataset 'nosuchset'"),
+    ({"dataset_study": {"train_combinations": [["gmd_synth", "egmd"]]}},
+     "dataset_study.train_combinations[0]: dataset 'egmd' is not configured"),
+    ({"spaces": {"rnn": {"cell": ["gru", "tcn"]}}}, "spaces.rnn.cell"),
+    ({"spaces": {"cnn": {"widgets": [3]}}}, "spaces.cnn"),
+    ({"dataset_study": {"architecture": "vit2"}}, "dataset_study.architecture"),
+    ({"render": {"kits": ["no_such_kit"]}}, "render.kits"),
+])
+def test_semantic_errors_are_caught_before_any_job(overlay, message):
+    with pytest.raises(ConfigError) as err:
+        experiment.check_config(_loaded_config(overlay))
+    text = str(err.value)
+    assert message in text and "\n" not in text
+
+
+def _one_line_failure(proc) -> str:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("drumscribe:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_schema_violation_exits_with_one_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"search": {"n_trials": 0}, "training": {"device": "tpu"}}))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "bad.yaml"))
+    line = _one_line_failure(proc)
+    assert line.startswith("drumscribe: config: ")
+    assert ("search.n_trials" in line) or ("training.device" in line)
+    assert not (tmp_path / "work" / "results").exists()
+
+
+def test_semantic_error_exits_with_one_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"architectures": ["rnn", "lstm_plus"]}))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "bad.yaml"))
+    line = _one_line_failure(proc)
+    assert line == "drumscribe: architectures[1]: unknown architecture 'lstm_plus' (known: rnn, cnn, crnn, conv_transformer, vit)"
+
+
+def test_schema_error_message_names_the_key():
+    import jsonschema
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["peaks"]["threshold_grid"] = [0.2, 1.5]
+    with pytest.raises(WorkflowError) as err:
+        validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    msg = experiment.schema_error_message(err.value)
+    assert msg == "config: peaks.threshold_grid.1: 1.5 is greater than the maximum of 1"
+    assert isinstance(jsonschema.ValidationError("x"), Exception)
+
+
+def test_every_schema_key_has_a_description_and_a_default():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    missing = []
+
+    def walk(node, path):
+        for key, sub in (node.get("properties") or {}).items():
+            if "description" not in sub:
+                missing.append(f"{path}{key}: description")
+            if "default" not in sub:
+                missing.append(f"{path}{key}: default")
+            walk(sub, f"{path}{key}.")
+
+    walk(schema, "")
+    assert not missing, missing
+    readme = (REPO / "config" / "README.md").read_text()
+    undocumented = [k for k in schema["properties"] if f"`{k}" not in readme]
+    assert not undocumented, f"config/README.md does not explain {undocumented}"
+
+
+# --------------------------------------------------------------------------- the quick DAG
+
+@pytest.mark.slow
+def test_quick_dag_builds_both_tables_and_plots(quick_dag_results):
+    import pandas as pd
+
+    res = quick_dag_results
+    config = _loaded_config(yaml.safe_load((REPO / "config/presets/quick.yaml").read_text()))
+    archs, datasets = config["architectures"], config["datasets"]
+    extra = config["evaluation"]["extra_test_datasets"]
+
+    table = pd.read_csv(res / "architecture_table.csv", index_col=0)
+    assert table.shape == (len(archs), len(datasets) * (1 + len(extra)) + 1)  # + Mean
+    long = pd.read_csv(res / "architecture_long.csv")
+    assert len(long) == len(archs) * len(datasets) * (1 + len(extra))
+    assert set(long["arch"]) == set(archs)
+    assert set(long.loc[long["zero_shot"], "test_dataset"]) == set(extra)
+    assert not long.loc[~long["zero_shot"]].query("dataset != test_dataset").shape[0]
+
+    dtable = pd.read_csv(res / "dataset_table.csv", index_col=0)
+    combos = config["dataset_study"]["train_combinations"]
+    tests = config["dataset_study"]["test_datasets"]
+    assert dtable.shape == (len(combos), len(tests))
+    dlong = pd.read_csv(res / "dataset_long.csv")
+    assert dlong["arch"].nunique() == 1 and dlong["arch"].iloc[0] in archs
+
+    for frame in (table, dtable, long[["micro_f1", "macro_f1"]], dlong[["micro_f1"]]):
+        values = frame.to_numpy(dtype=float).ravel()
+        assert all(0.0 <= v <= 1.0 for v in values if not math.isnan(v))
+        assert not any(math.isnan(v) for v in frame.to_numpy(dtype=float)[:, :1].ravel())
+
+    for png in ["architecture_study", "dataset_study", "class_balance", "mdb_drums_example"]:
+        path = res / "plots" / f"{png}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    for d in datasets:
+        for a in archs:
+            assert (res / "plots" / "curves" / f"{d}_{a}.png").is_file()
+
+    summary = pd.read_csv(res / "datasets" / "summary.csv")
+    assert set(summary["dataset"]) == set(experiment.used_datasets(config))
+    assert {f"onsets_{c}" for c in CLASSES} <= set(summary.columns)
+    assert (summary.query("dataset == 'gmd_synth'")["tracks"] > 0).all()
+
+
+@pytest.mark.slow
+def test_quick_dag_thresholds_come_from_validation_and_predictions_are_kept(quick_dag_results):
+    res = quick_dag_results
+    best = json.loads((res / "search" / "gmd_synth" / "crnn" / "best.json").read_text())
+    trial = json.loads((Path(best["metrics_path"]) if Path(best["metrics_path"]).is_absolute()
+                        else res.parent / best["metrics_path"]).read_text())
+    assert set(trial["thresholds"]) == set(CLASSES)
+    assert 0.0 <= trial["micro_f1"] <= 1.0
+    ev = json.loads((res / "eval" / "gmd_synth" / "crnn" / "gmd_synth" / "metrics.json").read_text())
+    assert ev["thresholds"] == trial["thresholds"]  # the test used the validation-tuned thresholds
+    assert ev["splits"] == ["test"] and ev["zero_shot"] is False
+    preds = sorted((res / "eval" / "gmd_synth" / "crnn" / "gmd_synth" / "predictions").glob("*.json"))
+    assert len(preds) == ev["n_tracks"] > 0
+    one = json.loads(preds[0].read_text())
+    assert set(one["onsets"]) == set(CLASSES)
+    mdb = json.loads((res / "eval" / "gmd_synth" / "crnn" / "mdb_drums" / "metrics.json").read_text())
+    assert mdb["zero_shot"] is True and mdb["n_tracks"] == 9
