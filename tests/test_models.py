@@ -123,7 +123,7 @@ SIGNATURES = {
 }
 
 
-def synthetic_set(n=8, frames=100, seed=0):
+def synthetic_set(n=6, frames=80, seed=0):
     """Spectrogram-like inputs with class-specific decaying bursts at known onset frames.
 
     Returns ``x (n, frames, 84)``, ``y (n, frames, 5)`` (targets widened by 0.5)
