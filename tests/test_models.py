@@ -77,7 +77,7 @@ def test_vit_frame_spans_and_odd_bins():
         for t in (1, 5, 400):
             assert model(torch.randn(1, t, 80)).shape == (1, t, 5)
     # outputs are per frame: frame t's logits change when frame t's input does (no frame mixing in a token)
-    model = models.build("vit", 84, patch_size=7, d_model=72, num_heads=2, num_layers=0 + 2).eval()
+    model = models.build("vit", 84, patch_size=7, d_model=72, num_heads=2, num_layers=2).eval()
     x = torch.randn(1, 10, 84)
     with torch.no_grad():
         y = model(x)

@@ -21,7 +21,6 @@ ends with ``out_dir/model.pt`` (:func:`drumscribe.models.save_checkpoint`).
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
