@@ -264,53 +264,94 @@ def test_real_gmd_assignment_never_leaks():
 
 # ---------------------------------------------------------------- accompaniment
 
-@pytest.mark.parametrize("bpm,ts", [(97.0, (4, 4)), (140.0, (3, 4)), (70.0, (6, 8))])
-def test_accompaniment_on_the_beat_grid(bpm, ts):
+@pytest.mark.parametrize("bpm,ts,origin", [(97.0, (4, 4), 0.0), (140.0, (3, 4), 0.37), (70.0, (6, 8), 1.1)])
+def test_accompaniment_on_the_beat_grid(bpm, ts, origin):
     beats_per_bar = ts[0] * 4 / ts[1]
-    acc = accompaniment.generate(bpm, beats_per_bar, 12.0, np.random.default_rng(5))
+    acc = accompaniment.generate(bpm, beats_per_bar, 12.0, np.random.default_rng(5), origin=origin)
     spb = 60.0 / bpm
     parts = {n.part for n in acc.notes}
     assert parts == {"bass", "chords", "lead"}
     starts = np.array([n.start for n in acc.notes])
-    eighths = starts / (spb / 2)
+    eighths = (starts - origin) / (spb / 2)
     assert np.allclose(eighths, np.round(eighths), atol=1e-6)  # every onset on an eighth of the groove
-    assert starts.max() < 12.0 and min(n.end for n in acc.notes) > 0
+    assert starts.min() >= 0 and starts.max() < 12.0
     # the bass plays on (almost) every downbeat: it follows the bars
     bar = beats_per_bar * spb
     bass = np.array([n.start for n in acc.notes if n.part == "bass"])
-    n_bars = int(12.0 // bar)
-    downbeats = [k * bar for k in range(n_bars)]
+    downbeats = [origin + k * bar for k in range(int((12.0 - origin) // bar))]
     hit = sum(np.min(np.abs(bass - d)) < 1e-6 for d in downbeats)
-    assert hit >= 0.75 * n_bars
+    assert hit >= 0.75 * len(downbeats)
+
+
+@pytest.mark.parametrize("crash", [True, False])
+def test_estimate_origin_finds_the_downbeat(crash):
+    """A humanised 4/4 rock beat whose first downbeat is at 0.37 s (the recording started
+    before the music): kick on 1 and 3, snare on 2 and 4, hats on eighths, ±8 ms jitter,
+    with or without a crash on the first beat of every other bar."""
+    rng = np.random.default_rng(0)
+    bpm, start = 104.0, 0.37
+    p = 60.0 / bpm
+    times, classes = [], []
+    for beat in range(-1, 40):
+        t = start + beat * p
+        if t < 0:
+            continue
+        classes += ["BD" if beat % 4 in (0, 2) else "SD", "HH", "HH"]
+        times += [t, t, t + p / 2]
+        if beat % 4 == 2:  # a syncopated kick on the and of 3
+            times.append(t + p / 2)
+            classes.append("BD")
+        if crash and beat % 8 == 0:
+            times.append(t)
+            classes.append("CY")
+    times = np.asarray(times) + rng.normal(0, 0.008, len(times))
+    origin = accompaniment.estimate_origin(times, classes, bpm, 4.0)
+    # without a crash, beat 1 and beat 3 look alike (kick, then snare): half a bar is the resolution
+    period = 4 * p if crash else 2 * p
+    err = (origin - start) % period
+    assert min(err, period - err) < 0.01
 
 
 @needs_fluid
 @pytest.mark.skipif(not (GMD / "info.csv").is_file(), reason="../shared/data/gmd/groove not present")
 def test_accompaniment_follows_gmd_tempo_and_level(tmp_path):
     info = gmd.read_info(GMD)
-    row = info[(info.time_signature == "4-4") & (info.beat_type == "beat")].iloc[0]
+    row = info[info.id == "drummer1/eval_session/4"].iloc[0]  # soul groove, 4/4, 80 bpm
     midi = GMD / row.midi_filename
     bpm, bar = accompaniment.groove_tempo(midi, row.bpm, row.time_signature)
     assert bpm == pytest.approx(row.bpm, rel=1e-3) and bar == 4.0
     kit = "hydrogen_black_pearl" if kits.get_kit("hydrogen_black_pearl").installed else "fluidr3_standard"
-    drums, _, dur = render.render_performance(kit, midi, max_seconds=4.0)
+    drums, onsets, dur = render.render_performance(kit, midi, max_seconds=8.0)
     font = kits.SF2_DIR / "TimGM6mb.sf2"
     if not font.is_file():
         font = accompaniment.installed_fonts()[0]
     mix, acc, info_ = accompaniment.accompany(midi, drums, np.random.default_rng(0), -6.0, font=font)
-    # tempo: the notes sit on the grid of this groove's tempo
-    eighths = np.array([n.start for n in acc.notes]) / (60.0 / row.bpm / 2)
+    # tempo: the notes sit on the eighth-note grid of this groove's tempo, from the estimated downbeat
+    eighth = 60.0 / row.bpm / 2
+    eighths = (np.array([n.start for n in acc.notes]) - acc.origin) / eighth
     assert np.allclose(eighths, np.round(eighths), atol=1e-3)
+    # ... and that grid is the drummer's: the kicks and snares lie nearer to it than to shifted grids
+    hits = render.read_hits(midi)
+    ks = hits.times[np.isin(hits.notes, (36, 38))]
+
+    def dist(offset):
+        x = (ks - acc.origin - offset) / eighth
+        return float(np.mean(np.abs(x - np.round(x))) * eighth)
+
+    shifted = [dist(o) for o in np.linspace(0.1, 0.9, 9) * eighth]
+    assert dist(0.0) < 0.5 * min(shifted)
     # audible at the configured level: the accompaniment part is 6 dB under the drums (RMS)
     acc_part = mix - drums[: len(mix)]
     level = 20 * np.log10(accompaniment.rms(acc_part) / accompaniment.rms(drums))
     assert level == pytest.approx(-6.0, abs=0.05)
     assert 20 * np.log10(accompaniment.rms(acc_part)) > -50
+
     # ... and it sounds in the bass register: low-frequency energy grows by the mix
     def low_energy(y):
         spec = np.abs(np.fft.rfft(y))
         f = np.fft.rfftfreq(len(y), 1 / SR)
         return spec[(f > 40) & (f < 300)].sum()
+
     assert low_energy(acc_part) > 0.05 * low_energy(drums)
 
 

@@ -104,6 +104,56 @@ def _slurm_job_name(log: str) -> str:
     raise AssertionError(f"no 'SLURM run ID' in the Snakemake log:\n{log[-3000:]}")
 
 
+QUICK_TABLES = (
+    "architecture_table.csv",
+    "architecture_long.csv",
+    "dataset_table.csv",
+    "dataset_long.csv",
+    "datasets/summary.csv",
+)
+#: Seconds the quick DAG may take through the local Slurm (CI budget).
+QUICK_SLURM_TIMEOUT_S = 20 * 60
+
+
+def _allocations(job_name: str) -> list[dict[str, str]]:
+    """sacct's view of every Slurm job of a run: comment (rule), state, AllocTRES."""
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-S", "now-7200", "--name", job_name, "-o", "JobID,State,Comment%200,AllocTRES%200"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    keys = ("id", "state", "comment", "tres")
+    return [dict(zip(keys, line.split("|", 3))) for line in out.splitlines() if line.strip()]
+
+
+def test_quick_dag_through_slurm_matches_cores(slurm_cluster, quick_dag_results, tmp_path):
+    """`snakemake --profile slurm --configfile config/presets/quick.yaml` from the project root."""
+    import pandas as pd
+
+    work = tmp_path / "quick_slurm"
+    work.mkdir()
+    cmd = [*SNAKEMAKE, "--profile", "slurm", "--configfile", "config/presets/quick.yaml", "--directory", work]
+    t0 = time.monotonic()
+    proc = _run(cmd, REPO, QUICK_SLURM_TIMEOUT_S)
+    seconds = time.monotonic() - t0
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"quick DAG through Slurm failed (exit {proc.returncode}, {seconds:.0f} s):\n{log[-6000:]}"
+    print(f"quick DAG through Slurm: {seconds:.0f} s")
+
+    for name in QUICK_TABLES:
+        slurm_table = pd.read_csv(work / "results" / name)
+        cores_table = pd.read_csv(quick_dag_results / name)
+        assert len(slurm_table) > 0, name
+        pd.testing.assert_frame_equal(slurm_table, cores_table, check_exact=False, rtol=1e-6, obj=name)
+
+    # the jobs really went through Slurm, each training trial with its GPU, nothing else with one
+    jobs = _allocations(_slurm_job_name(log))
+    assert jobs and all(j["state"] == "COMPLETED" for j in jobs), jobs
+    trials = [j for j in jobs if j["comment"].startswith("rule_train_trial")]
+    assert len(trials) >= 10, jobs
+    assert all("gres/gpu=1" in j["tres"] for j in trials), trials
+    assert not any("gres/gpu" in j["tres"] for j in jobs if j not in trials), jobs
+
+
 FAILING = """
 rule all:
     input: "ok.txt", "bad.txt"

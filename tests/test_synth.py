@@ -238,3 +238,16 @@ def test_single_hits_labelled_on_audible_onset(kit_id):
             assert t0 - 1.0 / SR <= labels[0] < t0 + 0.05
             checked += 1
     assert checked >= 6
+
+
+def test_hydrogen_path_needs_no_librosa_nor_fluidsynth():
+    """A GPU node without FluidSynth renders Hydrogen kits: numpy + soundfile + soxr only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import drumscribe.synth.hydrogen, drumscribe.synth.render, drumscribe.synth.gmd, "
+            "drumscribe.datasets.gmd_synth; "
+            "bad = [m for m in ('librosa', 'torch', 'h5py') if m in sys.modules]; "
+            "from drumscribe.synth import fluid; "
+            "assert not bad, bad; assert fluid._lib.cache_info().currsize == 0")
+    subprocess.run([sys.executable, "-c", code], check=True)
