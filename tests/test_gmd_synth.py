@@ -214,9 +214,15 @@ def test_assign_kits_kit_split_and_gmd_split(tmp_path):
     assert (a.groupby("gmd_id").split.nunique() == 1).all()
     assert (a.groupby("gmd_id").kit.nunique() == a.groupby("gmd_id").size()).all()
     assert a["track_id"].is_unique and (a["seconds"] == 10).all()
-    # train kits used evenly
+    # train kits get the same audio (performances of equal length: the same count)
     counts = a[a.split == "train"].kit.value_counts()
     assert counts.max() - counts.min() <= 1
+    # ... and with unequal lengths, equal seconds to within one performance
+    uneven = info.assign(duration=np.linspace(5, 100, len(info)))
+    b = gmd.assign_kits(uneven, ks, split, kits_per_track=1, seed=0)
+    per_kit = b[b.split == "train"].groupby("kit").seconds.sum()
+    assert per_kit.max() - per_kit.min() <= uneven.duration.max()
+    assert per_kit.max() - per_kit.min() < 0.1 * per_kit.mean()
     # same seed, same table; max_tracks per split
     assert a.equals(gmd.assign_kits(info, ks, split, kits_per_track=2, seed=1, max_seconds=10))
     small = gmd.assign_kits(info, ks, split, max_tracks=2)

@@ -150,7 +150,8 @@ def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, 
                 strict_families: bool = False) -> pd.DataFrame:
     """Assign each GMD performance to ``kits_per_track`` kits of its split's pool.
 
-    Kits of a pool are used in turn over a seeded shuffle, so each gets an equal share.
+    Longest performances first, each goes to the kits of its pool with the least audio
+    so far (ties: a seeded order), so every kit of a pool gets about the same seconds.
     ``max_tracks`` (per split) keeps a seeded random subset of performances;
     ``max_seconds`` crops each.
 
@@ -177,19 +178,27 @@ def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, 
             keep = np.sort(rng.choice(len(part), size=int(max_tracks), replace=False))
             part = part.iloc[keep]
         pool = list(pools[split])
-        order = [pool[i] for i in rng.permutation(len(pool))]
+        order = [pool[i] for i in rng.permutation(len(pool))]  # seeded tie-break between kits
         k = min(kits_per_track, len(order))
-        for i, r in enumerate(part.itertuples(index=False)):
-            for j in range(k):
-                kit = order[(i * k + j) % len(order)]
-                secs = float(r.duration) if max_seconds is None else min(float(r.duration), float(max_seconds))
+        load = {kit: 0.0 for kit in order}
+        # longest performances first, each to the k kits with the least audio so far:
+        # every kit of a pool gets about the same number of seconds
+        secs_of = part["duration"].astype(float).clip(upper=max_seconds if max_seconds is not None else np.inf)
+        part = part.assign(clip_secs=secs_of.to_numpy()).sort_values(["clip_secs", "id"], ascending=[False, True],
+                                                                   kind="stable")
+        for r in part.itertuples(index=False):
+            secs = float(r.clip_secs)
+            chosen = sorted(order, key=lambda kit: (load[kit], order.index(kit)))[:k]
+            for kit in chosen:
+                load[kit] += secs
                 rows.append({"track_id": f"{kit}__{_slug(r.id)}", "gmd_id": r.id, "split": split, "kit": kit,
                              "group": r.session, "drummer": r.drummer, "midi_filename": r.midi_filename,
                              "bpm": float(r.bpm), "time_signature": r.time_signature,
                              "beat_type": getattr(r, "beat_type", ""), "seconds": secs})
     cols = ["track_id", "gmd_id", "split", "kit", "group", "drummer", "midi_filename", "bpm", "time_signature",
             "beat_type", "seconds"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=cols).sort_values(["split", "gmd_id", "kit"], kind="stable",
+                                                         ignore_index=True)
 
 
 def write_flac(path: Path, y: np.ndarray, sr: int = SAMPLE_RATE) -> None:
