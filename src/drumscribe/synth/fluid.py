@@ -100,8 +100,9 @@ def _lib():
     return lib
 
 
+@functools.lru_cache(maxsize=1)
 def available() -> bool:
-    """True when libfluidsynth can be loaded."""
+    """True when libfluidsynth can be loaded (cached)."""
     try:
         _lib()
         return True

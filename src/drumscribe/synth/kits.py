@@ -93,7 +93,12 @@ class Kit:
 
     @property
     def installed(self) -> bool:
-        return (self.source / "drumkit.xml").is_file() if self.kind == "hydrogen" else self.source.is_file()
+        """The kit's files are there (and, for sound fonts, libfluidsynth loads)."""
+        if self.kind == "hydrogen":
+            return (self.source / "drumkit.xml").is_file()
+        from .fluid import available
+
+        return self.source.is_file() and available()
 
     def as_row(self) -> dict:
         return {"id": self.kit_id, "kit": self.kit_id, "kind": self.kind, "family": self.family, "source": str(self.source),
