@@ -244,6 +244,16 @@ def test_kit_split_errors():
         gmd.kit_pools(*args)
 
 
+def test_render_config_errors():
+    with pytest.raises(ConfigError, match="render.max_seconds"):
+        gmd.check_render_config({"max_seconds": 0})
+    with pytest.raises(ConfigError, match="render.accompaniment_db_spread"):
+        gmd.check_render_config({"accompaniment_db_spread": -1})
+    with pytest.raises(ConfigError, match="render.split_by"):
+        gmd.assign_kits(pd.DataFrame([_info_row("a/b/1", "x.mid", "train", "a/b", 3.0)]), ["k1", "k2", "k3"],
+                        {"validation": ["k2"], "test": ["k3"]}, split_by="drummer")
+
+
 @pytest.mark.skipif(not (GMD / "info.csv").is_file(), reason="../shared/data/gmd/groove not present")
 def test_real_gmd_assignment_never_leaks():
     info = gmd.read_info(GMD)

@@ -201,6 +201,21 @@ def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, 
                                                          ignore_index=True)
 
 
+def check_render_config(cfg: Mapping) -> dict:
+    """Validate the ``render`` keys this module reads; ``ConfigError`` names the key."""
+    cfg = dict(cfg or {})
+    ms = cfg.get("max_seconds")
+    if ms is not None and (not isinstance(ms, (int, float)) or ms <= 0):
+        raise ConfigError(f"render.max_seconds: must be a positive number or null, not {ms!r}")
+    for key in ("accompaniment_db", "accompaniment_db_spread"):
+        v = cfg.get(key)
+        if v is not None and not isinstance(v, (int, float)):
+            raise ConfigError(f"render.{key}: must be a number (dB), not {v!r}")
+    if float(cfg.get("accompaniment_db_spread") or 0.0) < 0:
+        raise ConfigError("render.accompaniment_db_spread: must be >= 0 dB")
+    return cfg
+
+
 def write_flac(path: Path, y: np.ndarray, sr: int = SAMPLE_RATE) -> None:
     """Write mono float audio as 16-bit FLAC, atomically."""
     import soundfile as sf
@@ -254,7 +269,7 @@ def render_kit(kit_id: str, assignments: pd.DataFrame, gmd_root: str | Path, out
     """
     from tqdm.auto import tqdm
 
-    cfg = dict(render_cfg or {})
+    cfg = check_render_config(render_cfg)
     seed = int(cfg.get("seed", 0) or 0)
     max_seconds = cfg.get("max_seconds")
     gmd_root = Path(gmd_root)
