@@ -242,6 +242,7 @@ def generate(bpm: float, beats_per_bar: float, duration: float, rng: np.random.G
             add("bass", pitch, beat, length, rng.normal(92, 6) - (8 if e % 2 else 0))
     # chords
     chord_style = rng.choice(["sustained", "beats", "offbeats"])
+    chord_base = 60 if rng.random() < 0.5 else 55  # voicing register, kept for the track
     for bar in range(-1, n_bars):
         for e in range(eighths_per_bar):
             beat = bar * bar_beats + e / 2
@@ -254,10 +255,8 @@ def generate(bpm: float, beats_per_bar: float, duration: float, rng: np.random.G
                 on, length = e % 2 == 1, 0.4
             if not on:
                 continue
-            tones = chord_at(beat)
-            base = 60 if rng.random() < 0.5 else 55
-            for pc in tones:
-                pitch = base + ((pc - base) % 12)
+            for pc in chord_at(beat):
+                pitch = chord_base + ((pc - chord_base) % 12)
                 add("chords", pitch, beat, length, rng.normal(68, 6))
     # lead
     lead_rate = rng.choice([1, 2])  # notes per beat max: quarter or eighth
