@@ -35,7 +35,6 @@ DATASETS = list(config["datasets"])  # architecture study: trained and tested on
 EXTRA_TEST_DATASETS = list(config["evaluation"]["extra_test_datasets"])  # zero-shot only
 COMBINATIONS = ["+".join(c) for c in config["dataset_study"]["train_combinations"]]
 STUDY_TEST_DATASETS = list(config["dataset_study"]["test_datasets"])
-RELEASE_DATASET = "+".join(config["release"]["datasets"])
 RELEASE_TEST_DATASETS = experiment.release_test_datasets(config)
 SYNTH_DATASETS = experiment.SYNTH_DATASETS  # rendered from GMD by the render rules
 ALL_DATASETS = experiment.used_datasets(config)  # every dataset with a feature cache
@@ -203,7 +202,10 @@ def release_evals(wildcards):
 
 def release_command():
     """The command that rebuilds the release (recorded in the model card)."""
-    extra = [f for f in workflow.configfiles if Path(f).resolve() != (PROJECT_ROOT / "config/config.yaml").resolve()]
+    root = PROJECT_ROOT.resolve()
+    extra = [Path(f).resolve() for f in workflow.configfiles]
+    extra = [f.relative_to(root) if f.is_relative_to(root) else f for f in extra
+             if f != root / "config" / "config.yaml"]
     return " ".join(["snakemake --cores all release"] + [f"--configfile {f}" for f in extra])
 
 
