@@ -92,7 +92,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from drumscribe.transcribe import Transcriber
-t = Transcriber(sys.argv[1], device=sys.argv[3], threads=int(sys.argv[4]), batch_size=int(sys.argv[5]))
+t = Transcriber(sys.argv[1], device=sys.argv[3], threads=int(sys.argv[4]), batch_size=int(sys.argv[5]) or None)
 t1 = time.perf_counter()
 r = t.transcribe(sys.argv[2], keep_activations=False) if sys.argv[2] != "-" else None
 t2 = time.perf_counter()
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=None, help="checkpoint (default: untrained release-config CRNN)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=0, help="windows per batch (0: the default)")
     ap.add_argument("--song-minutes", type=float, default=3.0, help="song length of the speed measurement")
     ap.add_argument("--repeats", type=int, default=2, help="timed runs of the speed measurement (best is kept)")
     ap.add_argument("--rss-minutes", type=float, nargs="*", default=[10.0, 60.0])
@@ -138,15 +138,16 @@ def main(argv=None) -> int:
     model = args.model or release_like_model(work / "crnn_release_untrained.pt")
     res: dict = {"drumscribe": __version__, "torch": torch.__version__, "machine": platform.machine(),
                  "cpu": platform.processor() or platform.uname().machine, "cpus": os.cpu_count(),
-                 "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
+                 "device": args.device, "threads": args.threads,
                  "model": str(model), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if args.device.startswith("cuda") and torch.cuda.is_available():
         res["gpu"] = torch.cuda.get_device_name(0)
-    print(json.dumps({k: v for k, v in res.items()}), flush=True)
+    res["batch_size"] = Transcriber(model, device=args.device).batch_size if not args.batch_size else args.batch_size
+    print(json.dumps(res), flush=True)
 
     # ---- warm speed
     song = synth_song(work / f"song_{args.song_minutes:g}min.wav", args.song_minutes, seed=1)
-    t = Transcriber(model, device=args.device, threads=args.threads, batch_size=args.batch_size)
+    t = Transcriber(model, device=args.device, threads=args.threads, batch_size=args.batch_size or None)
     warm = synth_song(work / "warmup.wav", 0.25, seed=2)
     t.transcribe(warm)
     best = None

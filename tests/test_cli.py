@@ -278,3 +278,21 @@ def test_info_shows_model(tmp_path, capsys):
     assert main(["info", "--model", str(model)]) == 0
     out = capsys.readouterr().out
     assert "architecture: rnn" in out and "thresholds" in out
+
+
+MDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "mdb_drums_dev" / "MDB Drums"
+
+
+@pytest.mark.skipif(not MDB.is_dir(), reason=f"MDB Drums dev tracks not found at {MDB}")
+def test_evaluate_real_mdb_folders_pair_by_name(tmp_path, capsys):
+    """MDB Drums++ MIDI (…_Drum.mid) against the class annotations (…_class.txt): 9 pairs."""
+    out = tmp_path / "s.json"
+    assert main(["evaluate", str(MDB / "annotations" / "midi_pp"), str(MDB / "annotations" / "class"),
+                 "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["n_files"] == 9
+    assert {Path(f["reference"]).name for f in doc["files"].values()} == {
+        p.name for p in (MDB / "annotations" / "class").glob("*_class.txt")}
+    # two annotations of the same performances agree closely, but not perfectly
+    assert 0.9 < doc["pooled"]["micro_f1"] < 0.99
+    assert "9 file(s), pooled" in capsys.readouterr().out

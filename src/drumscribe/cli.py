@@ -34,7 +34,7 @@ PROG = "drumscribe"
 FORMATS = ("midi", "json", "csv", "png")
 FORMAT_SUFFIX = {"midi": ".mid", "json": ".json", "csv": ".csv", "png": ".png"}
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
-PRED_EXTENSIONS = (".json", ".mid", ".midi", ".csv")
+PRED_EXTENSIONS = (".json", ".mid", ".midi", ".csv", ".txt")
 REF_EXTENSIONS = (".txt", ".mid", ".midi", ".json", ".csv")
 #: Suffixes dropped from a file stem to pair predictions with references
 #: (MDB Drums: MusicDelta_X_MIX / _Drum / _REMIX audio, MusicDelta_X_class.txt).
@@ -80,7 +80,7 @@ examples:
 """
 
 EVALUATE_EPILOG = """\
-predictions: drumscribe JSON or CSV, a MIDI file, or audio (wav/flac/mp3/ogg, transcribed
+predictions: drumscribe JSON or CSV, a MIDI file, a time-label text file, or audio (wav/flac/mp3/ogg, transcribed
 first with --model). References: MDB Drums / ENST-Drums text files (time label),
 MIDI (any channel; GM notes reduced to 5 classes), or JSON ({class: [s]}).
 Folders are paired by file stem, ignoring _MIX/_REMIX/_Drum/_class/_subclass suffixes,
@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model window in seconds (default 8); long songs are processed window by window")
     t.add_argument("--context", type=float, default=1.0, metavar="S",
                    help="context dropped at each side of a window when stitching, seconds (default 1)")
-    t.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per forward pass (default 32)")
+    t.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="windows per forward pass (default 8 on the CPU, 64 on a GPU)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
 
     e = sub.add_parser("evaluate", formatter_class=fmt, epilog=EVALUATE_EPILOG,
@@ -314,7 +315,7 @@ def _pair_key(path: Path) -> str:
 
 
 def read_predictions(path: Path, transcriber_factory) -> dict:
-    """Onsets from a drumscribe JSON/CSV, a MIDI file, or audio (transcribed)."""
+    """Onsets from a drumscribe JSON/CSV, a MIDI file, a time-label text file, or audio (transcribed)."""
     from .labels import onsets_from_json, onsets_from_midi
 
     ext = path.suffix.lower()
@@ -329,6 +330,8 @@ def read_predictions(path: Path, transcriber_factory) -> dict:
         return onsets_from_json(_onsets_obj(obj, path))
     if ext == ".csv":
         return _read_csv_onsets(path)
+    if ext == ".txt":
+        return _read_text_reference(path)
     raise InputError(f"{path}: not a prediction file (expected {', '.join(PRED_EXTENSIONS)} or audio)")
 
 

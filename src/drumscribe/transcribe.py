@@ -51,6 +51,9 @@ STREAM_ABOVE_S = 300.0
 BLOCK_SECONDS = 30.0
 #: Spectrogram frames computed per chunk (30 s at 100 frames/s).
 SPEC_CHUNK_FRAMES = 3000
+#: Default windows per forward pass on the CPU and on a GPU.
+CPU_BATCH = 8
+CUDA_BATCH = 64
 #: A signal whose peak is below this (dBFS) is reported as silent.
 SILENCE_DB = -80.0
 #: Extensions the CLI accepts as audio.
@@ -193,7 +196,9 @@ class Transcriber:
     threads : CPU threads for torch (``torch.set_num_threads``); None keeps torch's default.
     window, context : model window and the context dropped at each side of it
         when stitching, in seconds (defaults 8 s and 1 s: 6 s kept per window).
-    batch_size : windows per forward pass.
+    batch_size : windows per forward pass; default :data:`CPU_BATCH` on the CPU
+        (each window of a convolutional front end holds tens of MB of activations,
+        so a large batch would cost memory, not time) and :data:`CUDA_BATCH` on a GPU.
 
     Raises
     ------
@@ -211,7 +216,7 @@ class Transcriber:
 
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu",
                  threads: int | None = None, window: float = 8.0, context: float = 1.0,
-                 batch_size: int = 32):
+                 batch_size: int | None = None):
         import torch
 
         from . import features, models
@@ -269,8 +274,10 @@ class Transcriber:
             raise ConfigError(f"window {window} s / context {context} s: the window must be longer than 2 x context")
         self.window_frames = int(round(window * self.fps))
         self.context_frames = int(round(context * self.fps))
-        if batch_size < 1:
-            raise ConfigError(f"batch_size: {batch_size!r} is not a positive integer")
+        if batch_size is None:
+            batch_size = CUDA_BATCH if self.device.type == "cuda" else CPU_BATCH
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"--batch-size: {batch_size!r} is not a positive integer")
         self.batch_size = int(batch_size)
         self.model = model.to(self.device).eval()
         self._torch = torch
