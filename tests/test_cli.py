@@ -296,3 +296,16 @@ def test_evaluate_real_mdb_folders_pair_by_name(tmp_path, capsys):
     # two annotations of the same performances agree closely, but not perfectly
     assert 0.9 < doc["pooled"]["micro_f1"] < 0.99
     assert "9 file(s), pooled" in capsys.readouterr().out
+
+
+def test_same_stem_twice_does_not_overwrite(env, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    shutil.copy(env["wav"], a / "song.wav")
+    shutil.copy(env["wav"], b / "song.wav")
+    out = tmp_path / "out"
+    code = main(["transcribe", str(a / "song.wav"), str(b / "song.wav"), "-o", str(out),
+                 "--model", str(env["model"]), "-q", "--format", "json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and f"{b / 'song.wav'}: its outputs" in err[0] and "would overwrite" in err[0]
+    assert json.loads((out / "song.json").read_text())["file"] == str(a / "song.wav")

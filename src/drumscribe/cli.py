@@ -276,6 +276,7 @@ def cmd_transcribe(args) -> int:
     transcriber = Transcriber(args.model, device=args.device, threads=args.threads, window=args.window,
                               context=args.context, batch_size=args.batch_size)
     writable: dict[Path, str | None] = {}
+    produced: dict[Path, Path] = {}  # output base -> the song that wrote it in this run
     done = 0
     bar = tqdm(songs, unit="song", disable=True if args.quiet else None, file=sys.stderr, leave=False)
     for path, rel in bar:
@@ -290,15 +291,23 @@ def cmd_transcribe(args) -> int:
                     writable[out_dir] = str(exc)
             if writable[out_dir] is not None:
                 raise InputError(f"{path}: {writable[out_dir]}")
+            base = out_dir / path.stem
+            if base.resolve() in produced:
+                raise InputError(f"{path}: its outputs {base}.* would overwrite those of "
+                                 f"{produced[base.resolve()]}; transcribe it on its own or with another -o")
             result = transcriber.transcribe(path, keep_spectrogram="png" in formats, keep_activations=False)
             for w in result.warnings:
                 tqdm.write(f"{PROG}: warning: {_one_line(w)}", file=sys.stderr)
-            targets = write_outputs(result, out_dir / path.stem, formats, transcriber.model_path)
+            targets = write_outputs(result, base, formats, transcriber.model_path)
+            produced[base.resolve()] = path
             done += 1
             if not args.quiet:
                 tqdm.write(_summary(result, targets), file=sys.stdout)
         except DrumscribeError as exc:
             fail(str(exc))
+        except (MemoryError, ValueError, RuntimeError, OSError) as exc:  # a bug or the machine, not the input
+            fail(f"{path}: unexpected {type(exc).__name__} ({_one_line(exc)[:200]}); "
+                 f"the other songs go on, please report this")
     bar.close()
     if done + fail.n > 1 and not args.quiet:
         print(f"{done} of {done + fail.n} inputs transcribed" + (f", {fail.n} failed" if fail.n else ""))
