@@ -239,3 +239,61 @@ def test_quick_dag_thresholds_come_from_validation_and_predictions_are_kept(quic
     assert set(one["onsets"]) == set(CLASSES)
     mdb = json.loads((res / "eval" / "gmd_synth" / "crnn" / "mdb_drums" / "metrics.json").read_text())
     assert mdb["zero_shot"] is True and mdb["n_tracks"] == 9
+
+
+# --------------------------------------------------------------------------- experiment glue on a tiny cache
+
+def _tiny_cache(tmp_path: Path, name: str = "mdb_drums") -> Path:
+    """A real HDF5 feature cache of 3 short click tracks (one per split) with known onsets."""
+    import numpy as np
+    import soundfile as sf
+
+    from drumscribe import SAMPLE_RATE, features
+    from drumscribe.datasets import Track
+    from drumscribe.labels import empty_onsets
+
+    tracks = []
+    for split, seconds, hits in (("train", 5.0, {"BD": [0.5, 1.5, 2.5], "HH": [1.0]}),
+                                 ("validation", 2.0, {"SD": [0.5]}),
+                                 ("test", 4.5, {"BD": [1.0], "CY": [2.0, 3.0]})):
+        y = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+        onsets = empty_onsets()
+        for cls, times in hits.items():
+            onsets[cls] = np.asarray(times)
+            for t in times:
+                i = int(t * SAMPLE_RATE)
+                y[i:i + 400] += np.hanning(400).astype(np.float32) * 0.5
+        path = tmp_path / f"{split}.wav"
+        sf.write(path, y, SAMPLE_RATE)
+        tracks.append(Track(track_id=f"t_{split}", split=split, group=split, audio=(path,),
+                            load_onsets=lambda o=onsets: o))
+    return features.build_cache(name, None, tmp_path / f"{name}.h5", progress=False, tracks=tracks)
+
+
+def test_summary_table_counts_tracks_datapoints_and_onsets(tmp_path):
+    h5 = _tiny_cache(tmp_path)
+    table = experiment.summary_table([h5], datapoint_frames=400).set_index("split")
+    assert list(table.index) == ["train", "validation", "test"]
+    assert table["tracks"].tolist() == [1, 1, 1]
+    assert table["datapoints"].tolist() == [2, 1, 2]  # 500, 200 and 450 frames in 400-frame datapoints
+    assert table.loc["train", ["onsets_BD", "onsets_HH", "onsets_SD"]].tolist() == [3, 1, 0]
+    assert table.loc["test", ["onsets_BD", "onsets_CY"]].tolist() == [1, 2]
+    assert abs(table.loc["test", "hours"] - 4.5 / 3600) < 1e-4
+    experiment.summarize_datasets([h5], tmp_path / "s.csv", tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_model_refuses_a_cache_of_another_feature_config(tmp_path):
+    from drumscribe import models
+    from drumscribe.errors import InputError
+
+    h5 = _tiny_cache(tmp_path)
+    net = models.build("cnn", 84, num_blocks=1, num_fc=1, hidden_size=72)
+    meta = {"feature_config": {"kind": "mel", "n_mels": 84}, "norm_mean": [0.0] * 84, "norm_std": [1.0] * 84,
+            "thresholds": {c: 0.5 for c in CLASSES}, "peak_params": experiment.peak_params_of(
+                yaml.safe_load(DEFAULT_CONFIG.read_text())["peaks"])}
+    models.save_checkpoint(tmp_path / "model.pt", net, meta)
+    with pytest.raises(InputError, match="feature config"):
+        experiment.evaluate_model(tmp_path / "model.pt", [h5], ["test"], tmp_path / "m.json", tmp_path / "pred",
+                                  device="cpu")
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "pred").exists()

@@ -61,6 +61,15 @@ def dataset_root(name):
     return experiment.dataset_root(config, name, PROJECT_ROOT)
 
 
+#: config paths keys the download rule can fill (resources/<key>)
+DOWNLOAD_KEYS = sorted({experiment.path_key(name) for name in experiment.known_datasets()})
+
+
+def download_target(key):
+    """The folder the download rule (download.smk) fills for a config paths key."""
+    return f"resources/{key}"
+
+
 def raw_dataset_input(name):
     """Nothing when the raw dataset is already on disk, else download.smk's output for it."""
     key = experiment.path_key(name)
