@@ -309,3 +309,14 @@ def test_same_stem_twice_does_not_overwrite(env, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and f"{b / 'song.wav'}: its outputs" in err[0] and "would overwrite" in err[0]
     assert json.loads((out / "song.json").read_text())["file"] == str(a / "song.wav")
+
+
+def test_evaluate_audio_with_bad_model_stops_once(env, tmp_path, capsys):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for name in ("MusicDelta_A_Drum.wav", "MusicDelta_B_Drum.wav"):
+        shutil.copy(env["wav"], audio / name)
+        _mdb_txt(tmp_path / name.replace("_Drum.wav", "_class.txt"), env["ref"])
+    code = main(["evaluate", str(audio), str(tmp_path), "--model", str(tmp_path / "absent.pt")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err == [f"drumscribe: error: {tmp_path / 'absent.pt'}: model file not found"]

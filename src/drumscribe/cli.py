@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import CLASSES, __version__
-from .errors import ConfigError, DrumscribeError, InputError
+from .errors import ConfigError, DrumscribeError, InputError, ModelError
 
 PROG = "drumscribe"
 FORMATS = ("midi", "json", "csv", "png")
@@ -508,6 +508,8 @@ def cmd_evaluate(args) -> int:
             est = read_predictions(pred, transcriber)
             refs = read_reference(ref, args.reference_format)
             counts = class_counts(refs, est, args.window)
+        except (ModelError, ConfigError):
+            raise  # the model or an option: the same for every file, so stop once
         except DrumscribeError as exc:
             fail(str(exc))
             continue
