@@ -406,11 +406,8 @@ def read_reference(path: Path, fmt: str = "auto") -> dict:
         return onsets_from_json(_onsets_obj(_read_json(path), path))
     if fmt == "csv":
         return _read_csv_onsets(path)
-    if _rr is not None:
-        try:
-            return _rr(path)
-        except TypeError:
-            pass
+    if _rr is not None and ext in (".txt", ".tsv"):
+        return _rr(path)  # evaluation's reader: MDB Drums class/subclass and ENST-Drums labels
     return _read_text_reference(path)
 
 
