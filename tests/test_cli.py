@@ -83,6 +83,9 @@ def test_installed_command_writes_every_format(env, tmp_path):
     assert max(abs(a - b) for a, b in zip(vel, conf)) <= 1
     assert (out / "groove.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     _no_temporaries(out)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert {(out / f"groove.{x}").stat().st_mode & 0o777 for x in ("mid", "json", "csv", "png")} == {0o666 & ~mask}
 
 
 def test_folder_batch_with_bad_files(env, tmp_path, capsys):

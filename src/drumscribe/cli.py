@@ -211,6 +211,15 @@ def _check_writable(folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- outputs
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
 def _csv_text(result) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -246,6 +255,7 @@ def write_outputs(result, out_base: Path, formats: Sequence[str], model_path: Pa
 
                     plot_transcription(tmp, result.spectrogram, result.onsets, result.confidences,
                                        fps=result.fps, duration=result.duration, title=out_base.name)
+                os.chmod(tmp, _FILE_MODE)  # temporaries are 0600; outputs get the usual umask mode
     except OSError as exc:
         raise InputError(f"{out_base.parent}: cannot write outputs ({exc.strerror or type(exc).__name__})") from None
     return targets
