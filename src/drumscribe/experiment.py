@@ -490,8 +490,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
        ``targets.DatapointDataset``); validation datapoints use the same statistics.
     2. ``training.train_trial`` fits the model in ``out_model``'s folder (history,
        resumable ``checkpoint.pt``); after each epoch ``evaluate_fn`` peak-picks the
-       whole validation tracks with ``peaks.default_threshold`` and the epoch with the
-       best validation micro F1 is kept.
+       whole validation tracks with per-class thresholds tuned on them, and the epoch
+       with the best validation micro F1 is kept.
     3. Per-class thresholds are tuned on the **validation** split only
        (``peaks.tune_thresholds`` over ``peaks.threshold_grid``) and stored in
        ``model.pt`` with the normalisation, feature config and peak parameters.
@@ -527,9 +527,16 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     default_threshold = float(peaks.get("default_threshold", 0.5))
 
     def evaluate_fn(model) -> dict:
+        # Each epoch is scored with per-class thresholds tuned on the validation split
+        # (the same tuning the kept model gets at the end): with one fixed threshold an
+        # early, under-confident model scores 0 and model selection would be blind.
         items = [(tid, track_activations(model, spec, frames), ref) for tid, spec, ref in val_tracks]
-        scores, _ = score_activations(items, default_threshold, peak_params, fps, window, method="fast")
-        return {"micro_f1": scores["micro_f1"] or 0.0, "macro_f1": scores["macro_f1"]}
+        thresholds = peaks_mod.tune_thresholds([a for _, a, _ in items], [r for _, _, r in items], peak_params,
+                                               fps, window, peaks["threshold_grid"])
+        scores, _ = score_activations(items, thresholds, peak_params, fps, window, method="fast")
+        fixed, _ = score_activations(items, default_threshold, peak_params, fps, window, method="fast")
+        return {"micro_f1": scores["micro_f1"] or 0.0, "macro_f1": scores["macro_f1"],
+                "micro_f1_default_threshold": fixed["micro_f1"] or 0.0}
 
     datasets_ = _dataset_names(train_h5s)
     meta = {
