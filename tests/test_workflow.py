@@ -62,7 +62,7 @@ def test_dry_run_default_config_lists_every_trial_and_study_job(tmp_path):
     n_datasets, n_archs = len(config["datasets"]), len(config["architectures"])
     n_trials = config["search"]["n_trials"]
     extra = [d for d in config["evaluation"]["extra_test_datasets"] if d not in config["datasets"]]
-    assert counts["train_trial"] == n_datasets * n_archs * n_trials == 80
+    assert counts["train_trial"] == n_datasets * n_archs * n_trials
     assert counts["select_best"] == n_datasets * n_archs
     assert counts["training_curves"] == n_datasets * n_archs
     assert counts["evaluate"] == n_datasets * n_archs * (1 + len(extra))
