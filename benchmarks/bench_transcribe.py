@@ -92,7 +92,8 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from drumscribe.transcribe import Transcriber
-t = Transcriber(sys.argv[1], device=sys.argv[3], threads=int(sys.argv[4]), batch_size=int(sys.argv[5]) or None)
+kw = {"window": float(sys.argv[6]), "context": float(sys.argv[7])} if float(sys.argv[6]) > 0 else {}
+t = Transcriber(sys.argv[1], device=sys.argv[3], threads=int(sys.argv[4]), batch_size=int(sys.argv[5]) or None, **kw)
 t1 = time.perf_counter()
 r = t.transcribe(sys.argv[2], keep_activations=False) if sys.argv[2] != "-" else None
 t2 = time.perf_counter()
@@ -101,9 +102,11 @@ print(json.dumps({"load_s": t1 - t0, "transcribe_s": t2 - t1, "duration": r.dura
 """
 
 
-def child(model: Path, song: str, device: str, threads: int, batch: int) -> dict:
+def child(model: Path, song: str, device: str, threads: int, batch: int, window: float = 0.0,
+          context: float = 0.0) -> dict:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(model), song, device, str(threads), str(batch)],
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(model), song, device, str(threads), str(batch),
+                           str(window), str(context)],
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode:
@@ -119,6 +122,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=0, help="windows per batch (0: the default)")
+    ap.add_argument("--window", type=float, default=0.0, help="model window, s (0: the default)")
+    ap.add_argument("--context", type=float, default=0.0, help="context at each side, s (0: the default)")
     ap.add_argument("--song-minutes", type=float, default=3.0, help="song length of the speed measurement")
     ap.add_argument("--repeats", type=int, default=2, help="timed runs of the speed measurement (best is kept)")
     ap.add_argument("--rss-minutes", type=float, nargs="*", default=[10.0, 60.0])
@@ -147,7 +152,9 @@ def main(argv=None) -> int:
 
     # ---- warm speed
     song = synth_song(work / f"song_{args.song_minutes:g}min.wav", args.song_minutes, seed=1)
-    t = Transcriber(model, device=args.device, threads=args.threads, batch_size=args.batch_size or None)
+    kw = {"window": args.window, "context": args.context} if args.window > 0 else {}
+    t = Transcriber(model, device=args.device, threads=args.threads, batch_size=args.batch_size or None, **kw)
+    res["window"], res["context"] = t.window_frames / t.fps, t.context_frames / t.fps
     warm = synth_song(work / "warmup.wav", 0.25, seed=2)
     t.transcribe(warm)
     best = None
@@ -195,7 +202,7 @@ def main(argv=None) -> int:
     res["peak_rss"] = []
     for minutes in args.rss_minutes:
         path = synth_song(work / f"long_{minutes:g}min.wav", minutes, seed=4)
-        c = child(model, str(path), args.device, args.threads, args.batch_size)
+        c = child(model, str(path), args.device, args.threads, args.batch_size, args.window, args.context)
         res["peak_rss"].append({"minutes": minutes, "maxrss_mb": round(c["maxrss_mb"], 1),
                                 "transcribe_s": round(c["transcribe_s"], 1),
                                 "x_real_time": round(c["duration"] / c["transcribe_s"], 1)})

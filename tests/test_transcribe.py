@@ -167,8 +167,10 @@ def test_chunked_equals_unchunked_cnn_exact(tiny):
         np.testing.assert_array_equal(on_chunk[c], on_whole[c])
 
 
-def test_chunked_matches_unchunked_crnn(crnn):
-    t = Transcriber(crnn, window=3.0, context=1.0, batch_size=4)
+@pytest.mark.parametrize("window, context", [(3.0, 1.0), (None, None)])  # None: the defaults
+def test_chunked_matches_unchunked_crnn(crnn, window, context):
+    kw = {"window": window, "context": context} if window else {}
+    t = Transcriber(crnn, batch_size=4, **kw)
     y = _noise_bursts(8.3)
     a_chunk, a_whole = t.activations(y), t.activations(y, chunked=False)
     assert a_chunk.shape == a_whole.shape

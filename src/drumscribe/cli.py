@@ -124,12 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", default="midi,json,csv", metavar="LIST",
                    help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
     _model_args(t)
-    t.add_argument("--window", type=float, default=8.0, metavar="S",
-                   help="model window in seconds (default 8); long songs are processed window by window")
-    t.add_argument("--context", type=float, default=1.0, metavar="S",
-                   help="context dropped at each side of a window when stitching, seconds (default 1)")
+    t.add_argument("--window", type=float, default=4.0, metavar="S",
+                   help="model window in seconds (default 4, the training datapoints' length); "
+                        "songs are processed window by window")
+    t.add_argument("--context", type=float, default=0.5, metavar="S",
+                   help="context dropped at each side of a window when stitching, seconds (default 0.5)")
     t.add_argument("--batch-size", type=int, default=None, metavar="N",
-                   help="windows per forward pass (default 8 on the CPU, 64 on a GPU)")
+                   help="windows per forward pass (default 16 on the CPU, 128 on a GPU)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
 
     e = sub.add_parser("evaluate", formatter_class=fmt, epilog=EVALUATE_EPILOG,

@@ -18,8 +18,9 @@ How a long song stays in bounded memory
    centred at sample ``i * hop`` only sees samples within half a frame of it, and at
    the file's two ends the chunk starts/ends where the file does.
 3. **Model windows**: the spectrogram is cut into overlapping windows of
-   ``window`` seconds (default 8 s); each window's centre (the window minus
-   ``context`` seconds, default 1 s, at each side) is kept ("keep-centre"
+   ``window`` seconds (default 4 s, the length of the training datapoints); each
+   window's centre (the window minus ``context`` seconds, default 0.5 s, at each side)
+   is kept ("keep-centre"
    stitching), so every kept frame sees at least ``context`` seconds of audio on
    both sides (or the file's edge). Windows have one length, so they are batched.
    Only the activations (frames × 5 float32, 7 MB for an hour) grow with the song.
@@ -52,8 +53,8 @@ BLOCK_SECONDS = 30.0
 #: Spectrogram frames computed per chunk (30 s at 100 frames/s).
 SPEC_CHUNK_FRAMES = 3000
 #: Default windows per forward pass on the CPU and on a GPU.
-CPU_BATCH = 8
-CUDA_BATCH = 64
+CPU_BATCH = 16
+CUDA_BATCH = 128
 #: A signal whose peak is below this (dBFS) is reported as silent.
 SILENCE_DB = -80.0
 #: Extensions the CLI accepts as audio.
@@ -195,7 +196,8 @@ class Transcriber:
     device : ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     threads : CPU threads for torch (``torch.set_num_threads``); None keeps torch's default.
     window, context : model window and the context dropped at each side of it
-        when stitching, in seconds (defaults 8 s and 1 s: 6 s kept per window).
+        when stitching, in seconds (defaults 4 s, the training datapoints' length, and
+        0.5 s: 3 s kept per window).
     batch_size : windows per forward pass; default :data:`CPU_BATCH` on the CPU
         (each window of a convolutional front end holds tens of MB of activations,
         so a large batch would cost memory, not time) and :data:`CUDA_BATCH` on a GPU.
@@ -215,7 +217,7 @@ class Transcriber:
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu",
-                 threads: int | None = None, window: float = 8.0, context: float = 1.0,
+                 threads: int | None = None, window: float = 4.0, context: float = 0.5,
                  batch_size: int | None = None):
         import torch
 
