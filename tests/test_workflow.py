@@ -297,3 +297,20 @@ def test_evaluate_model_refuses_a_cache_of_another_feature_config(tmp_path):
         experiment.evaluate_model(tmp_path / "model.pt", [h5], ["test"], tmp_path / "m.json", tmp_path / "pred",
                                   device="cpu")
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "pred").exists()
+
+
+def test_batched_activations_equal_track_by_track():
+    import numpy as np
+    import torch
+
+    from drumscribe import models
+
+    torch.manual_seed(0)
+    net = models.build("crnn", 84, cell="gru", num_layers=2, hidden_size=72).eval()
+    specs = [np.random.default_rng(i).standard_normal((n, 84)).astype(np.float32) for i, n in enumerate((7, 400, 401, 950))]
+    batched = experiment.tracks_activations(net, specs, frames=400, batch_size=3)
+    for spec, act in zip(specs, batched):
+        alone = experiment.track_activations(net, spec, frames=400, batch_size=1)
+        assert act.shape == (len(spec), 5)
+        np.testing.assert_allclose(act, alone, atol=1e-5)
+        assert ((act >= 0) & (act <= 1)).all()

@@ -414,22 +414,39 @@ def track_activations(model, spec, frames: int = 400, batch_size: int = 16, devi
     The track is cut into non-overlapping windows of ``frames`` (the datapoints the
     model was trained on; the last zero-padded), run in batches, and joined.
     """
+    return tracks_activations(model, [spec], frames, batch_size, device)[0]
+
+
+def tracks_activations(model, specs: Sequence, frames: int = 400, batch_size: int = 64, device=None) -> list:
+    """:func:`track_activations` of many tracks, their windows batched together (one
+    forward pass per ``batch_size`` windows, whatever the tracks' lengths)."""
     import numpy as np
     import torch
 
     device = device or next(model.parameters()).device
-    n, bins = spec.shape
-    n_win = max(1, -(-n // frames))
-    padded = np.zeros((n_win * frames, bins), np.float32)
-    padded[:n] = spec
-    windows = padded.reshape(n_win, frames, bins)
+    windows, counts = [], []
+    for spec in specs:
+        n, bins = spec.shape
+        n_win = max(1, -(-n // frames))
+        padded = np.zeros((n_win * frames, bins), np.float32)
+        padded[:n] = spec
+        windows.append(padded.reshape(n_win, frames, bins))
+        counts.append(n_win)
+    if not windows:
+        return []
+    windows = np.concatenate(windows)
     out = []
     model.eval()
     with torch.inference_mode():
-        for i in range(0, n_win, batch_size):
+        for i in range(0, len(windows), batch_size):
             x = torch.from_numpy(windows[i:i + batch_size]).to(device)
             out.append(torch.sigmoid(model(x).float()).cpu().numpy())
-    return np.concatenate(out).reshape(n_win * frames, -1)[:n]
+    acts = np.concatenate(out)
+    result, start = [], 0
+    for spec, n_win in zip(specs, counts):
+        result.append(acts[start:start + n_win].reshape(n_win * frames, -1)[:len(spec)])
+        start += n_win
+    return result
 
 
 def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, mean, std,
@@ -437,11 +454,10 @@ def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, 
     """``[(track_id, activations, reference onsets)]`` of every ``split`` track of the caches."""
     from . import targets
 
-    out = []
-    for path in h5_paths:
-        for spec, onsets, tid in targets.track_arrays(path, split, mean, std):
-            out.append((tid, track_activations(model, spec, frames, device=device), onsets))
-    return out
+    tracks = [(tid, spec, onsets) for path in h5_paths
+              for spec, onsets, tid in targets.track_arrays(path, split, mean, std)]
+    acts = tracks_activations(model, [spec for _, spec, _ in tracks], frames, device=device)
+    return [(tid, act, onsets) for (tid, _, onsets), act in zip(tracks, acts)]
 
 
 def score_activations(items, thresholds, peak_params: Mapping, fps: int, window: float,
@@ -530,7 +546,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         # Each epoch is scored with per-class thresholds tuned on the validation split
         # (the same tuning the kept model gets at the end): with one fixed threshold an
         # early, under-confident model scores 0 and model selection would be blind.
-        items = [(tid, track_activations(model, spec, frames), ref) for tid, spec, ref in val_tracks]
+        acts = tracks_activations(model, [spec for _, spec, _ in val_tracks], frames)
+        items = [(tid, act, ref) for (tid, _, ref), act in zip(val_tracks, acts)]
         thresholds = peaks_mod.tune_thresholds([a for _, a, _ in items], [r for _, _, r in items], peak_params,
                                                fps, window, peaks["threshold_grid"])
         scores, _ = score_activations(items, thresholds, peak_params, fps, window, method="fast")
@@ -551,7 +568,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
 
     # thresholds: tuned on the validation split only, with the kept (best) weights
     model, ckpt = models.load_checkpoint(out_model)
-    items = [(tid, track_activations(model, spec, frames), ref) for tid, spec, ref in val_tracks]
+    acts = tracks_activations(model, [spec for _, spec, _ in val_tracks], frames)
+    items = [(tid, act, ref) for (tid, _, ref), act in zip(val_tracks, acts)]
     thresholds = peaks_mod.tune_thresholds([a for _, a, _ in items], [r for _, _, r in items], peak_params,
                                            fps, window, peaks["threshold_grid"])
     scores, _ = score_activations(items, thresholds, peak_params, fps, window)
