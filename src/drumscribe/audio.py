@@ -63,6 +63,19 @@ def _riff_truncation(path: Path) -> str | None:
         return "corrupt wav (no data chunk)"
 
 
+def _looks_like_text(path: Path, n: int = 512) -> bool:
+    """True when the file starts with plain text (no audio container starts so)."""
+    with open(path, "rb") as fh:
+        head = fh.read(n)
+    if not head or b"\0" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     """Decode with libsndfile to (samples, channels) float32; raises its own errors."""
     import soundfile as sf
@@ -128,6 +141,8 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     ext = path.suffix.lower()
+    if _looks_like_text(path):
+        raise InputError(f"{path}: not an audio file (it holds text)")
     cause = _riff_truncation(path)
     if cause:
         raise InputError(f"{path}: {cause}")

@@ -18,6 +18,10 @@ class ConfigError(DrumscribeError):
     """The configuration (config.yaml, a search space, a CLI option) is invalid."""
 
 
+class OutputError(DrumscribeError):
+    """An output cannot be written (folder not writable, disk full, name clash)."""
+
+
 class ChecksumError(DrumscribeError):
     """A downloaded or placed file does not match its expected checksum."""
 
