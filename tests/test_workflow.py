@@ -19,8 +19,9 @@ from conftest import REPO, snakemake_cmd
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
 
-def _dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(snakemake_cmd("-n", "--quiet", "rules", "--directory", str(workdir), *args),
+def _dry_run(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    # targets first: --configfile takes every following word
+    return subprocess.run(snakemake_cmd(*targets, "-n", "--quiet", "rules", "--directory", str(workdir), *args),
                           cwd=REPO, capture_output=True, text=True, timeout=240)
 
 
@@ -74,13 +75,16 @@ def test_dry_run_default_config_lists_every_trial_and_study_job(tmp_path):
 
 def test_dry_run_named_study_architecture_adds_the_combination_search(tmp_path):
     """With dataset_study.architecture named, the dataset study's jobs are known before any run:
-    single-dataset combinations reuse the architecture study's trials, a+b gets its own search."""
+    single-dataset combinations reuse the architecture study's trials, a+b gets its own search.
+    The `release` target adds one training, one test per test set and the model card."""
     overlay = {"dataset_study": {"architecture": "crnn", "n_trials": 3}}
     (tmp_path / "over.yaml").write_text(yaml.safe_dump(overlay))
     config = _loaded_config(overlay)
-    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "over.yaml"))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "over.yaml"), targets=("all", "release"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = _job_counts(proc.stdout)
+    assert counts["release_train"] == 1 and counts["release_card"] == 1
+    assert counts["release_evaluate"] == len(experiment.release_test_datasets(config))
     arch_study = config["datasets"], config["architectures"], config["search"]["n_trials"]
     new_combos = ["+".join(c) for c in config["dataset_study"]["train_combinations"] if "+".join(c) not in config["datasets"]]
     assert new_combos == ["gmd_synth+gmd_synth_mix"]
