@@ -818,7 +818,8 @@ def model_card(meta: Mapping, train_metrics: Mapping, test_metrics: Mapping[str,
             + " | ".join(_fmt(m.get(f"f1_{c}")) for c in CLASSES) + " |")
     if test_metrics.get("mdb_drums", {}).get("n_tracks") == 9:
         lines += ["", "`mdb_drums` here is the 9 MDB Drums dev tracks (audio/remix: multitracks summed, "
-                      "an approximation of the full mix), never trained on."]
+                      "an approximation of the full mix), never trained on; `mdb_drums_drum_only` their "
+                      "drum stems."]
     lines += [
         "",
         "## Provenance",
