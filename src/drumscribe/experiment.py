@@ -245,23 +245,45 @@ def check_config(config: Mapping) -> None:
 # --------------------------------------------------------------------------- data
 
 
-def render_kit(dataset: str, kit: str, kits: Sequence[str], gmd_root: str | os.PathLike,
-               out_dir: str | os.PathLike, mix: bool, render: Mapping) -> Path:
-    """Render every GMD performance assigned to ``kit`` into ``out_dir/<kit>/`` (+ ``manifest.csv``).
+ASSIGNMENT_DTYPES = {"track_id": str, "gmd_id": str, "split": str, "kit": str, "group": str, "drummer": str,
+                     "midi_filename": str, "time_signature": str, "beat_type": str}
 
-    The kit assignment is recomputed from ``render`` (seeded, so every kit's job
-    agrees); ``mix`` adds the generated accompaniment (``gmd_synth_mix``).
-    """
+
+def assign_kits(gmd_root: str | os.PathLike, kits: Sequence[str], render: Mapping,
+                out_csv: str | os.PathLike) -> Path:
+    """Assign every GMD performance to kits of its split's pool (``synth.gmd.assign_kits``)
+    and write the table once, so every render job (on any host) reads the same assignment."""
+    from .atomic import atomic_path
     from .synth import gmd
 
     render = dict(render)
-    assignments = gmd.assign_kits(
+    table = gmd.assign_kits(
         gmd.read_info(gmd_root), list(kits), render.get("kit_split"),
         kits_per_track=int(render.get("kits_per_track") or 1), seed=int(render.get("seed") or 0),
         max_tracks=render.get("max_tracks"), max_seconds=render.get("max_seconds"),
         split_by=render.get("split_by", "official"),
     )
-    return gmd.render_kit(kit, assignments, gmd_root, out_dir, mix, render)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return Path(out_csv)
+
+
+def render_kit(kit: str, assignments: str | os.PathLike, gmd_root: str | os.PathLike,
+               out_dir: str | os.PathLike, mix: bool, render: Mapping) -> Path:
+    """Render every GMD performance the ``assignments`` table (:func:`assign_kits`) gives
+    ``kit`` into ``out_dir/<kit>/`` (+ ``manifest.csv``); ``mix`` adds the generated
+    accompaniment (``gmd_synth_mix``)."""
+    import pandas as pd
+
+    from .synth import gmd
+
+    path = Path(assignments)
+    try:
+        table = pd.read_csv(path, dtype=ASSIGNMENT_DTYPES, keep_default_na=False)
+        table["bpm"] = table["bpm"].astype(float)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a kit assignment table ({type(exc).__name__}: {exc})") from None
+    return gmd.render_kit(kit, table, gmd_root, out_dir, mix, dict(render))
 
 
 def build_features(dataset: str, root: str | os.PathLike, out_h5: str | os.PathLike,

@@ -1,11 +1,36 @@
-# The offline default: the Groove MIDI Dataset rendered through real sampled kits,
-# one job per (dataset, kit) so kits render side by side. gmd_synth is drums only;
-# gmd_synth_mix adds a generated, tempo-aligned accompaniment.
+# The offline default: the Groove MIDI Dataset rendered through real sampled kits.
+# The kit assignment is computed once per dataset (so every job, on any host, renders
+# the same performances), then one job per (dataset, kit) renders, kits side by side.
+# gmd_synth is drums only; gmd_synth_mix adds a generated, tempo-aligned accompaniment.
+
+
+rule assign_kits:
+    input:
+        render_gmd_input,
+    output:
+        assignments="results/audio/{dataset}/assignments.csv",
+    log:
+        "logs/assign_kits/{dataset}.log",
+    params:
+        gmd_root=lambda wildcards: dataset_root(wildcards.dataset),
+        kits=lambda wildcards: render_kits(wildcards.dataset),
+        render=config["render"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    wildcard_constraints:
+        dataset="|".join(SYNTH_DATASETS),
+    conda:
+        "../../envs/drumscribe.yaml"
+    script:
+        "../scripts/assign_kits.py"
 
 
 rule render_kit:
     input:
-        render_gmd_input,
+        gmd=render_gmd_input,
+        assignments="results/audio/{dataset}/assignments.csv",
     output:
         manifest="results/audio/{dataset}/{kit}/manifest.csv",
     log:
@@ -16,7 +41,6 @@ rule render_kit:
         gmd_root=lambda wildcards: dataset_root(wildcards.dataset),
         out_dir=lambda wildcards, output: str(Path(output.manifest).parent.parent),
         mix=lambda wildcards: wildcards.dataset == "gmd_synth_mix",
-        kits=lambda wildcards: render_kits(wildcards.dataset),
         render=config["render"],
     threads: config["resources"]["render_threads"]
     resources:

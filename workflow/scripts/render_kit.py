@@ -8,9 +8,8 @@ from drumscribe.errors import DrumscribeError
 
 try:
     experiment.render_kit(
-        dataset=snakemake.wildcards.dataset,
         kit=snakemake.wildcards.kit,
-        kits=snakemake.params.kits,
+        assignments=snakemake.input.assignments,
         gmd_root=snakemake.params.gmd_root,
         out_dir=snakemake.params.out_dir,
         mix=snakemake.params.mix,
