@@ -172,7 +172,9 @@ rule bad:
 def test_failing_job_is_retried_then_reported_failed(slurm_cluster, tmp_path):
     work = _profile_dir(tmp_path)
     (work / "Snakefile").write_text(FAILING)
-    proc = _run([*SNAKEMAKE, "--profile", "slurm"], work, 300)
+    # account and partition as a user sets them: environment variables read by the profile
+    env = _env(DRUMSCRIBE_SLURM_ACCOUNT="drumscribe", DRUMSCRIBE_SLURM_PARTITION="debug")
+    proc = _run([*SNAKEMAKE, "--profile", "slurm"], work, 300, env=env)
     log = proc.stdout + proc.stderr
     assert proc.returncode not in (0, 124, 137), log[-3000:]
     assert "SLURM status is: 'FAILED'" in log, log[-3000:]
@@ -186,6 +188,11 @@ def test_failing_job_is_retried_then_reported_failed(slurm_cluster, tmp_path):
         for jid, _ in bad
     ]
     assert mems == ["100M", "200M", "300M"], mems
+    accounts = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-S", "now-7200", "--name", _slurm_job_name(log), "-o", "Account,Partition"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert accounts and set(accounts) == {"drumscribe|debug"}, accounts
 
 
 RESUMABLE = """
