@@ -3,18 +3,10 @@
 # The dataset root is decided in common.smk by `dataset_root(name)`: config paths.<key> when that
 # path exists (used as is, no network), else resources/<key>. This rule is only ever asked for
 # when the configured path does not exist: `raw_dataset_input(name)` in common.smk returns
-# `download_target(key)` (below) only then. {dataset} here is the config paths key (`gmd` for
+# `download_target(key)` (common.smk) only then. {dataset} here is the config paths key (`gmd` for
 # gmd_synth and gmd_synth_mix, else the dataset's name).
 # A failed checksum or an interrupted download leaves no resources/<key>/ (archives are kept,
 # partially or whole, in resources/.downloads/<key>/ so a rerun resumes).
-
-DOWNLOAD_KEYS = sorted({experiment.path_key(name) for name in experiment.known_datasets()})
-
-
-def download_target(key):
-    """The folder the download rule fills for a config paths key."""
-    return f"resources/{key}"
-
 
 # Compute nodes of a cluster often have no internet: downloads run where Snakemake runs.
 localrules:
@@ -34,5 +26,7 @@ rule download:
         downloads=1,  # `--resources downloads=N` caps parallel downloads
     wildcard_constraints:
         dataset="|".join(DOWNLOAD_KEYS),
+    conda:
+        "../../envs/drumscribe.yaml"
     script:
         "../scripts/download.py"
