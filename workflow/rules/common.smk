@@ -1,5 +1,6 @@
 # The logic of the graph: config validation, the dataset/architecture/trial tables,
 # wildcard constraints and every input function. Rules compute no paths inline.
+import os
 import re
 import sys
 from pathlib import Path
@@ -30,6 +31,21 @@ except DrumscribeError as error:
 
 # ---- the tables of the graph ----
 PROJECT_ROOT = Path(workflow.basedir)  # config paths may be relative to it
+# the conda env's post-deploy script installs this checkout (envs/drumscribe.post-deploy.sh)
+os.environ.setdefault("DRUMSCRIBE_ROOT", str(PROJECT_ROOT))
+
+# Light rules (seconds, one core) run where Snakemake runs, not as cluster jobs: on Slurm
+# each job costs ~7 s of start-up and a place in the queue.
+localrules:
+    assign_kits,
+    select_best,
+    training_curves,
+    architecture_study,
+    dataset_study,
+    dataset_summary,
+    dataset_example,
+    release_card,
+
 ARCHITECTURES = list(config["architectures"])
 DATASETS = list(config["datasets"])  # architecture study: trained and tested on each
 EXTRA_TEST_DATASETS = list(config["evaluation"]["extra_test_datasets"])  # zero-shot only
