@@ -317,3 +317,28 @@ def test_released_model_transcribes_rendered_groove(tmp_path):
     r = Transcriber().transcribe(tmp_path / "groove.wav")
     s = scores(class_counts(ref, r.onsets, 0.05))
     assert s["micro_f1"] >= 0.85, s
+
+
+# --------------------------------------------------------------------------- the traced CPU path
+@pytest.mark.parametrize("arch,params", [
+    ("rnn", dict(cell="lstm", num_layers=2, hidden_size=72)),
+    ("cnn", dict(num_blocks=2, num_fc=2, hidden_size=72)),
+    ("crnn", dict(cell="gru", num_layers=2, hidden_size=72)),
+    ("conv_transformer", dict(d_model=72, num_layers=2, num_heads=4)),
+    ("vit", dict(patch_size=14, num_heads=2, num_layers=2, d_model=72)),
+])
+def test_traced_cpu_model_equals_eager_for_every_batch_size(tmp_path, arch, params):
+    """Windows run through the frozen TorchScript trace give the eager model's output,
+    whatever the batch size (the trace is made on the first batch and reused)."""
+    t = Transcriber(untrained_checkpoint(tmp_path / "m.pt", arch, **params), window=1.5, context=0.25,
+                    batch_size=4, threads=1)
+    rng = np.random.default_rng(0)
+    frames = t.window_frames + 2 * t.context_frames
+    for batch in (4, 3, 5):
+        windows = [rng.standard_normal((frames, 84)).astype(np.float32) for _ in range(batch)]
+        fast = t._forward(windows)
+        with torch.inference_mode():
+            eager = torch.sigmoid(t.model(torch.from_numpy(np.stack(windows)))).numpy()
+        assert fast.shape == (batch, frames, len(CLASSES))
+        np.testing.assert_allclose(fast, eager, atol=1e-5)
+    assert list(t._traced) == [frames] and t._traced[frames] is not t.model
