@@ -83,15 +83,6 @@ def _check_window_params(pre_max, post_max, pre_avg, post_avg, wait) -> tuple[in
     return out["pre_max"], out["post_max"], out["pre_avg"], out["post_avg"], out["wait"]
 
 
-def _check_delta(delta) -> float:
-    try:
-        d = float(delta)
-    except (TypeError, ValueError):
-        raise ConfigError(f"delta: expected a number, got {delta!r}") from None
-    if not np.isfinite(d) or d < 0:
-        raise ConfigError(f"delta: must be a finite number >= 0, got {delta!r}")
-    return d
-
 
 class _Prepared:
     """The threshold-independent part of the picker for one signal.
@@ -186,7 +177,7 @@ def peak_pick(x, pre_max: int, post_max: int, pre_avg: int, post_avg: int, delta
     [2, 6]
     """
     pre_max, post_max, pre_avg, post_avg, wait = _check_window_params(pre_max, post_max, pre_avg, post_avg, wait)
-    delta = _check_delta(delta)
+    delta = _check_delta_named(delta, "delta")
     if backend == "librosa":
         import librosa
 
