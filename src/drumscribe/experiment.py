@@ -261,7 +261,7 @@ def assign_kits(gmd_root: str | os.PathLike, kits: Sequence[str], render: Mappin
         gmd.read_info(gmd_root), list(kits), render.get("kit_split"),
         kits_per_track=int(render.get("kits_per_track") or 1), seed=int(render.get("seed") or 0),
         max_tracks=render.get("max_tracks"), max_seconds=render.get("max_seconds"),
-        split_by=render.get("split_by", "official"),
+        split_by=render.get("split_by", "session"),
     )
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)

@@ -2,7 +2,8 @@
 
 Splits
 ------
-- **Performances.** ``render.split_by: official`` (default) keeps GMD's own
+- **Performances.** ``split_by="official"`` (this function's default; the workflow's
+  config defaults to ``session``) keeps GMD's own
   ``info.csv`` split. Note what it is: GMD splits *performances* (stratified by style),
   not sessions: 17 of the 25 drummer sessions and every drummer but one appear in
   more than one split (only the four ``eval_session`` folders are test-only). No
