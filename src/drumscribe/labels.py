@@ -54,6 +54,22 @@ def map_events(events: Iterable[tuple[float, object]], label_map: Mapping[object
     return {c: np.asarray(sorted(v), dtype=np.float64) for c, v in per_class.items()}
 
 
+def read_midi(path: str | Path, what: str = "MIDI file"):
+    """Open a MIDI file with pretty_midi; ``InputError`` naming the file if it is missing or unreadable.
+
+    ``what`` names the file in the "missing" message (e.g. "MIDI of drum stem S01").
+    """
+    import pretty_midi
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found")
+    try:
+        return pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # pretty_midi/mido raise many kinds
+        raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+
+
 def onsets_from_midi(path: str | Path, note_map: Mapping[int, str] = GM_TO_CLASS,
                      require_notes: bool = True) -> dict[str, np.ndarray]:
     """Read drum onsets from a MIDI file, mapping every note of every track.
@@ -67,15 +83,8 @@ def onsets_from_midi(path: str | Path, note_map: Mapping[int, str] = GM_TO_CLASS
         The file is missing or not a MIDI file, or (``require_notes``) it holds no
         note that maps to a drum class.
     """
-    import pretty_midi
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:  # pretty_midi/mido raise many kinds
-        raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+    pm = read_midi(path, "file")
     events = [(n.start, n.pitch) for inst in pm.instruments for n in inst.notes]
     onsets = map_events(events, note_map)
     if require_notes and not any(len(v) for v in onsets.values()):

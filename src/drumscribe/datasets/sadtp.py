@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..labels import GM_TO_CLASS, map_events
+from ..labels import GM_TO_CLASS, map_events, read_midi
 from .base import SPLITS, DatasetSpec, Track
 from .download import require_layout
 from .splits import grouped_split
@@ -39,12 +39,7 @@ MIDI_EXTENSIONS = (".mid", ".midi")
 
 def load_onsets(path: Path) -> dict[str, np.ndarray]:
     """Onsets of a user's drum MIDI: drum instruments only if any, else every note (GM map)."""
-    import pretty_midi
-
-    try:
-        pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__})") from None
+    pm = read_midi(path)
     drums = [i for i in pm.instruments if i.is_drum] or pm.instruments
     onsets = map_events(((n.start, n.pitch) for i in drums for n in i.notes), GM_TO_CLASS)
     if not any(len(v) for v in onsets.values()):

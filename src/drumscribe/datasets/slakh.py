@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import InputError
-from ..labels import GM_TO_CLASS, empty_onsets
+from ..labels import GM_TO_CLASS, empty_onsets, read_midi
 from .base import DatasetSpec, Download, Track
 from .download import require_layout
 
@@ -137,17 +137,9 @@ def drum_stems(metadata_path: Path) -> list[tuple[str, str | None]]:
 
 def load_onsets(track_dir: Path, stems: list[tuple[str, str | None]]) -> dict[str, np.ndarray]:
     """Onsets of a Slakh track: every drum stem's MIDI notes through its kit's map."""
-    import pretty_midi
-
     per_class: dict[str, list[float]] = defaultdict(list)
     for sid, plugin in stems:
-        path = track_dir / "MIDI" / f"{sid}.mid"
-        if not path.is_file():
-            raise InputError(f"{path}: MIDI of drum stem {sid} missing")
-        try:
-            pm = pretty_midi.PrettyMIDI(str(path))
-        except Exception as exc:
-            raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__})") from None
+        pm = read_midi(track_dir / "MIDI" / f"{sid}.mid", f"MIDI of drum stem {sid}")
         notes = kit_map(plugin)
         for inst in pm.instruments:
             for n in inst.notes:

@@ -118,12 +118,9 @@ def groove_tempo(midi_path: str | Path | None, bpm: float | None = None, time_si
     """
     q_bpm, num, den = bpm, *parse_time_signature(time_signature)
     if midi_path is not None:
-        import pretty_midi
+        from ..labels import read_midi
 
-        try:
-            pm = pretty_midi.PrettyMIDI(str(midi_path))
-        except Exception as exc:
-            raise InputError(f"{midi_path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+        pm = read_midi(midi_path)
         _, tempi = pm.get_tempo_changes()
         if len(tempi):
             q_bpm = float(tempi[0])

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import InputError
-from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
+from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS, read_midi
 from .kits import NOTE_PREFERENCES, SLOTS, Kit, get_kit
 from .onset import ONSET_REL_DB, first_crossing
 
@@ -170,15 +170,8 @@ def read_hits(midi_path: str | Path, max_seconds: float | None = None) -> Hits:
     ``max_seconds`` keeps hits that start before it. ``InputError`` names the file when it
     cannot be read or holds no drum note.
     """
-    import pretty_midi
-
     path = Path(midi_path)
-    if not path.is_file():
-        raise InputError(f"{path}: MIDI file not found")
-    try:
-        pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+    pm = read_midi(path)
     notes = [n for inst in pm.instruments for n in inst.notes if n.pitch in ROLAND_TO_CLASS and n.velocity > 0]
     if not notes:
         raise InputError(f"{path}: no drum notes (none of the notes maps to {'/'.join(CLASSES)})")
