@@ -31,6 +31,15 @@ def test_random_trials_are_deterministic_distinct_and_in_space():
     json.dumps(a)
 
 
+def test_a_bigger_random_search_keeps_the_trials_of_a_smaller_one():
+    # raising search.n_trials must not change (and so rerun) the finished trials
+    for arch, space in SPACES.items():
+        four = search.sample_trials(space, "random", 4, seed=3)
+        eight = search.sample_trials(space, "random", 8, seed=3)
+        assert eight[:4] == four, arch
+        assert len({json.dumps(t, sort_keys=True) for t in eight}) == 8
+
+
 def test_random_on_a_small_space_gives_every_combination_once():
     space = {"cell": ["gru", "lstm"], "num_layers": [2, 3], "hidden_size": [72]}
     trials = search.sample_trials(space, "random", 10, seed=0)

@@ -2,8 +2,9 @@
 
 A *space* is the config's ``spaces.<arch>`` mapping: hyperparameter name → list
 of values. :func:`sample_trials` turns it into an ordered list of trials with
-scikit-learn's ``ParameterGrid`` (every combination) or ``ParameterSampler``
-(``n_trials`` combinations drawn without replacement, seeded), so the same
+scikit-learn's ``ParameterGrid`` (every combination) or a seeded random draw of
+``n_trials`` combinations without replacement (scikit-learn's
+``sample_without_replacement``, which ``ParameterSampler`` uses), so the same
 config always yields the same trials ``t000, t001, ...``. Each trial runs to its
 end as its own Snakemake job (FIFO); :func:`select_best` picks the trial with
 the best validation micro F1 once all have finished.
@@ -14,11 +15,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
-from sklearn.model_selection import ParameterGrid, ParameterSampler
+from sklearn.model_selection import ParameterGrid
+from sklearn.utils.random import sample_without_replacement
 
 from drumscribe import models
 from drumscribe.errors import ConfigError, InputError
@@ -70,10 +71,12 @@ def sample_trials(space: dict[str, list], method: str, n_trials: int | None, see
 
     ``method="grid"``: every combination (``ParameterGrid`` order; ``n_trials``,
     if given, keeps the first ``n_trials``). ``method="random"``: ``n_trials``
-    combinations from ``ParameterSampler(space, n_trials, random_state=seed)``,
-    drawn without replacement; a space with fewer combinations than
-    ``n_trials`` yields all of them (in sampled order). Deterministic for a
-    given ``(space, method, n_trials, seed)``.
+    combinations drawn without replacement: the first ``n_trials`` of one
+    seeded permutation of the ``ParameterGrid`` (scikit-learn's
+    ``sample_without_replacement``, pool method), so a search's trials are a
+    prefix of a bigger search's with the same seed (raising ``n_trials`` keeps finished trials);
+    a space with fewer combinations than ``n_trials`` yields all of them (in
+    sampled order). Deterministic for a given ``(space, method, n_trials, seed)``.
     """
     space = _check_space_shape("space", space)
     if method not in METHODS:
@@ -89,10 +92,14 @@ def sample_trials(space: dict[str, list], method: str, n_trials: int | None, see
             raise ConfigError("search.n_trials: random search needs a number of trials")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"search.seed: {seed!r} is not an integer")
-        n = min(n_trials, len(ParameterGrid(space)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            trials = list(ParameterSampler(space, n_iter=n, random_state=seed))
+        # One seeded permutation of the whole grid, cut to n_trials: the first trials
+        # of a bigger budget are those of a smaller one, so raising n_trials keeps
+        # the finished trials (t000, t001, ... keep their parameters).
+        # (ParameterSampler draws with sklearn's sample_without_replacement too, but its
+        # automatic method changes with n_trials / grid size, so its draws are not prefixes.)
+        grid = ParameterGrid(space)
+        order = sample_without_replacement(len(grid), len(grid), method="pool", random_state=seed)
+        trials = [grid[int(i)] for i in order[:n_trials]]
     return [{k: _plain(v) for k, v in sorted(t.items())} for t in trials]
 
 
