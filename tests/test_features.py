@@ -351,3 +351,98 @@ def test_missing_and_non_hdf5_cache(tmp_path):
 def test_unknown_dataset_is_config_error(tmp_path):
     with pytest.raises(ConfigError):
         build_cache("no_such_dataset", tmp_path, tmp_path / "x.h5", CFG, progress=False)
+
+
+# ------------------------------------------------------- parallel cache build
+def _h5_content(path):
+    """{name: (value or None, attrs)} of every group and dataset of an HDF5 file."""
+    out = {}
+    with h5py.File(path, "r") as h5:
+        out["/"] = (None, {k: h5.attrs[k] for k in h5.attrs})
+
+        def visit(name, obj):
+            value = obj[()] if isinstance(obj, h5py.Dataset) else None
+            meta = (obj.dtype, obj.shape, obj.chunks, obj.compression) if value is not None else None
+            out[name] = (value, meta, {k: obj.attrs[k] for k in obj.attrs})
+
+        h5.visititems(visit)
+    return out
+
+
+def _assert_same_h5(a, b):
+    ca, cb = _h5_content(a), _h5_content(b)
+    assert list(ca) == list(cb)
+    for name in ca:
+        va, vb = ca[name], cb[name]
+        if va[0] is not None:
+            np.testing.assert_array_equal(va[0], vb[0], err_msg=name)
+            assert va[0].dtype == vb[0].dtype and va[1] == vb[1], name
+        assert va[-1].keys() == vb[-1].keys(), name
+        for k in va[-1]:
+            np.testing.assert_array_equal(va[-1][k], vb[-1][k], err_msg=f"{name}@{k}")
+
+
+def test_threads_build_equals_serial_build(tmp_path):
+    import functools
+
+    tracks = make_tracks(tmp_path, TOY)  # lambda load_onsets: onsets load in the main process
+    # picklable load_onsets (a partial of a builtin): onsets load in the workers
+    picklable = [Track(t.track_id + "_p", t.split, t.group, t.audio,
+                       functools.partial(dict, t.load_onsets()), meta={"x": lambda: 0}) for t in tracks]
+    for name, ts in (("closures", tracks), ("picklable", picklable)):
+        one = build_cache("toy", None, tmp_path / f"{name}1.h5", CFG, tracks=ts, progress=False, threads=1)
+        two = build_cache("toy", None, tmp_path / f"{name}2.h5", CFG, tracks=ts, progress=False, threads=2)
+        _assert_same_h5(one, two)
+    # a lambda `features` callable does not pickle: that dataset is built serially, same file
+    feats = np.random.default_rng(0).uniform(0, 2, (230, 84)).astype(np.float32)
+    pre = [Track(f"pre{i}", "train", "g", (), empty_onsets, features=lambda: feats) for i in range(2)]
+    one = build_cache("pre", None, tmp_path / "pre1.h5", CFG, tracks=pre, progress=False, threads=1)
+    two = build_cache("pre", None, tmp_path / "pre2.h5", CFG, tracks=pre, progress=False, threads=2)
+    _assert_same_h5(one, two)
+    with pytest.raises(ConfigError, match="threads"):
+        build_cache("toy", None, tmp_path / "x.h5", CFG, tracks=tracks, progress=False, threads=0)
+
+
+def test_threads_bad_audio_names_the_file_and_leaves_no_h5(tmp_path):
+    tracks = make_tracks(tmp_path, TOY[:2])
+    fake = tmp_path / "fake.wav"
+    fake.write_text("not audio")
+    bad = Track("bad", "train", "g", (fake,), empty_onsets)
+    out = tmp_path / "out" / "out.h5"
+    with pytest.raises(InputError, match="fake.wav") as info:
+        build_cache("toy", None, out, CFG, tracks=[tracks[0], bad, tracks[1]], progress=False, threads=2)
+    assert type(info.value) is InputError and "\n" not in str(info.value)
+    assert str(info.value).startswith(str(fake))
+    assert [p.name for p in out.parent.iterdir()] == []
+
+
+def test_threads_pool_jobs_and_unguarded_script(tmp_path):
+    """Which tracks go to workers; a script without a __main__ guard (Snakemake's script:) is not re-run."""
+    import functools
+    import subprocess
+    import sys
+
+    from drumscribe.features import _pool_jobs
+
+    tracks = make_tracks(tmp_path, TOY[:2])
+    jobs, with_onsets, needs_main = _pool_jobs(tracks)
+    assert len(jobs) == 2 and not with_onsets and not needs_main
+    jobs, with_onsets, _ = _pool_jobs([Track("a", "train", "g", tracks[0].audio, functools.partial(empty_onsets))])
+    assert with_onsets
+    assert _pool_jobs([Track("p", "train", "g", (), empty_onsets, features=lambda: 0)])[0] is None
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from drumscribe.datasets import Track\n"
+        "from drumscribe.features import build_cache\n"
+        "from drumscribe.labels import empty_onsets\n"
+        "with open(Path(sys.argv[1]) / 'runs.txt', 'a') as f:\n"
+        "    f.write('run\\n')\n"
+        "wavs = sorted(Path(sys.argv[1]).glob('*.wav'))\n"
+        "tracks = [Track(p.stem, 'train', 'g', (p,), empty_onsets) for p in wavs]\n"
+        "build_cache('toy', None, Path(sys.argv[1]) / 'c.h5', tracks=tracks, progress=False, threads=2)\n")
+    res = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "runs.txt").read_text() == "run\n"  # the children did not re-run it
+    assert list_tracks(tmp_path / "c.h5") == ["kitA_t0", "kitA_t1"]

@@ -288,12 +288,15 @@ def render_kit(kit: str, assignments: str | os.PathLike, gmd_root: str | os.Path
 
 def build_features(dataset: str, root: str | os.PathLike, out_h5: str | os.PathLike,
                    features: Mapping, threads: int = 1) -> Path:
-    """Build the HDF5 feature cache of ``dataset`` read from ``root`` (``features.build_cache``)."""
+    """Build the HDF5 feature cache of ``dataset`` read from ``root`` (``features.build_cache``).
+
+    ``threads`` processes compute the spectrograms (the rule's ``threads:``).
+    """
     from . import features as feat
 
     _set_threads(threads)
     cfg = feat.FeatureConfig.from_dict(dict(features))
-    return feat.build_cache(dataset, root, out_h5, cfg)
+    return feat.build_cache(dataset, root, out_h5, cfg, threads=max(1, int(threads or 1)))
 
 
 def _set_threads(threads: int | None) -> None:

@@ -30,10 +30,15 @@ The HDF5 cache (one file per dataset and feature config) is laid out as in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import pickle
+import sys
+import types
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -335,9 +340,154 @@ def _track_spec(track, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
     return spectrogram(y, cfg), len(y) / cfg.sample_rate
 
 
+#: Environment variables that cap BLAS/OpenMP threads; set to 1 in feature workers.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _no_onsets():
+    """Stand-in ``load_onsets`` of a track sent to a worker whose onsets the main process loads."""
+    raise RuntimeError("onsets of this track are loaded by the main process")
+
+
+def _track_result(track, cfg: FeatureConfig, with_onsets: bool = True) -> dict:
+    """Everything :func:`build_cache` writes for one track, computed without the HDF5 file.
+
+    Returns ``spec16`` (float16 (frames, bins)), ``duration`` (s), ``onsets`` (per class,
+    seconds; None if ``with_onsets`` is False), ``sha1`` of the first source file ("" if
+    none) and, for train tracks, ``s1``/``s2`` (float64 per-bin sum and sum of squares of
+    the float16 values) for the normalisation statistics. Runs in the main process
+    (serial build) or in a worker process (``threads > 1``), with identical results.
+    """
+    spec, duration = _track_spec(track, cfg)
+    onsets = track.load_onsets() if with_onsets else None
+    spec16 = spec.astype(np.float16)
+    del spec
+    first = Path(track.audio[0]) if track.audio else (Path(track.annotation) if track.annotation else None)
+    out = {"spec16": spec16, "duration": float(duration), "onsets": onsets,
+           "sha1": _sha1_file(first) if first is not None and first.is_file() else ""}
+    if track.split == "train":
+        x = spec16.astype(np.float64)
+        out["s1"] = x.sum(axis=0)
+        out["s2"] = np.square(x).sum(axis=0)
+    return out
+
+
+def _worker_init() -> None:
+    """Initializer of a feature worker process: one BLAS/OpenMP/torch thread each."""
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    if "torch" in sys.modules:  # not imported by the feature chain; only if a dataset's callable did
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _worker_job(track, cfg: FeatureConfig, with_onsets: bool) -> dict:
+    """Worker entry point (module level, so it pickles under 'spawn')."""
+    return _track_result(track, cfg, with_onsets)
+
+
+def _pool_jobs(tracks: Sequence) -> tuple[list | None, bool, bool]:
+    """(jobs, onsets_in_workers, needs_main) for a process pool, or (None, ..) to build serially.
+
+    A job is the track itself when it pickles whole, else the track with ``load_onsets``
+    (e.g. a closure) left to the main process and ``meta`` dropped; if even that does
+    not pickle (a ``features`` callable that is a lambda or closure) the dataset is
+    built serially. ``needs_main`` is True when a pickled job names an object of the
+    ``__main__`` module, which the workers then must import (the multiprocessing default).
+    """
+    jobs = [dataclasses.replace(t, meta={}) for t in tracks]
+    with_onsets = True
+    try:
+        blobs = [pickle.dumps(j) for j in jobs]
+    except Exception:
+        jobs = [dataclasses.replace(j, load_onsets=_no_onsets) for j in jobs]
+        with_onsets = False
+        try:
+            blobs = [pickle.dumps(j) for j in jobs]
+        except Exception:
+            return None, False, False
+    needs_main = any(b"__main__" in b for b in blobs)
+    return jobs, with_onsets, needs_main
+
+
+@contextlib.contextmanager
+def _worker_start(hide_main: bool):
+    """Context for starting 'spawn' workers: thread caps in their environment; no ``__main__`` re-run.
+
+    The thread variables are set in ``os.environ`` while workers start (a spawned child
+    inherits them before numpy loads BLAS) and restored afterwards. Unless a job needs it,
+    ``__main__`` is masked so children do not re-execute the calling script (a Snakemake
+    ``script:`` has no ``if __name__ == "__main__"`` guard).
+    """
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    main = sys.modules.get("__main__")
+    os.environ.update({v: "1" for v in _THREAD_VARS})
+    if hide_main and main is not None:
+        sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if hide_main and main is not None:
+            sys.modules["__main__"] = main
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
+
+
+def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Iterator[dict]:
+    """Yield :func:`_track_result` of every track, in order, computed by up to ``threads`` processes.
+
+    Serial when ``threads <= 1``, for a single track, or when the tracks do not pickle.
+    Workers use the 'spawn' start method and one BLAS thread each; at most
+    ``2 * threads`` tracks are in flight, so memory holds a bounded number of
+    spectrograms. A worker's exception is re-raised here with its type and message
+    (a :class:`DrumscribeError` without the remote traceback, as the serial build
+    raises it); pending work is cancelled.
+    """
+    workers = min(int(threads), len(tracks))
+    jobs, with_onsets, needs_main = _pool_jobs(tracks) if workers > 1 else (None, True, False)
+    if jobs is None:
+        for track in tracks:
+            yield _track_result(track, cfg)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .errors import DrumscribeError
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+    pending: deque = deque()
+    todo = iter(jobs)
+    try:
+        def fill():
+            for job in todo:
+                with _worker_start(hide_main=not needs_main):
+                    pending.append(pool.submit(_worker_job, job, cfg, with_onsets))
+                if len(pending) >= 2 * workers:
+                    break
+
+        fill()
+        for track in tracks:
+            future = pending.popleft()
+            try:
+                result = future.result()
+            except DrumscribeError as exc:
+                exc.__cause__, exc.__context__, exc.__suppress_context__ = None, None, True
+                raise exc.with_traceback(None)
+            fill()
+            if not with_onsets:
+                result["onsets"] = track.load_onsets()
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.PathLike,
                 cfg: FeatureConfig | None = None, max_tracks: int | None = None,
-                progress: bool = True, tracks: Sequence | None = None) -> Path:
+                progress: bool = True, tracks: Sequence | None = None, threads: int = 1) -> Path:
     """Compute the spectrogram of every track of ``dataset`` and write the HDF5 cache.
 
     Parameters
@@ -350,6 +500,12 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
     max_tracks : keep the first N tracks (in the dataset's order) — for quick runs.
     progress : tqdm progress bar (shown on a TTY only).
     tracks : explicit list of :class:`drumscribe.datasets.Track` (skips the registry).
+    threads : processes computing spectrograms (load + mix + spectrogram + float16 +
+        source sha1, and onsets where ``load_onsets`` pickles). ``1`` builds serially.
+        With more, tracks go to a 'spawn' process pool (one BLAS thread per worker,
+        at most ``2 * threads`` tracks in flight) and the main process alone writes the
+        HDF5, in track order: the file has the same content as the serial build's.
+        Tracks that do not pickle (a lambda ``features`` callable) are built serially.
 
     Raises
     ------
@@ -360,6 +516,8 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
 
     cfg = cfg or FeatureConfig()
     out_h5 = Path(out_h5)
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ConfigError(f"build_cache: threads must be a positive integer, not {threads!r}")
     if tracks is None:
         from . import datasets
 
@@ -387,30 +545,33 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
                 "classes": json.dumps(list(CLASSES)), "drumscribe_version": __version__,
             })
             group = h5.create_group("tracks")
-            for track, key in zip(tqdm(tracks, desc=f"features {dataset}", unit="track",
-                                       disable=None if progress else True), keys):
-                spec, duration = _track_spec(track, cfg)
-                onsets = track.load_onsets()
-                g = group.create_group(key)
-                spec16 = spec.astype(np.float16)
-                g.create_dataset("spec", data=spec16, chunks=(min(CHUNK_FRAMES, len(spec16)), nb),
-                                 compression="gzip", compression_opts=4, shuffle=True)
-                og = g.create_group("onsets")
-                for c in CLASSES:
-                    og.create_dataset(c, data=np.asarray(onsets.get(c, ()), dtype=np.float64))
-                src = [str(p) for p in track.audio]
-                first = Path(track.audio[0]) if track.audio else (Path(track.annotation) if track.annotation else None)
-                g.attrs.update({
-                    "track_id": str(track.track_id), "split": track.split, "group": str(track.group),
-                    "duration": float(duration),
-                    "n_frames": len(spec), "source": json.dumps(src),
-                    "source_sha1": _sha1_file(first) if first is not None and first.is_file() else "",
-                })
-                if track.split == "train":
-                    x = spec16.astype(np.float64)
-                    s1 += x.sum(axis=0)
-                    s2 += np.square(x).sum(axis=0)
-                    count += len(x)
+            bar = tqdm(total=len(tracks), desc=f"features {dataset}", unit="track",
+                       disable=None if progress else True)
+            results = _results_in_order(tracks, cfg, int(threads))
+            try:
+                for track, key, res in zip(tracks, keys, results):
+                    spec16, onsets = res["spec16"], res["onsets"]
+                    g = group.create_group(key)
+                    g.create_dataset("spec", data=spec16, chunks=(min(CHUNK_FRAMES, len(spec16)), nb),
+                                     compression="gzip", compression_opts=4, shuffle=True)
+                    og = g.create_group("onsets")
+                    for c in CLASSES:
+                        og.create_dataset(c, data=np.asarray(onsets.get(c, ()), dtype=np.float64))
+                    src = [str(p) for p in track.audio]
+                    g.attrs.update({
+                        "track_id": str(track.track_id), "split": track.split, "group": str(track.group),
+                        "duration": res["duration"],
+                        "n_frames": len(spec16), "source": json.dumps(src),
+                        "source_sha1": res["sha1"],
+                    })
+                    if track.split == "train":
+                        s1 += res["s1"]
+                        s2 += res["s2"]
+                        count += len(spec16)
+                    bar.update(1)
+            finally:
+                results.close()  # cancels and joins a pool at once on an error
+                bar.close()
             mean = s1 / max(count, 1)
             std = np.sqrt(np.maximum(s2 / max(count, 1) - mean ** 2, 0.0))
             if count == 0:
