@@ -170,6 +170,21 @@ def test_dataloader_workers_give_same_batches(tmp_path):
     ds.close()
 
 
+def test_preloaded_datapoints_equal_the_lazy_ones(tmp_path):
+    h5a = make_cache(tmp_path, "a", SPEC_A)
+    h5b = make_cache(tmp_path, "b", [("b0", "train", {"TT": [0.3, 1.7]}, 6.0)])
+    ds = DatapointDataset([h5a, h5b], "train", widen=0.3)
+    pre = ds.preload()
+    assert len(pre) == len(ds) == 6 and pre.n_bins == 84
+    assert ds.nbytes() == 6 * 400 * (2 * 84 + 4 * 5)
+    x, y = pre.batch(torch.tensor([4, 0, 5]))
+    for row, i in enumerate((4, 0, 5)):
+        xl, yl = ds[i]
+        np.testing.assert_array_equal(x[row].numpy(), xl)  # same float32 arithmetic
+        np.testing.assert_array_equal(y[row].numpy(), yl)
+    assert y[0, :, 2].max() == 1.0 and abs(float(y[0, 29, 2]) - 0.3) < 1e-7  # b0's tom at 0.3 s, widened
+
+
 def test_track_arrays(tmp_path):
     h5 = make_cache(tmp_path, "a", SPEC_A)
     got = list(track_arrays(h5, "train"))

@@ -82,6 +82,43 @@ def test_killed_trial_resumes_to_the_same_history_and_model(tmp_path):
     assert meta_a["best_epoch"] == straight["best_epoch"]
 
 
+class _Preloadable(TensorDataset):
+    """A dataset that can be preloaded (as ``targets.DatapointDataset``), float16-exact inputs."""
+
+    def __init__(self, data):
+        x, y = data.tensors
+        super().__init__(x.half().float(), y)
+        self.preloaded = 0
+
+    def nbytes(self):
+        return self.tensors[0].numel() * 2 + self.tensors[1].numel() * 4
+
+    def preload(self, device=None, progress=False):
+        from drumscribe.targets import PreloadedDatapoints
+
+        self.preloaded += 1
+        x, y = self.tensors
+        return PreloadedDatapoints(x.half(), y, np.zeros(F), np.ones(F), device)
+
+
+def test_preloaded_and_dataloader_training_give_the_same_history(tmp_path):
+    # the same batches and the same RNG draws (shuffle, dropout) whichever way the data come
+    train, val = _Preloadable(_data()), _Preloadable(_data(n=4, seed=1))
+    runs = {}
+    for preload in (False, True, "auto"):
+        out = tmp_path / str(preload)
+        training.train_trial("cnn", SMALL_CNN, train, val, out, {**CFG, "preload": preload,
+                             "max_train_datapoints": 9}, progress=False, pos_weight=[3.0] * 5)
+        rows = _without_timing(training.read_history(out / "history.csv"))
+        runs[preload] = [{k: v for k, v in r.items() if k != "val_micro_f1"} for r in rows]  # NaN: no evaluate_fn
+    assert train.preloaded == 2 and val.preloaded == 2  # True and auto (small data) preload
+    assert runs[False] == runs[True] == runs["auto"]
+    assert runs[False][0]["train_loss"] != runs[False][1]["train_loss"]
+    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "cap", {**CFG, "preload": "auto",
+                         "preload_max_gb": 1e-9}, progress=False)
+    assert train.preloaded == 2  # over the cap: read through the DataLoader
+
+
 def test_finished_checkpoint_without_model_only_writes_the_model(tmp_path):
     train, val = _data(n=4), _data(n=2, seed=1)
     training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
@@ -166,6 +203,7 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
         ("cnn", SMALL_CNN, {"batch_size": 0}, "training.batch_size"),
         ("cnn", SMALL_CNN, {"device": "tpu"}, "training.device"),
         ("cnn", SMALL_CNN, {"learning_rate": -1}, "training.learning_rate"),
+        ("cnn", SMALL_CNN, {"preload": "yes"}, "training.preload"),
         ("cnn", {"num_blocks": 9}, {}, r"spaces\.cnn\.num_blocks"),
         ("lstm", {}, {}, "architecture 'lstm'"),
     ],

@@ -539,6 +539,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     4. ``out_metrics`` gets the validation scores with the tuned thresholds, the
        thresholds, parameters, epochs and seconds (what ``select_best`` ranks).
     """
+    import time
+
     import numpy as np
 
     from . import models, training as train_mod
@@ -547,6 +549,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     from . import features as feat
     from .atomic import write_json
 
+    t_start = time.perf_counter()
     out_dir = Path(out_model).parent
     if Path(out_history).parent != out_dir or Path(out_metrics).parent != out_dir:
         raise ConfigError(f"{out_dir}: model, history and metrics must share one trial folder")
@@ -585,6 +588,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         "feature_config": cfg.to_dict(), "norm_mean": mean, "norm_std": std, "peak_params": peak_params,
         "datasets": datasets_, "trial": out_dir.name, "datapoint_frames": frames, "widen": widen,
     }
+    t_train = time.perf_counter()
     summary = train_mod.train_trial(arch, dict(params), train_data, val_data, out_dir, training,
                                     progress=progress, pos_weight=pos_weight, evaluate_fn=evaluate_fn,
                                     meta=meta, threads=threads)
@@ -592,6 +596,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     val_data.close()
 
     # thresholds: tuned on the validation split only, with the kept (best) weights
+    t_final = time.perf_counter()
     model, ckpt = models.load_checkpoint(out_model)
     acts = tracks_activations(model, [spec for _, spec, _ in val_tracks], frames)
     items = [(tid, act, ref) for (tid, _, ref), act in zip(val_tracks, acts)]
@@ -610,6 +615,10 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         "seconds": summary["seconds"], "datapoints_per_s": summary["datapoints_per_s"],
         "device": summary["device"], "n_train_datapoints": len(train_data),
         "n_val_tracks": len(val_tracks), "class_weights": [float(w) for w in np.asarray(pos_weight)],
+        # where the trial's time went (s): data loading before training, training with its
+        # per-epoch validation, the final threshold tuning and scoring
+        "setup_seconds": round(t_train - t_start, 3), "train_seconds": round(t_final - t_train, 3),
+        "final_seconds": round(time.perf_counter() - t_final, 3),
     }
     if result["micro_f1"] is None:  # no onset and no prediction at all in validation
         result["micro_f1"] = 0.0

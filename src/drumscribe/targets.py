@@ -11,6 +11,8 @@
   (formula in its docstring and ``docs/features.md``).
 * :class:`DatapointDataset` serves ``(x (400, bins), y (400, 5))`` from HDF5 caches;
   it opens the files lazily in each process, so it is safe with DataLoader workers.
+  Its :meth:`~DatapointDataset.preload` holds a whole split as tensors on a device
+  (:class:`PreloadedDatapoints`), so training draws a batch with one gather.
 """
 
 from __future__ import annotations
@@ -220,6 +222,38 @@ class DatapointDataset(_TorchDataset):
         y[len(spec):] = 0.0  # no targets in the padding
         return x, y
 
+    def nbytes(self) -> int:
+        """Bytes the datapoints take once preloaded (float16 spectrograms + float32 targets)."""
+        return len(self.index) * self.frames * (2 * self.n_bins + 4 * len(CLASSES))
+
+    def preload(self, device=None, progress: bool = False) -> "PreloadedDatapoints":
+        """All datapoints of this split in memory (on ``device``): :class:`PreloadedDatapoints`.
+
+        Serves exactly the items of ``self[i]`` (the spectrogram is kept as the cache's
+        float16 values and normalised per batch in float32, as ``__getitem__`` does), but a
+        batch is one indexing operation on ``device`` instead of a DataLoader reading
+        HDF5 chunks datapoint by datapoint. :meth:`nbytes` tells the memory it takes.
+        """
+        import torch
+        from tqdm.auto import tqdm
+
+        n, T = len(self.index), self.frames
+        x = np.zeros((n, T, self.n_bins), np.float16)
+        y = np.zeros((n, T, len(CLASSES)), np.float32)
+        by_track: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for i, (fi, key, start) in enumerate(self.index):
+            by_track.setdefault((fi, key), []).append((i, start))
+        for (fi, key), items in tqdm(by_track.items(), desc=f"preload {self.split}", unit="track",
+                                     disable=None if progress else True, leave=False):
+            spec = self._spec(fi, key)[()]
+            for i, start in items:
+                part = spec[start:start + T]
+                x[i, : len(part)] = part
+                _fill(y[i], self._onsets[(fi, key)], start, self.widen)
+                y[i, len(part):] = 0.0
+        self.close()
+        return PreloadedDatapoints(torch.from_numpy(x), torch.from_numpy(y), self.mean, self.std, device)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_files"], state["_specs"], state["_pid"] = None, {}, None
@@ -240,6 +274,42 @@ class DatapointDataset(_TorchDataset):
             self.close()
         except Exception:  # pragma: no cover
             pass
+
+
+class PreloadedDatapoints(_TorchDataset):
+    """Datapoints held as tensors (on a device): ``x`` float16 raw spectrograms
+    (N, frames, bins), zero-padded; ``y`` float32 widened targets (N, frames, 5).
+
+    ``self[i]`` and :meth:`batch` give float32 ``((x - mean) / std, y)``, equal to
+    :class:`DatapointDataset`'s items. Made by :meth:`DatapointDataset.preload`;
+    ``drumscribe.training`` draws batches with :meth:`batch` (one gather on the device).
+    """
+
+    def __init__(self, x, y, mean, std, device=None):
+        import torch
+
+        device = torch.device(device or "cpu")
+        self.x = x.to(device)
+        self.y = y.to(device)
+        self.mean = torch.as_tensor(np.asarray(mean, np.float32), device=device)
+        self.std = torch.as_tensor(np.asarray(std, np.float32), device=device)
+        self.n_bins = int(self.x.shape[-1])
+        self.device = device
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def batch(self, indices):
+        """``(x, y)`` float32 of the datapoints ``indices`` (a LongTensor), on the device."""
+        indices = indices.to(self.device)
+        x = (self.x[indices].float() - self.mean) / self.std
+        return x, self.y[indices]
+
+    def __getitem__(self, i: int):
+        import torch
+
+        x, y = self.batch(torch.as_tensor([int(i)]))
+        return x[0], y[0]
 
 
 def track_arrays(h5_path: str | os.PathLike, split: str, mean: np.ndarray | None = None,

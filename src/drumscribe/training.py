@@ -10,7 +10,11 @@ The protocol of the thesis (chapter 4) and the brief:
 - the weights of the epoch with the best validation micro F1 (from ``evaluate_fn``,
   whole validation tracks) are kept; without ``evaluate_fn``, those of the
   lowest validation loss;
-- bf16 autocast on CUDA, plain float32 on CPU; seeds fixed.
+- bf16 autocast on CUDA, plain float32 on CPU; seeds fixed;
+- ``preload`` (``auto``: splits up to ``preload_max_gb``) holds the datapoints as
+  tensors on the training device (``DatapointDataset.preload``), so a batch is one
+  gather instead of a DataLoader reading HDF5 chunks; the batches (and the RNG draws)
+  are the same either way.
 
 Every epoch appends a row to ``out_dir/history.csv`` and writes the full
 training state to ``out_dir/checkpoint.pt`` (atomically), so a killed trial
@@ -60,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "auto",
     "max_train_datapoints": None,
+    "preload": "auto",
+    "preload_max_gb": 4.0,
 }
 
 EvaluateFn = Callable[[nn.Module], Mapping[str, Any]]
@@ -87,6 +93,11 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
     _int(cfg, "num_workers", 0)
     _int(cfg, "seed", 0)
     _int(cfg, "max_train_datapoints", 1, allow_none=True)
+    if cfg["preload"] not in ("auto", True, False):
+        raise ConfigError(f"training.preload: {cfg['preload']!r} is not auto, true or false")
+    v = cfg["preload_max_gb"]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise ConfigError(f"training.preload_max_gb: {v!r} is not a number >= 0")
     for key, low, high in (("learning_rate", 0.0, 1.0), ("lr_factor", 0.0, 1.0)):
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v < high:
@@ -217,14 +228,47 @@ def _as_float(batch) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _train_epoch(model, loader, criterion, optimizer, device, bar) -> tuple[float, int]:
+class _Indices(Dataset):
+    """``0 .. n-1`` as a Dataset: a DataLoader over it yields index batches in exactly
+    the order (and with the same RNG use) as over the data itself."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _batches(data: Dataset, cfg: Mapping, device: torch.device, sampler=None):
+    """``(x, y)`` float32 batches on ``device``: gathered from a preloaded dataset
+    (``data.batch``), else read through a DataLoader."""
+    if hasattr(data, "batch"):
+        for idx in _loader(_Indices(len(data)), {**cfg, "num_workers": 0}, torch.device("cpu"), sampler):
+            yield data.batch(idx)
+        return
+    for batch in _loader(data, cfg, device, sampler):
+        x, y = _as_float(batch)
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: bool) -> Dataset:
+    """``data.preload(device)`` when ``training.preload`` asks for it (``auto``: when the
+    split takes at most ``preload_max_gb``); the data as is otherwise."""
+    if cfg["preload"] is False or not hasattr(data, "preload"):
+        return data
+    if cfg["preload"] == "auto" and data.nbytes() > cfg["preload_max_gb"] * 1e9:
+        return data
+    return data.preload(device, progress=progress)
+
+
+def _train_epoch(model, batches, criterion, optimizer, device, bar) -> tuple[float, int]:
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
-    for batch in loader:
-        x, y = _as_float(batch)
-        x = x.to(device, non_blocking=True)
-        y = y.to(device, non_blocking=True)
+    for x, y in batches:
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device):
             logits = model(x)
@@ -238,13 +282,11 @@ def _train_epoch(model, loader, criterion, optimizer, device, bar) -> tuple[floa
 
 
 @torch.no_grad()
-def _val_loss(model, loader, criterion, device) -> float:
+def _val_loss(model, batches, criterion, device) -> float:
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
-    for batch in loader:
-        x, y = _as_float(batch)
-        x, y = x.to(device), y.to(device)
+    for x, y in batches:
         with _autocast(device):
             logits = model(x)
         total += criterion(logits.float(), y).double() * len(x)
@@ -391,7 +433,8 @@ def train_trial(
         _set_rng_state(resumed["rng"])
         write_text(history_path, _history_csv(history))
 
-    val_loader = _loader(val_data, cfg, device)
+    train_data = _maybe_preload(train_data, cfg, device, progress)
+    val_data = _maybe_preload(val_data, cfg, device, progress)
     n_per_epoch = min(n_train, cfg["max_train_datapoints"] or n_train)
     epoch = start_epoch
     while epoch < cfg["max_epochs"] and not stop["stopped_early"]:
@@ -401,7 +444,7 @@ def train_trial(
         # the shuffle of each epoch depends only on (seed, epoch): identical after a resume
         gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
         sampler = RandomSampler(train_data, num_samples=n_per_epoch, generator=gen)
-        loader = _loader(train_data, cfg, device, sampler)
+        batches = _batches(train_data, cfg, device, sampler)
         lr = optimizer.param_groups[0]["lr"]
         t0 = time.perf_counter()
         with tqdm(
@@ -411,9 +454,9 @@ def train_trial(
             disable=None if progress else True,
             leave=False,
         ) as bar:
-            train_loss, seen = _train_epoch(model, loader, criterion, optimizer, device, bar)
+            train_loss, seen = _train_epoch(model, batches, criterion, optimizer, device, bar)
             train_seconds = time.perf_counter() - t0
-            val_loss = _val_loss(model, val_loader, criterion, device)
+            val_loss = _val_loss(model, _batches(val_data, cfg, device), criterion, device)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingError(
                     f"{out_dir}: loss became {'NaN' if math.isnan(train_loss) or math.isnan(val_loss) else 'infinite'}"
