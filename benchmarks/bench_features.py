@@ -10,7 +10,15 @@ minutes is written as 16-bit wav files to a temp folder; we time
 and print audio-seconds per wall-second. BLAS/OpenMP are pinned to one thread, so
 the numbers are per core.
 
-    .venv/bin/python benchmarks/bench_features.py [--minutes 3] [--tracks 4] [--kind logfilt]
+``--threads 1 2 4`` times step 2 once per worker count (``build_cache(threads=N)``:
+a process pool computes the spectrograms, the main process writes the HDF5), prints
+the speed-up over the first count and checks every cache equals the first. It also
+prints the CPU seconds of the main (writing) process and of the workers: on a busy
+machine wall times do not show scaling, but ``serial wall / main CPU`` bounds the
+speed-up any number of cores can give (Amdahl), and the workers' total CPU over the
+serial CPU is the pool's overhead.
+
+    .venv/bin/python benchmarks/bench_features.py [--minutes 3] [--tracks 4] [--kind logfilt] [--threads 1 2]
 """
 
 import os
@@ -20,6 +28,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
+import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -44,11 +53,37 @@ def synth(seconds, seed):
     return y
 
 
+def same_cache(a, b):
+    """True if two caches hold the same groups, arrays and attributes."""
+    import h5py
+
+    def content(path):
+        out = {}
+        with h5py.File(path, "r") as h5:
+            h5.visititems(lambda name, obj: out.__setitem__(
+                name, (obj[()] if isinstance(obj, h5py.Dataset) else None, dict(obj.attrs))))
+            out["/"] = (None, dict(h5.attrs))
+        return out
+
+    ca, cb = content(a), content(b)
+    if ca.keys() != cb.keys():
+        return False
+    for k in ca:
+        (va, aa), (vb, ab) = ca[k], cb[k]
+        if (va is None) != (vb is None) or (va is not None and not np.array_equal(va, vb)):
+            return False
+        if aa.keys() != ab.keys() or any(not np.array_equal(aa[x], ab[x]) for x in aa):
+            return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=3.0, help="length of each synthetic track")
     ap.add_argument("--tracks", type=int, default=4)
     ap.add_argument("--kind", default="logfilt", choices=["logfilt", "mel"])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1],
+                    help="build_cache worker counts to time (the first is the reference)")
     args = ap.parse_args()
     cfg = FeatureConfig(kind=args.kind)
     seconds = args.minutes * 60
@@ -71,13 +106,30 @@ def main():
         dt = min(times)
         print(f"spectrogram only (best of 3):         {seconds:7.0f} s audio in {dt:6.2f} s wall = "
               f"{seconds / dt:7.1f}x realtime per core  ({spec.shape[0]} frames x {spec.shape[1]} bins)")
-        t0 = time.perf_counter()
-        out = build_cache("bench", None, d / "bench.h5", cfg, tracks=tracks, progress=False)
-        dt = time.perf_counter() - t0
         total = seconds * args.tracks
-        mb = out.stat().st_size / 1e6
-        print(f"load + spectrogram + HDF5:    {total:7.0f} s audio in {dt:6.2f} s wall = "
-              f"{total / dt:7.1f}x realtime per core")
+        walls, outs = [], []
+        for threads in args.threads:
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            p0, t0 = time.process_time(), time.perf_counter()
+            out = build_cache("bench", None, d / f"bench_{threads}.h5", cfg, tracks=tracks, progress=False,
+                              threads=threads)
+            dt, main_cpu = time.perf_counter() - t0, time.process_time() - p0
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            workers_cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+            walls.append(dt)
+            outs.append(out)
+            label = "per core" if threads == 1 else f"with {threads} processes"
+            print(f"load + spectrogram + HDF5 (threads={threads}): {total:7.0f} s audio in {dt:6.2f} s wall = "
+                  f"{total / dt:7.1f}x realtime {label}"
+                  + (f"; speed-up {walls[0] / dt:.2f}x over threads={args.threads[0]}" if len(walls) > 1 else ""))
+            print(f"    CPU: main process {main_cpu:6.2f} s, workers {workers_cpu:6.2f} s"
+                  + (f"; speed-up bound (serial wall / main CPU) {walls[0] / main_cpu:.1f}x" if threads > 1 else ""))
+        for out in outs[1:]:
+            if not same_cache(outs[0], out):
+                raise SystemExit(f"{out}: differs from {outs[0]}")
+        if len(outs) > 1:
+            print(f"caches of threads={args.threads} have identical content")
+        mb = outs[0].stat().st_size / 1e6
         print(f"HDF5 size: {mb:.2f} MB for {total / 3600:.3f} h = {mb / (total / 3600):.1f} MB per audio hour "
               f"(float16, gzip 4 + shuffle, chunks of 400 frames)")
 

@@ -38,6 +38,7 @@ import os
 import pickle
 import sys
 import types
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ from .errors import ConfigError, InputError
 A4: float = 440.0
 #: Frames per chunk of every cached spectrogram (4 s datapoints).
 CHUNK_FRAMES: int = 400
+#: gzip (deflate) level of the cached spectrograms (with the HDF5 shuffle filter before it).
+GZIP_LEVEL: int = 4
 KINDS = ("logfilt", "mel")
 
 
@@ -350,22 +353,50 @@ def _no_onsets():
     raise RuntimeError("onsets of this track are loaded by the main process")
 
 
+def _spec_chunks(spec16: np.ndarray, rows: int) -> list[bytes]:
+    """The stored chunks of a float16 (frames, bins) spectrogram, as HDF5's filters write them.
+
+    Chunk ``k`` holds frames ``[k*rows, (k+1)*rows)`` (the last one zero-padded to
+    ``rows``), passed through the shuffle filter (byte ``j`` of every element, for
+    each ``j``) and the deflate filter (zlib ``compress2`` at :data:`GZIP_LEVEL`), so
+    ``write_direct_chunk`` stores what ``create_dataset(data=..., compression="gzip",
+    shuffle=True)`` would. Computed in the workers, this takes compression off the
+    main (writing) process.
+    """
+    spec16 = np.ascontiguousarray(spec16, dtype=np.float16)
+    out = []
+    for start in range(0, len(spec16), rows):
+        block = spec16[start:start + rows]
+        if len(block) < rows:
+            block = np.concatenate([block, np.zeros((rows - len(block), spec16.shape[1]), np.float16)])
+        shuffled = block.view(np.uint8).reshape(-1, block.itemsize).T.tobytes()
+        out.append(zlib.compress(shuffled, GZIP_LEVEL))
+    return out
+
+
 def _track_result(track, cfg: FeatureConfig, with_onsets: bool = True) -> dict:
     """Everything :func:`build_cache` writes for one track, computed without the HDF5 file.
 
-    Returns ``spec16`` (float16 (frames, bins)), ``duration`` (s), ``onsets`` (per class,
-    seconds; None if ``with_onsets`` is False), ``sha1`` of the first source file ("" if
-    none) and, for train tracks, ``s1``/``s2`` (float64 per-bin sum and sum of squares of
-    the float16 values) for the normalisation statistics. Runs in the main process
-    (serial build) or in a worker process (``threads > 1``), with identical results.
+    Returns ``shape`` (frames, bins) of the float16 spectrogram, ``chunks`` (its
+    compressed HDF5 chunks of ``rows`` frames, :func:`_spec_chunks`; ``spec16`` itself
+    instead when it has no frames), ``duration`` (s), ``onsets`` (per class, seconds;
+    None if ``with_onsets`` is False), ``sha1`` of the first source file ("" if none)
+    and, for train tracks, ``s1``/``s2`` (float64 per-bin sum and sum of squares of the
+    float16 values) for the normalisation statistics. Runs in the main process (serial
+    build) or in a worker process (``threads > 1``), with identical results.
     """
     spec, duration = _track_spec(track, cfg)
     onsets = track.load_onsets() if with_onsets else None
     spec16 = spec.astype(np.float16)
     del spec
     first = Path(track.audio[0]) if track.audio else (Path(track.annotation) if track.annotation else None)
-    out = {"spec16": spec16, "duration": float(duration), "onsets": onsets,
+    rows = min(CHUNK_FRAMES, len(spec16))
+    out = {"shape": spec16.shape, "rows": rows, "duration": float(duration), "onsets": onsets,
            "sha1": _sha1_file(first) if first is not None and first.is_file() else ""}
+    if rows:
+        out["chunks"] = _spec_chunks(spec16, rows)
+    else:
+        out["spec16"] = spec16
     if track.split == "train":
         x = spec16.astype(np.float64)
         out["s1"] = x.sum(axis=0)
@@ -550,10 +581,16 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
             results = _results_in_order(tracks, cfg, int(threads))
             try:
                 for track, key, res in zip(tracks, keys, results):
-                    spec16, onsets = res["spec16"], res["onsets"]
+                    onsets, n = res["onsets"], res["shape"][0]
                     g = group.create_group(key)
-                    g.create_dataset("spec", data=spec16, chunks=(min(CHUNK_FRAMES, len(spec16)), nb),
-                                     compression="gzip", compression_opts=4, shuffle=True)
+                    if "chunks" in res:  # compressed by _track_result: stored as they are
+                        ds = g.create_dataset("spec", shape=res["shape"], dtype=np.float16, chunks=(res["rows"], nb),
+                                              compression="gzip", compression_opts=GZIP_LEVEL, shuffle=True)
+                        for k, chunk in enumerate(res["chunks"]):
+                            ds.id.write_direct_chunk((k * res["rows"], 0), chunk)
+                    else:
+                        g.create_dataset("spec", data=res["spec16"], chunks=(res["rows"], nb),
+                                         compression="gzip", compression_opts=GZIP_LEVEL, shuffle=True)
                     og = g.create_group("onsets")
                     for c in CLASSES:
                         og.create_dataset(c, data=np.asarray(onsets.get(c, ()), dtype=np.float64))
@@ -561,13 +598,13 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
                     g.attrs.update({
                         "track_id": str(track.track_id), "split": track.split, "group": str(track.group),
                         "duration": res["duration"],
-                        "n_frames": len(spec16), "source": json.dumps(src),
+                        "n_frames": n, "source": json.dumps(src),
                         "source_sha1": res["sha1"],
                     })
                     if track.split == "train":
                         s1 += res["s1"]
                         s2 += res["s2"]
-                        count += len(spec16)
+                        count += n
                     bar.update(1)
             finally:
                 results.close()  # cancels and joins a pool at once on an error
