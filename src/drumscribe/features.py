@@ -25,7 +25,10 @@ bins, ADTOF's input. ``kind="mel"`` swaps step 3–4 for librosa's mel filterban
 The HDF5 cache (one file per dataset and feature config) is laid out as in
 ``docs/architecture.md``: ``/tracks/<id>/spec`` float16 (frames, bins) chunked
 (400, bins) gzip-compressed, ``/tracks/<id>/onsets/<CLASS>`` float64 seconds, and
-``/norm/{mean,std,count}`` from the train split only.
+``/norm/{mean,std,count}`` from the train split only. ``build_cache(threads=N)``
+computes the tracks (load, mix, spectrogram, compressed chunks) in N 'spawn' worker
+processes and writes them, in order, from the calling process: the same content as
+a serial build.
 """
 
 from __future__ import annotations
