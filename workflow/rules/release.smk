@@ -18,7 +18,7 @@ rule release_train:
     params:
         arch=config["release"]["architecture"],
         params=config["release"]["params"],
-        training=config["training"],
+        training={**config["training"], **config["release"].get("training", {})},
         targets=config["targets"],
         peaks=config["peaks"],
         evaluation=config["evaluation"],

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One call of the GPU study on the lent H100 machine (docs/results/README.md says how it was run).
+#   bash benchmarks/gpu/run_study.sh SECONDS [snakemake arguments and targets ...]
+# Prepares the machine (benchmarks/gpu/setup_device.sh), starts CUDA MPS if the driver has it
+# (kernels of concurrent trials then share the GPU instead of taking turns), samples the GPU's
+# utilisation every 2 s into /tmp/gpu_util.csv, runs snakemake on config/presets/gpu.yaml for at
+# most SECONDS (SIGINT at the limit: running trials stop and resume from their last epoch's
+# checkpoint in the next call), and packs what the graph made (no audio, caches or checkpoints)
+# into $OUT/results.tar.xz. On a machine kept warm between calls, everything made stays in place
+# (the repository's ignored results/ and /tmp), so calls continue each other.
+set -u
+limit=$1
+shift
+source benchmarks/gpu/setup_device.sh || exit 1
+export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps/log
+if [ ! -S /tmp/mps/pipe/control ]; then
+  mkdir -p /tmp/mps/pipe /tmp/mps/log
+  if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d \
+     && python3 -c "import torch; torch.ones(1).cuda().sum().item()"; then
+    echo "run_study: CUDA MPS started"
+  else
+    echo quit | nvidia-cuda-mps-control 2>/dev/null
+    rm -rf /tmp/mps
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    echo "run_study: no CUDA MPS; concurrent trials time-share the GPU"
+  fi
+fi
+[ -f /tmp/gpu_util.csv ] || echo "time,utilization_gpu_pct,memory_used_mib" > /tmp/gpu_util.csv
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -l 2 >> /tmp/gpu_util.csv &
+sampler=$!
+start=$(date +%s)
+timeout -s INT "$limit" snakemake --cores 16 --resources gpu=12 --configfile config/presets/gpu.yaml \
+  --scheduler greedy --rerun-triggers mtime --rerun-incomplete --keep-going "$@"
+status=$?
+kill $sampler 2>/dev/null
+echo "run_study: snakemake exit $status after $(( $(date +%s) - start )) s"
+mkdir -p "${OUT:-/tmp/out}"
+cp /tmp/gpu_util.csv "${OUT:-/tmp/out}/" 2>/dev/null
+tar -cJf "${OUT:-/tmp/out}/results.tar.xz" --exclude='*.h5' --exclude='checkpoint.pt' --exclude='*.flac' \
+  --exclude='results/trials/*/*/*/model.pt' results logs benchmarks/*/ .snakemake/log 2>/dev/null
+ls -la "${OUT:-/tmp/out}"
+exit $status
