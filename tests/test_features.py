@@ -460,3 +460,19 @@ def test_threads_pool_jobs_and_unguarded_script(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "runs.txt").read_text() == "run\n"  # the children did not re-run it
     assert list_tracks(tmp_path / "c.h5") == ["kitA_t0", "kitA_t1"]
+
+
+def test_threads_dead_worker_raises_and_leaves_no_h5(tmp_path):
+    """A worker that dies (here: exits at once, as if killed) fails the build; nothing is left."""
+    import functools
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    tracks = make_tracks(tmp_path, TOY[:2])
+    dies = Track("dies", "train", "g", (), empty_onsets, annotation=tmp_path / "x.txt",
+                 features=functools.partial(os._exit, 3))
+    out = tmp_path / "out" / "out.h5"
+    with pytest.raises(BrokenProcessPool) as info:
+        build_cache("toy", None, out, CFG, tracks=tracks + [dies], progress=False, threads=2)
+    assert any("feature worker died" in n for n in getattr(info.value, "__notes__", []))
+    assert [p.name for p in out.parent.iterdir()] == []

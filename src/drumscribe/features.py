@@ -488,6 +488,7 @@ def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Ite
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from .errors import DrumscribeError
 
@@ -511,6 +512,10 @@ def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Ite
             except DrumscribeError as exc:
                 exc.__cause__, exc.__context__, exc.__suppress_context__ = None, None, True
                 raise exc.with_traceback(None)
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
+                exc.add_note(f"feature worker died; tracks in flight from {track.track_id!r} "
+                             f"({', '.join(map(str, track.audio)) or track.annotation})")
+                raise
             fill()
             if not with_onsets:
                 result["onsets"] = track.load_onsets()
