@@ -17,12 +17,21 @@ How a long song stays in bounded memory
    :func:`drumscribe.features.spectrogram` gives on the whole signal: the frame
    centred at sample ``i * hop`` only sees samples within half a frame of it, and at
    the file's two ends the chunk starts/ends where the file does.
-3. **Model windows**: the spectrogram is cut into overlapping windows of
-   ``window`` seconds (default 4 s, the length of the training datapoints); each
+3. **Frame-local front end**: a model whose first layers see only a few frames
+   (the conv blocks of a CRNN; the whole CNN) runs those layers once over the song,
+   in pieces of :data:`FRONT_FRAMES` frames plus their receptive field ("halo",
+   :func:`_time_halo`) at each side, so each frame is computed once and equals the
+   whole-signal result (zero padding only at the file's two ends).
+4. **Model windows**: what follows (the recurrent layers of a CRNN; an RNN or
+   transformer whole) runs over overlapping windows of ``window`` seconds; each
    window's centre (the window minus ``context`` seconds, default 0.5 s, at each side)
-   is kept ("keep-centre"
-   stitching), so every kept frame sees at least ``context`` seconds of audio on
-   both sides (or the file's edge). Windows have one length, so they are batched.
+   is kept ("keep-centre" stitching), so every kept frame sees at least ``context``
+   seconds of audio on both sides (or the file's edge). Windows have one length, so
+   they are batched. The default window is the length the model was trained on
+   (the checkpoint's ``datapoint_frames``, 4 s; :func:`default_window`): the RNN
+   layers take any length, but the release CRNN on longer windows loses accuracy
+   (micro F1 on the MDB dev remixes 0.563 at 4 s, 0.551 at 8 s, 0.549 at 12 s), and
+   with the front end run once per frame a longer window saves little time.
    Only the activations (frames × 5 float32, 7 MB for an hour) grow with the song.
 
 Peak picking (:func:`drumscribe.peaks.pick_onsets`) runs on the stitched
@@ -56,12 +65,23 @@ SPEC_CHUNK_FRAMES = 3000
 #: Default windows per forward pass on the CPU and on a GPU.
 CPU_BATCH = 16
 CUDA_BATCH = 128
+#: Default windows per forward pass on the CPU when only the recurrent layers run on
+#: windows (a CRNN, its conv blocks run once per frame): a window then holds little
+#: memory, and the recurrence is faster on many windows at once.
+CPU_BATCH_RECURRENT = 64
+#: Default model window (seconds) when the checkpoint does not give its training
+#: datapoints' length (``datapoint_frames``).
+TRAINING_WINDOW_S = 4.0
+#: Default context dropped at each side of a window (seconds).
+CONTEXT_S = 0.5
+#: Frames per forward pass of a frame-local front end (plus its halo at each side).
+FRONT_FRAMES = 1000
 #: A signal whose peak is below this (dBFS) is reported as silent.
 SILENCE_DB = -80.0
 #: Extensions the CLI accepts as audio.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
-__all__ = ["Transcriber", "Result", "default_model_path", "AUDIO_EXTENSIONS"]
+__all__ = ["Transcriber", "Result", "default_model_path", "default_window", "AUDIO_EXTENSIONS"]
 
 
 def default_model_path() -> Path:
@@ -122,6 +142,125 @@ class Result:
         rows = [(float(t), c, float(p)) for c in CLASSES for t, p in zip(self.onsets[c], self.confidences[c])]
         order = {c: i for i, c in enumerate(CLASSES)}
         return sorted(rows, key=lambda r: (r[0], order[r[1]]))
+
+
+def default_window(meta: dict | None = None, fps: float = FPS) -> float:
+    """Default model window in seconds: the length the model was trained on,
+    ``meta["datapoint_frames"] / fps``, else :data:`TRAINING_WINDOW_S` (4 s).
+
+    Also for the recurrent models, which take any length: the release CRNN (GRU 2x144)
+    on longer windows scored lower on the MDB dev remixes (micro F1 0.5625 at 4 s,
+    0.5579 at 6 s, 0.5514 at 8 s, 0.5492 at 12 s, 0.5437 at 16 s; 2026-11-25).
+    """
+    frames = (meta or {}).get("datapoint_frames")
+    try:
+        if frames is not None and int(frames) > 0:
+            return int(frames) / float(fps)
+    except (TypeError, ValueError):
+        pass
+    return TRAINING_WINDOW_S
+
+
+def _time_halo(module) -> int | None:
+    """Frames at each side that one output frame of ``module`` depends on, for a
+    stack of layers that are local in time (convolutions with "same" zero padding
+    and stride 1 along time, max-pooling over frequency only, point-wise layers);
+    None if ``module`` holds any other layer (its output may depend on the whole
+    sequence). Dimension 2 of a Conv2d's (B, C, T, F) input is time; a Conv1d's
+    input is (B, C, T)."""
+    from torch import nn
+
+    halo = 0
+    pointwise = (nn.Sequential, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity, nn.GELU)
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            k, d, st, pad = m.kernel_size[0], m.dilation[0], m.stride[0], m.padding
+            pad = pad[0] if isinstance(pad, tuple) else None
+            reach = (k - 1) // 2 * d
+            if st != 1 or k % 2 == 0 or pad != reach or m.padding_mode != "zeros":
+                return None
+            halo += reach
+        elif isinstance(m, nn.MaxPool2d):
+            ks = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,) * 2
+            stride = m.stride if isinstance(m.stride, tuple) else (m.stride,) * 2
+            if ks[0] != 1 or stride[0] != 1:
+                return None
+        elif not isinstance(m, pointwise) and type(m).__module__.split(".")[0] == "torch":
+            return None
+    return halo
+
+
+def _split_model(model) -> tuple[object | None, int, object | None]:
+    """``(front, halo, back)``: the model as a frame-local front end (run once per
+    frame, chunked with ``halo`` frames of context) and the rest (run on windows).
+
+    - CRNN: the conv blocks, then the recurrent layers and output layer;
+    - CNN: the whole model is frame-local, ``back`` is None (no windows);
+    - other architectures, or a layer this function does not know: ``(None, 0, model)``.
+    """
+    from torch import nn
+
+    from .models.cnn import CNN
+    from .models.common import ConvStack
+    from .models.crnn import CRNN
+
+    if type(model) is CRNN and type(model.conv) is ConvStack:
+        halo = _time_halo(model.conv.blocks)
+        if halo is not None:
+            return model.conv, halo, _RecurrentHead(model)
+    if type(model) is CNN and type(model.conv) is ConvStack and isinstance(model.fc, nn.Sequential):
+        h1, h2 = _time_halo(model.conv.blocks), _time_halo(model.fc)
+        if h1 is not None and h2 is not None:
+            return model, h1 + h2, None
+    return None, 0, model
+
+
+def _RecurrentHead(crnn):
+    """The layers of a CRNN after its conv blocks, as a module: ``(B, T, features)`` → logits."""
+    from torch import nn
+
+    class RecurrentHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.drop, self.out = crnn.rnn, crnn.drop, crnn.out
+
+        def forward(self, x):
+            return self.out(self.drop(self.rnn(x)))
+
+    return RecurrentHead().eval()
+
+
+class _OneBlasThread:
+    """Context manager: numpy's OpenBLAS on one thread inside, as it was outside.
+
+    The spectrogram's filter-bank product runs in numpy's OpenBLAS, whose worker
+    threads keep spinning after each product; on a few cores they take the cores from
+    torch's threads, and the model's convolutions run up to 4x slower (measured on the
+    2-core dev VM: 24-110 ms instead of 24 ms per 10 s of song). The product is small,
+    so one thread loses nothing. Needs ``threadpoolctl`` (a scikit-learn dependency);
+    without it, or without an OpenBLAS, this does nothing.
+    """
+
+    _controller = None
+
+    def __enter__(self):
+        self._limit = None
+        try:
+            if _OneBlasThread._controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                _OneBlasThread._controller = ThreadpoolController()
+            pools = _OneBlasThread._controller.select(internal_api="openblas")
+            if any(p.num_threads > 1 for p in pools.lib_controllers):
+                self._limit = pools.limit(limits=1)
+        except Exception:  # noqa: BLE001 - only a speed-up: never fail a transcription for it
+            self._limit = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._limit is not None:
+            self._limit.restore_original_limits()
+        return False
 
 
 # --------------------------------------------------------------------------- audio streaming
@@ -197,11 +336,14 @@ class Transcriber:
     device : ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     threads : CPU threads for torch (``torch.set_num_threads``); None keeps torch's default.
     window, context : model window and the context dropped at each side of it
-        when stitching, in seconds (defaults 4 s, the training datapoints' length, and
-        0.5 s: 3 s kept per window).
+        when stitching, in seconds; default window :func:`default_window` (the
+        training datapoints' length, 4 s), default context 0.5 s. For a CRNN the window is that of its recurrent layers
+        (its conv blocks run once over the song); a CNN needs no windows at all.
     batch_size : windows per forward pass; default :data:`CPU_BATCH` on the CPU
         (each window of a convolutional front end holds tens of MB of activations,
-        so a large batch would cost memory, not time) and :data:`CUDA_BATCH` on a GPU.
+        so a large batch would cost memory, not time), :data:`CPU_BATCH_RECURRENT`
+        on the CPU when only recurrent layers run on windows (CRNN), and
+        :data:`CUDA_BATCH` on a GPU.
 
     Raises
     ------
@@ -218,7 +360,7 @@ class Transcriber:
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu",
-                 threads: int | None = None, window: float = 4.0, context: float = 0.5,
+                 threads: int | None = None, window: float | None = None, context: float | None = None,
                  batch_size: int | None = None):
         import torch
 
@@ -273,18 +415,31 @@ class Transcriber:
         self.peak_params = {**DEFAULT_PEAK_PARAMS, **dict(meta.get("peak_params") or {})}
         self.arch = meta.get("arch")
         self.n_bins = n_bins
+        if window is None:
+            window = default_window(meta, self.fps)
+        if context is None:
+            context = CONTEXT_S
         if window <= 0 or context < 0 or window - 2 * context <= 0:
             raise ConfigError(f"window {window} s / context {context} s: the window must be longer than 2 x context")
         self.window_frames = int(round(window * self.fps))
         self.context_frames = int(round(context * self.fps))
+        # on a GPU the model runs whole on windows, as before (the split is measured on the CPU only)
+        self._front, self._halo, self._back = _split_model(model) if self.device.type == "cpu" else (None, 0, model)
         if batch_size is None:
-            batch_size = CUDA_BATCH if self.device.type == "cuda" else CPU_BATCH
+            if self.device.type == "cuda":
+                batch_size = CUDA_BATCH
+            else:
+                batch_size = CPU_BATCH_RECURRENT if self._front is not None and self._back is not None else CPU_BATCH
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"--batch-size: {batch_size!r} is not a positive integer")
         self.batch_size = int(batch_size)
+        self.window = float(window)
+        self.context = float(context)
         self.model = model.to(self.device).eval()
         self._traced: dict[int, object] = {}
         self._torch = torch
+        self._front_fast = None
+        self._traced_back: dict[int, object] = {}
 
     # ------------------------------------------------------------------ spectrogram
     def _context_samples(self) -> int:
@@ -328,16 +483,21 @@ class Transcriber:
 
     # ------------------------------------------------------------------ model
     def _forward(self, windows: list[np.ndarray]) -> np.ndarray:
-        """Probabilities (B, T, 5) of a batch of equal-length normalised windows."""
+        """Probabilities (B, T, 5) of the whole model on a batch of equal-length
+        normalised spectrogram windows."""
+        return self._run(self.model, self._traced, windows)
+
+    def _run(self, module, cache: dict, windows: list[np.ndarray]) -> np.ndarray:
+        """sigmoid(module(stacked windows)) as (B, T, 5) float32 numpy."""
         torch = self._torch
         x = torch.from_numpy(np.stack(windows)).to(self.device)
         with torch.inference_mode():
-            return torch.sigmoid(self._model_for(x)(x)).float().cpu().numpy()
+            return torch.sigmoid(self._model_for(x, module, cache)(x)).float().cpu().numpy()
 
-    def _model_for(self, x):
-        """The model to run ``x`` through.
+    def _model_for(self, x, module=None, cache: dict | None = None):
+        """The module to run ``x`` through (default the whole model).
 
-        On the CPU, batches run through a TorchScript trace of the model frozen for
+        On the CPU, batches run through a TorchScript trace of the module frozen for
         inference (batch norm folded into the convolutions, oneDNN layouts): the same
         function, about 1.6x faster on 2 threads for the release CRNN
         (docs/benchmarks.md). One trace per window length (a song has one), reused for
@@ -345,23 +505,90 @@ class Transcriber:
         checks traced = eager for every architecture). Single windows run as is.
         """
         torch = self._torch
+        module = self.model if module is None else module
+        cache = self._traced if cache is None else cache
         key = int(x.shape[1])
-        if self.device.type != "cpu" or x.shape[0] < 2 or (key not in self._traced and len(self._traced) >= 4):
-            return self.model
-        if key not in self._traced:
-            try:
-                with warnings.catch_warnings():  # TracerWarnings on shape checks: one window length is traced
-                    warnings.simplefilter("ignore")
-                    self._traced[key] = torch.jit.optimize_for_inference(torch.jit.trace(self.model, x))
-            except Exception:  # noqa: BLE001 - an untraceable model still runs eagerly
-                self._traced[key] = self.model
-        return self._traced[key]
+        if self.device.type != "cpu" or x.shape[0] < 2 or (key not in cache and len(cache) >= 4):
+            return module
+        if key not in cache:
+            cache[key] = _frozen_trace(torch, module, x)
+        return cache[key]
+
+    def _front_module(self):
+        """The front end to run: on the CPU a frozen trace, made once; it takes any
+        length (checked on a second length when it is made), else the eager module."""
+        if self._front_fast is None:
+            torch = self._torch
+            self._front_fast = self._front
+            if self.device.type == "cpu":
+                x = torch.zeros(1, FRONT_FRAMES + 2 * self._halo, self.n_bins)
+                fast = _frozen_trace(torch, self._front, x)
+                check = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 57, self.n_bins),
+                                                                                 dtype=np.float32))
+                with torch.inference_mode():
+                    same = fast is not self._front and torch.allclose(fast(check), self._front(check), atol=1e-4)
+                if same:
+                    self._front_fast = fast
+        return self._front_fast
+
+    def _front_chunks(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """The front end over a stream of normalised spectrogram chunks, in pieces of
+        :data:`FRONT_FRAMES` frames plus ``halo`` frames of context at each side: the
+        concatenated output equals the front end run on the whole spectrogram.
+        Yields (frames, features) float32 arrays."""
+        torch = self._torch
+        h, L = self._halo, FRONT_FRAMES
+        front = self._front_module()
+        buf = np.zeros((0, self.n_bins), np.float32)
+        buf0 = 0      # global frame index of buf[0]
+        a = 0         # next frame to emit
+
+        def run(seg: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(np.ascontiguousarray(seg))[None].to(self.device)
+            with torch.inference_mode():
+                return front(x)[0].float().cpu().numpy()
+
+        for chunk in chunks:
+            buf = np.concatenate([buf, chunk]) if len(buf) else chunk
+            while buf0 + len(buf) >= a + L + h:
+                s = max(0, a - h)
+                y = run(buf[s - buf0:a + L + h - buf0])
+                yield y[a - s:a - s + L]
+                a += L
+                drop = max(0, a - h) - buf0
+                buf, buf0 = buf[drop:], buf0 + drop
+        if buf0 + len(buf) > a:
+            s = max(0, a - h)
+            y = run(buf[s - buf0:])
+            yield y[a - s:]
+
+    def _normalised(self, spec_chunks: Iterable[np.ndarray], keep_spec: list | None) -> Iterator[np.ndarray]:
+        """Check and normalise spectrogram chunks (kept as float16 in ``keep_spec``)."""
+        for chunk in spec_chunks:
+            if chunk.ndim != 2 or chunk.shape[1] != self.n_bins:
+                raise ModelError(f"{self.model_path}: spectrogram has shape {chunk.shape}, "
+                                 f"the model expects {self.n_bins} bins")
+            if keep_spec is not None:
+                keep_spec.append(chunk.astype(np.float16))
+            yield ((chunk - self.norm_mean) / self.norm_std).astype(np.float32, copy=False)
 
     def _stitch(self, spec_chunks: Iterable[np.ndarray], keep_spec: list | None = None) -> np.ndarray:
-        """Keep-centre stitching of model windows over a stream of spectrogram chunks."""
+        """Activations (frames, 5) of a stream of spectrogram chunks: the front end
+        (if any) once per frame, then keep-centre stitching of model windows."""
+        x = self._normalised(spec_chunks, keep_spec)
+        if self._front is None:
+            return self._windows(x, self.model, self._traced)
+        feats = self._front_chunks(x)
+        if self._back is None:  # the whole model is frame-local: its output is the logits
+            out = [1.0 / (1.0 + np.exp(-f)) for f in feats]
+            return np.concatenate(out).astype(np.float32) if out else np.zeros((0, len(CLASSES)), np.float32)
+        return self._windows(feats, self._back, self._traced_back)
+
+    def _windows(self, chunks: Iterable[np.ndarray], module, cache: dict) -> np.ndarray:
+        """Keep-centre stitching of ``module``'s windows over a stream of (frames, D) chunks."""
         W, C = self.window_frames, self.context_frames
         S = W - 2 * C
-        buf = np.zeros((0, self.n_bins), np.float32)
+        buf: np.ndarray | None = None
         buf0 = 0           # global frame index of buf[0]
         a = 0              # start of the next kept range
         out: list[np.ndarray] = []
@@ -369,28 +596,21 @@ class Transcriber:
 
         def flush():
             if pending:
-                probs = self._forward([w for w, _, _ in pending])
+                probs = self._run(module, cache, [w for w, _, _ in pending])
                 for p, (_, k0, k1) in zip(probs, pending):
                     out.append(p[k0:k1])
                 pending.clear()
 
-        def norm(x):
-            return (x - self.norm_mean) / self.norm_std
-
-        for chunk in spec_chunks:
-            if chunk.ndim != 2 or chunk.shape[1] != self.n_bins:
-                raise ModelError(f"{self.model_path}: spectrogram has shape {chunk.shape}, "
-                                 f"the model expects {self.n_bins} bins")
-            if keep_spec is not None:
-                keep_spec.append(chunk.astype(np.float16))
-            buf = np.concatenate([buf, norm(chunk).astype(np.float32)])
+        for chunk in chunks:
+            buf = chunk if buf is None or not len(buf) else np.concatenate([buf, chunk])
             # a window [s, s+W) keeping [a, a+S) is complete when s+W frames exist
             # (one more hop is required so the final window is decided with T known)
             while True:
                 s = max(0, a - C)
                 if buf0 + len(buf) < s + W + 1:
                     break
-                pending.append((buf[s - buf0:s - buf0 + W].copy(), a - s, a - s + S))
+                # a view: buf is never written, and np.stack copies when the batch runs
+                pending.append((buf[s - buf0:s - buf0 + W], a - s, a - s + S))
                 if len(pending) >= self.batch_size:
                     flush()
                 a += S
@@ -398,7 +618,7 @@ class Transcriber:
                 # it never starts before a - S - C (shown by the loop condition)
                 drop = max(0, a - S - C) - buf0
                 buf, buf0 = buf[drop:], buf0 + drop
-        T = buf0 + len(buf)
+        T = buf0 + (0 if buf is None else len(buf))
         while a < T:
             if T <= W:
                 s, e = 0, T
@@ -406,7 +626,7 @@ class Transcriber:
                 s = min(max(0, a - C), T - W)
                 e = s + W
             k1 = min(a + S, T) if e < T else T
-            win = buf[s - buf0:e - buf0].copy()
+            win = buf[s - buf0:e - buf0]
             if len(win) != W and pending:
                 flush()
             pending.append((win, a - s, k1 - s))
@@ -416,7 +636,7 @@ class Transcriber:
         flush()
         if not out:
             return np.zeros((0, len(CLASSES)), np.float32)
-        return np.concatenate(out).astype(np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)
 
     def activations(self, y: np.ndarray, chunked: bool = True) -> np.ndarray:
         """Per-frame onset probabilities (frames, 5) float32 of a mono 44.1 kHz signal.
@@ -435,7 +655,8 @@ class Transcriber:
                 return np.zeros((0, len(CLASSES)), np.float32)
             return self._forward([spec.astype(np.float32)])[0]
         blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
-        return self._stitch(self.spectrogram_chunks(blocks))
+        with _OneBlasThread():
+            return self._stitch(self.spectrogram_chunks(blocks))
 
     def onsets(self, activations: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Peak-pick ``activations`` with the model's thresholds; return (onsets, confidences)."""
@@ -481,7 +702,8 @@ class Transcriber:
             y = load_audio(path, SAMPLE_RATE)
             blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
         spec_keep: list | None = [] if keep_spectrogram else None
-        acts = self._stitch(self.spectrogram_chunks(tracked(blocks)), spec_keep)
+        with _OneBlasThread():
+            acts = self._stitch(self.spectrogram_chunks(tracked(blocks)), spec_keep)
         duration = n_samples[0] / SAMPLE_RATE
         warnings = []
         if peak[0] <= 10.0 ** (SILENCE_DB / 20.0):
@@ -541,3 +763,15 @@ def _n_bins(features, cfg) -> int | None:
         return int(fn(cfg))
     except Exception:  # noqa: BLE001
         return None
+
+
+def _frozen_trace(torch, module, x):
+    """A TorchScript trace of ``module`` on ``x``, frozen for inference; ``module``
+    itself if it cannot be traced."""
+    try:
+        with warnings.catch_warnings():  # TracerWarnings on shape checks: one window length is traced
+            warnings.simplefilter("ignore")
+            with torch.inference_mode():
+                return torch.jit.optimize_for_inference(torch.jit.trace(module, x))
+    except Exception:  # noqa: BLE001 - an untraceable model still runs eagerly
+        return module
