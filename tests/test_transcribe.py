@@ -342,3 +342,77 @@ def test_traced_cpu_model_equals_eager_for_every_batch_size(tmp_path, arch, para
         assert fast.shape == (batch, frames, len(CLASSES))
         np.testing.assert_allclose(fast, eager, atol=1e-5)
     assert list(t._traced) == [frames] and t._traced[frames] is not t.model
+
+
+# --------------------------------------------------------------------------- the front end run once per frame
+def test_split_model_front_halo_and_back(tmp_path):
+    """CRNN: conv blocks (2 frames of halo per block) + recurrent head; CNN: all frame-local;
+    RNN and transformers: windows over the whole model."""
+    def split(arch, **params):
+        t = Transcriber(untrained_checkpoint(tmp_path / f"{arch}.pt", arch, **params))
+        return t, t._front, t._halo, t._back
+
+    t, front, halo, back = split("crnn", cell="gru", num_layers=1, hidden_size=8, num_blocks=2)
+    assert front is t.model.conv and halo == 4 and back is not None and t.batch_size == tr.CPU_BATCH_RECURRENT
+    t, front, halo, back = split("cnn", num_blocks=1, num_fc=1, hidden_size=8, context=5)
+    assert front is t.model and halo == 2 + 2 and back is None and t.batch_size == tr.CPU_BATCH
+    for arch, params in (("rnn", dict(cell="gru", num_layers=1, hidden_size=8)),
+                         ("conv_transformer", dict(d_model=8, num_layers=1, num_heads=2))):
+        t, front, halo, back = split(arch, **params)
+        assert front is None and back is t.model
+
+
+@pytest.mark.parametrize("frames", [1, 4, 5, 36, 37, 38, 100, 333])
+def test_front_chunks_equal_whole_front(small_crnn, monkeypatch, frames):
+    """The conv blocks run in pieces with their halo give the whole-spectrogram result."""
+    monkeypatch.setattr(tr, "FRONT_FRAMES", 37)
+    t = Transcriber(small_crnn)
+    x = np.random.default_rng(frames).standard_normal((frames, 84)).astype(np.float32)
+    chunks = [x[i:i + 29] for i in range(0, frames, 29)]  # chunk size unrelated to FRONT_FRAMES
+    got = np.concatenate(list(t._front_chunks(chunks)))
+    with torch.inference_mode():
+        whole = t._front(torch.from_numpy(x)[None])[0].numpy()
+    assert got.shape == whole.shape
+    np.testing.assert_allclose(got, whole, atol=1e-5)
+
+
+def test_default_window_is_the_training_length(tmp_path):
+    ckpt = untrained_checkpoint(tmp_path / "c.pt", "crnn", cell="gru", num_layers=1, hidden_size=8)
+    assert Transcriber(ckpt).window_frames == 400  # no datapoint_frames: 4 s
+    torch.save({**torch.load(ckpt, weights_only=True), "datapoint_frames": 300}, tmp_path / "d.pt")
+    t = Transcriber(tmp_path / "d.pt")
+    assert t.window_frames == 300 and t.context_frames == 50
+    assert Transcriber(tmp_path / "d.pt", window=8.0, context=1.0).window_frames == 800
+
+
+def test_one_blas_thread_inside_and_restored_after():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def openblas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["internal_api"] == "openblas"]
+
+    before = openblas_threads()
+    if not before:
+        pytest.skip("numpy has no OpenBLAS here")
+    with tr._OneBlasThread():
+        assert openblas_threads() == [1] * len(before)
+    assert openblas_threads() == before
+
+
+@needs_fluidsynth
+@pytest.mark.skipif(not tr.default_model_path().is_file(),
+                    reason="the released model (src/drumscribe/assets/drumscribe-default.pt) is not built yet")
+def test_released_model_front_once_matches_whole_model_windows(tmp_path):
+    """The release CRNN with its conv blocks run once per frame gives the onsets of the
+    whole model run on windows (the earlier path), up to the conv features at the window
+    edges, which now see the neighbouring frames instead of zero padding."""
+    make_groove(tmp_path / "groove", 4321, seconds=14.0, bpm=110)
+    t = Transcriber(threads=2)
+    assert t._front is not None
+    fast = t.transcribe(tmp_path / "groove.wav")
+    t._front, t._back, t.batch_size = None, t.model, tr.CPU_BATCH  # the whole model on windows
+    slow = t.transcribe(tmp_path / "groove.wav")
+    assert fast.activations.shape == slow.activations.shape
+    np.testing.assert_allclose(fast.activations, slow.activations, atol=0.05)
+    s = scores(class_counts(slow.onsets, fast.onsets, 0.02))
+    assert s["micro_f1"] >= 0.98, s

@@ -241,16 +241,14 @@ class _OneBlasThread:
     without it, or without an OpenBLAS, this does nothing.
     """
 
-    _controller = None
-
     def __enter__(self):
         self._limit = None
         try:
-            if _OneBlasThread._controller is None:
-                from threadpoolctl import ThreadpoolController
+            from threadpoolctl import ThreadpoolController
 
-                _OneBlasThread._controller = ThreadpoolController()
-            pools = _OneBlasThread._controller.select(internal_api="openblas")
+            # a new scan each time (about 1 ms): libraries loaded since (scipy's own
+            # OpenBLAS) are limited too
+            pools = ThreadpoolController().select(internal_api="openblas")
             if any(p.num_threads > 1 for p in pools.lib_controllers):
                 self._limit = pools.limit(limits=1)
         except Exception:  # noqa: BLE001 - only a speed-up: never fail a transcription for it
