@@ -67,8 +67,10 @@ CPU_BATCH = 16
 CUDA_BATCH = 128
 #: Default windows per forward pass on the CPU when only the recurrent layers run on
 #: windows (a CRNN, its conv blocks run once per frame): a window then holds little
-#: memory, and the recurrence is faster on many windows at once.
-CPU_BATCH_RECURRENT = 64
+#: memory, and the recurrence is faster on many windows at once (release CRNN, 2
+#: threads, 3-minute song: GRU 0.60 s at 16, 0.50 s at 32, 0.45-0.51 s at 64 and
+#: 128; 64 raised the peak RSS of a 10-minute song from 621 to 761 MB).
+CPU_BATCH_RECURRENT = 32
 #: Default model window (seconds) when the checkpoint does not give its training
 #: datapoints' length (``datapoint_frames``).
 TRAINING_WINDOW_S = 4.0
@@ -536,12 +538,14 @@ class Transcriber:
         Yields (frames, features) float32 arrays."""
         torch = self._torch
         h, L = self._halo, FRONT_FRAMES
-        front = self._front_module()
         buf = np.zeros((0, self.n_bins), np.float32)
         buf0 = 0      # global frame index of buf[0]
         a = 0         # next frame to emit
 
-        def run(seg: np.ndarray) -> np.ndarray:
+        def run(seg: np.ndarray, full: bool = True) -> np.ndarray:
+            # the trace is made for the first full piece: a clip shorter than one piece
+            # runs eagerly and costs no tracing (cold start of a short file)
+            front = self._front_module() if full or self._front_fast is not None else self._front
             x = torch.from_numpy(np.ascontiguousarray(seg))[None].to(self.device)
             with torch.inference_mode():
                 return front(x)[0].float().cpu().numpy()
@@ -557,7 +561,7 @@ class Transcriber:
                 buf, buf0 = buf[drop:], buf0 + drop
         if buf0 + len(buf) > a:
             s = max(0, a - h)
-            y = run(buf[s - buf0:])
+            y = run(buf[s - buf0:], full=False)
             yield y[a - s:]
 
     def _normalised(self, spec_chunks: Iterable[np.ndarray], keep_spec: list | None) -> Iterator[np.ndarray]:
