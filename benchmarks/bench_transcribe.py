@@ -15,8 +15,12 @@ Prints (and with ``--json`` writes) these numbers:
 The audio is synthesised (decaying noise bursts and pitched thumps on a 8th-note grid,
 over a noise floor), written to a temporary folder block by block. The model is
 ``--model`` or, by default, an untrained CRNN of the release configuration
-(``crnn cell=gru num_layers=3 hidden_size=144``): speed and memory do not depend on
-the weights.
+(``crnn cell=gru num_layers=2 hidden_size=144``; until 2026-11-25 this default was the
+first release configuration, 3 layers): speed and memory do not depend on the weights.
+
+On the CPU, `drumscribe transcribe` runs a CRNN's conv blocks once per frame and its
+recurrent layers on 4 s windows, 32 a batch (``drumscribe.transcribe``); ``--window``,
+``--context`` and ``--batch-size`` change the windows of the recurrent layers.
 
 Example::
 
@@ -72,14 +76,14 @@ def synth_song(path: Path, minutes: float, seed: int = 0, channels: int = 1) -> 
 
 
 def release_like_model(path: Path) -> Path:
-    """An untrained CRNN of the release configuration, saved as a drumscribe checkpoint."""
+    """An untrained CRNN of the release configuration (GRU 2x144), saved as a drumscribe checkpoint."""
     import torch
 
     from drumscribe import CLASSES, features, models
 
     cfg = features.FeatureConfig()
     torch.manual_seed(0)
-    m = models.build("crnn", features.n_bins(cfg), cell="gru", num_layers=3, hidden_size=144)
+    m = models.build("crnn", features.n_bins(cfg), cell="gru", num_layers=2, hidden_size=144)
     nb = features.n_bins(cfg)
     models.save_checkpoint(path, m, {"feature_config": cfg, "norm_mean": np.zeros(nb), "norm_std": np.ones(nb),
                                      "thresholds": {c: 0.5 for c in CLASSES},
