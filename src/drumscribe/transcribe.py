@@ -21,7 +21,9 @@ How a long song stays in bounded memory
    (the conv blocks of a CRNN; the whole CNN) runs those layers once over the song,
    in pieces of :data:`FRONT_FRAMES` frames plus their receptive field ("halo",
    :func:`_time_halo`) at each side, so each frame is computed once and equals the
-   whole-signal result (zero padding only at the file's two ends).
+   whole-signal result (zero padding only at the file's two ends). CPU only; on a
+   GPU the model runs whole on windows. The release CRNN, 2 threads, dev VM: 3-minute
+   song 1.8 s before (conv blocks on every 4 s window, 33 % of it context), 1.1 s after.
 4. **Model windows**: what follows (the recurrent layers of a CRNN; an RNN or
    transformer whole) runs over overlapping windows of ``window`` seconds; each
    window's centre (the window minus ``context`` seconds, default 0.5 s, at each side)
