@@ -597,14 +597,16 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
 
     # thresholds: tuned on the validation split only, with the kept (best) weights
     t_final = time.perf_counter()
+    # (on the device it was trained on: on the CPU, a big model's pass over the whole
+    # validation split took minutes of a GPU run's trials)
     model, ckpt = models.load_checkpoint(out_model)
-    acts = tracks_activations(model, [spec for _, spec, _ in val_tracks], frames)
+    acts = tracks_activations(model.to(summary["device"]), [spec for _, spec, _ in val_tracks], frames)
     items = [(tid, act, ref) for (tid, _, ref), act in zip(val_tracks, acts)]
     thresholds = peaks_mod.tune_thresholds([a for _, a, _ in items], [r for _, _, r in items], peak_params,
                                            fps, window, peaks["threshold_grid"])
     scores, _ = score_activations(items, thresholds, peak_params, fps, window)
     ckpt["thresholds"] = thresholds
-    models.save_checkpoint(out_model, model, ckpt)
+    models.save_checkpoint(out_model, model.cpu(), ckpt)
     result = {
         "trial": out_dir.name, "dataset": "+".join(datasets_), "arch": arch, "params": summary["params"],
         **{k: v for k, v in scores.items()},
