@@ -836,7 +836,7 @@ def model_card(meta: Mapping, train_metrics: Mapping, test_metrics: Mapping[str,
         f"- trained on the train splits of: {', '.join(rel['datasets'])}; validated on their validation splits",
         f"- epochs: {train_metrics.get('epochs')}, best epoch: {train_metrics.get('best_epoch')}, "
         f"training time: {train_metrics.get('seconds', 0):.0f} s",
-        f"- training: `{json.dumps(config['training'], sort_keys=True)}`",
+        f"- training: `{json.dumps({**config['training'], **(rel.get('training') or {})}, sort_keys=True)}`",
         f"- peak picking: `{json.dumps(meta.get('peak_params'), sort_keys=True)}`",
         "- per-class thresholds (tuned on validation only): "
         + ", ".join(f"{c} {float(meta['thresholds'][c]):.2f}" for c in CLASSES),

@@ -48,6 +48,7 @@ DATASET_NAMES: dict[str, str] = {
     "gmd_synth": "GMD synth",
     "gmd_synth_mix": "GMD synth mix",
     "mdb_drums": "MDB Drums",
+    "mdb_drums_drum_only": "MDB Drums (drum stems)",
     "enst_drums": "ENST",
     "enst_mdb": "ENST+MDB",
     "egmd": "E-GMD",

@@ -231,7 +231,7 @@ def release_command():
     extra = [Path(f).resolve() for f in workflow.configfiles]
     extra = [f.relative_to(root) if f.is_relative_to(root) else f for f in extra
              if f != root / "config" / "config.yaml"]
-    return " ".join(["snakemake --cores all release"] + [f"--configfile {f}" for f in extra])
+    return " ".join(["snakemake --cores all release"] + (["--configfile"] + [str(f) for f in extra] if extra else []))
 
 
 # ---- targets ----
