@@ -124,13 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", default="midi,json,csv", metavar="LIST",
                    help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
     _model_args(t)
-    t.add_argument("--window", type=float, default=4.0, metavar="S",
-                   help="model window in seconds (default 4, the training datapoints' length); "
+    t.add_argument("--window", type=float, default=None, metavar="S",
+                   help="model window in seconds (default: the model's training datapoints, 4 s); "
                         "songs are processed window by window")
-    t.add_argument("--context", type=float, default=0.5, metavar="S",
+    t.add_argument("--context", type=float, default=None, metavar="S",
                    help="context dropped at each side of a window when stitching, seconds (default 0.5)")
     t.add_argument("--batch-size", type=int, default=None, metavar="N",
-                   help="windows per forward pass (default 16 on the CPU, 128 on a GPU)")
+                   help="windows per forward pass (default on the CPU: 32 for a CRNN's recurrent "
+                        "head, 16 otherwise; 128 on a GPU)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
 
     e = sub.add_parser("evaluate", formatter_class=fmt, epilog=EVALUATE_EPILOG,
