@@ -119,6 +119,35 @@ def test_preloaded_and_dataloader_training_give_the_same_history(tmp_path):
     assert train.preloaded == 2  # over the cap: read through the DataLoader
 
 
+def test_augmentation_changes_level_and_tilt_under_the_log():
+    mean, std = np.full(F, 0.2, np.float32), np.full(F, 0.5, np.float32)
+    mag = np.zeros((2, 3, F), np.float32)
+    mag[:, :2] = 0.3  # frames 0-1 sound, frame 2 is silence (zero padding)
+    x = torch.from_numpy((np.log10(1 + mag) - mean) / std)
+    out = training.augment_spectrograms(x, mean, std, torch.tensor([20.0, 0.0]), torch.tensor([0.0, 6.0]))
+    raw = out.numpy() * std + mean
+    np.testing.assert_allclose(raw[0, :2], np.log10(1 + 10 * 0.3), rtol=1e-5)  # +20 dB = x10 in magnitude
+    assert abs(raw[1, 0, 0] - np.log10(1 + 0.3 * 10 ** (-6 / 20))) < 1e-5  # lowest bin -6 dB
+    assert abs(raw[1, 0, -1] - np.log10(1 + 0.3 * 10 ** (6 / 20))) < 1e-5  # highest bin +6 dB
+    np.testing.assert_allclose(raw[:, 2], 0.0, atol=1e-6)  # silence stays silence
+
+
+def test_augmented_trial_resumes_to_the_same_history(tmp_path):
+    train, val = _Preloadable(_data()), _Preloadable(_data(n=4, seed=1))
+    train.mean, train.std = np.zeros(F, np.float32), np.ones(F, np.float32)
+    aug = {**CFG, "augment_gain_db": 6.0, "augment_tilt_db": 3.0, "preload": False}
+    straight = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "a", aug, progress=False)
+    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False, stop_after_epochs=1)
+    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False)
+    plain = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "c", {**aug, "augment_gain_db": 0.0,
+                                 "augment_tilt_db": 0.0}, progress=False)
+    ha, hb, hc = (_without_timing(training.read_history(tmp_path / k / "history.csv")) for k in "abc")
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "val_micro_f1"} for r in rows]  # noqa: E731
+    assert drop(ha) == drop(hb)  # the same draws after a resume
+    assert drop(ha) != drop(hc)  # and they do change the training
+    assert straight["finished"] and plain["finished"]
+
+
 def test_finished_checkpoint_without_model_only_writes_the_model(tmp_path):
     train, val = _data(n=4), _data(n=2, seed=1)
     training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
@@ -204,6 +233,8 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
         ("cnn", SMALL_CNN, {"device": "tpu"}, "training.device"),
         ("cnn", SMALL_CNN, {"learning_rate": -1}, "training.learning_rate"),
         ("cnn", SMALL_CNN, {"preload": "yes"}, "training.preload"),
+        ("cnn", SMALL_CNN, {"augment_gain_db": -3}, "training.augment_gain_db"),
+        ("cnn", SMALL_CNN, {"augment_tilt_db": 3}, r"training.augment_\*: the training data carry no normalisation"),
         ("cnn", {"num_blocks": 9}, {}, r"spaces\.cnn\.num_blocks"),
         ("lstm", {}, {}, "architecture 'lstm'"),
     ],

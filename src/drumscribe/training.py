@@ -14,7 +14,11 @@ The protocol of the thesis (chapter 4) and the brief:
 - ``preload`` (``auto``: splits up to ``preload_max_gb``) holds the datapoints as
   tensors on the training device (``DatapointDataset.preload``), so a batch is one
   gather instead of a DataLoader reading HDF5 chunks; the batches (and the RNG draws)
-  are the same either way.
+  are the same either way;
+- optional augmentation (``augment_gain_db``, ``augment_tilt_db``; off by default): each
+  training datapoint's magnitudes get a random gain and spectral tilt under the log
+  (:func:`augment_spectrograms`), drawn from a generator seeded per epoch, so a resumed
+  trial draws the same.
 
 Every epoch appends a row to ``out_dir/history.csv`` and writes the full
 training state to ``out_dir/checkpoint.pt`` (atomically), so a killed trial
@@ -66,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "max_train_datapoints": None,
     "preload": "auto",
     "preload_max_gb": 4.0,
+    "augment_gain_db": 0.0,
+    "augment_tilt_db": 0.0,
 }
 
 EvaluateFn = Callable[[nn.Module], Mapping[str, Any]]
@@ -95,9 +101,11 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
     _int(cfg, "max_train_datapoints", 1, allow_none=True)
     if cfg["preload"] not in ("auto", True, False):
         raise ConfigError(f"training.preload: {cfg['preload']!r} is not auto, true or false")
-    v = cfg["preload_max_gb"]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise ConfigError(f"training.preload_max_gb: {v!r} is not a number >= 0")
+    for key in ("preload_max_gb", "augment_gain_db", "augment_tilt_db"):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"training.{key}: {v!r} is not a number >= 0")
+        cfg[key] = float(v)
     for key, low, high in (("learning_rate", 0.0, 1.0), ("lr_factor", 0.0, 1.0)):
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v < high:
@@ -150,7 +158,8 @@ def _cpu_state(module_or_state) -> dict[str, torch.Tensor]:
 
 def _fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins) -> str:
     """What must not change for a checkpoint to be resumed (max_epochs, device and workers may)."""
-    keys = ("patience", "lr_patience", "lr_factor", "learning_rate", "batch_size", "seed", "max_train_datapoints")
+    keys = ("patience", "lr_patience", "lr_factor", "learning_rate", "batch_size", "seed", "max_train_datapoints",
+            "augment_gain_db", "augment_tilt_db")
     return json.dumps(
         {
             "arch": arch,
@@ -262,6 +271,38 @@ def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: 
     if cfg["preload"] == "auto" and data.nbytes() > cfg["preload_max_gb"] * 1e9:
         return data
     return data.preload(device, progress=progress)
+
+
+def augment_spectrograms(x: torch.Tensor, mean, std, gain_db: torch.Tensor, tilt_db: torch.Tensor,
+                         log_base: float = 10.0) -> torch.Tensor:
+    """Normalised log spectrograms ``x`` (B, T, F) as if the audio had another level and EQ.
+
+    Each datapoint ``b`` gets a gain of ``gain_db[b]`` dB and a spectral tilt rising
+    linearly over the bins from ``-tilt_db[b]`` to ``+tilt_db[b]`` dB, applied to the
+    filtered magnitudes under the log: with ``s = (x * std + mean)`` the log feature
+    ``log_base``-log of ``1 + m`` (``logfilt``: base 10, ``mel``: base e), the result is
+    ``log(1 + m * 10 ** (dB / 20))``, normalised again. Silence (``m = 0``, the zero padding)
+    stays silence.
+    """
+    B, _, F = x.shape
+    mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
+    ln_base = math.log(log_base)
+    mag = torch.expm1((x * std + mean) * ln_base).clamp_min(0.0)
+    ramp = torch.linspace(-1.0, 1.0, F, device=x.device, dtype=x.dtype)
+    db = gain_db.to(x).view(B, 1, 1) + tilt_db.to(x).view(B, 1, 1) * ramp.view(1, 1, F)
+    out = torch.log1p(mag * torch.pow(10.0, db / 20.0)) / ln_base
+    return (out - mean) / std
+
+
+def _augmented(batches, cfg: Mapping, gen: torch.Generator, mean, std, log_base: float):
+    """Training batches with random gain and tilt (``training.augment_*_db``; drawn from ``gen``)."""
+    g, t = cfg["augment_gain_db"], cfg["augment_tilt_db"]
+    for x, y in batches:
+        n = len(x)
+        gain = (torch.rand(n, generator=gen) * 2 - 1) * g
+        tilt = (torch.rand(n, generator=gen) * 2 - 1) * t
+        yield augment_spectrograms(x, mean, std, gain, tilt, log_base), y
 
 
 def _train_epoch(model, batches, criterion, optimizer, device, bar) -> tuple[float, int]:
@@ -402,6 +443,12 @@ def train_trial(
         if pos_weight.shape != (5,) or not torch.isfinite(pos_weight).all() or (pos_weight <= 0).any():
             raise ConfigError(f"pos_weight: {pos_weight.tolist()} is not 5 positive finite weights")
 
+    augment = cfg["augment_gain_db"] > 0 or cfg["augment_tilt_db"] > 0
+    if augment and (getattr(train_data, "mean", None) is None or getattr(train_data, "std", None) is None):
+        raise ConfigError("training.augment_*: the training data carry no normalisation (mean, std) to undo")
+    kind = ((meta or {}).get("feature_config") or {}).get("kind", "logfilt")
+    log_base = 10.0 if kind == "logfilt" else math.e
+
     _seed_all(cfg["seed"])
     model = models.build(arch, int(n_bins), **dict(params)).to(device)
     full_params = dict(model.params)
@@ -445,6 +492,9 @@ def train_trial(
         gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
         sampler = RandomSampler(train_data, num_samples=n_per_epoch, generator=gen)
         batches = _batches(train_data, cfg, device, sampler)
+        if augment:
+            aug_gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch + 500_009)
+            batches = _augmented(batches, cfg, aug_gen, train_data.mean, train_data.std, log_base)
         lr = optimizer.param_groups[0]["lr"]
         t0 = time.perf_counter()
         with tqdm(
