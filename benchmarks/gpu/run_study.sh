@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One call of the GPU study on the lent H100 machine (docs/results/README.md says how it was run).
+# One call of the GPU study on the lent H100 machine (docs/results/gpu-2026-11-25/README.md says how it was run).
 #   [STUDY_CONFIG=overlay.yaml] [STUDY_TAR=name.tar.xz] bash benchmarks/gpu/run_study.sh SECONDS [targets and snakemake arguments ...]
 # Prepares the machine (benchmarks/gpu/setup_device.sh), starts CUDA MPS if the driver has it
 # (kernels of concurrent trials then share the GPU instead of taking turns), samples the GPU's
