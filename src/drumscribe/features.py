@@ -177,12 +177,16 @@ def stft_magnitude(frames: np.ndarray, include_nyquist: bool = False, block: int
     further scaling applies (for 16-bit input madmom divides the window by 32767,
     which lands on the same scale to 3e-5 relative).
     """
+    import scipy.fft
+
     frame_size = frames.shape[1]
     window = np.hanning(frame_size).astype(np.float32)
     nbins = frame_size // 2 + (1 if include_nyquist else 0)
     out = np.empty((len(frames), nbins), dtype=np.float32)
     for s in range(0, len(frames), block):
-        spec = np.fft.rfft(frames[s:s + block] * window, axis=1)
+        # scipy's FFT keeps float32 frames in single precision (numpy's works in double):
+        # twice as fast, within 3e-7 of the magnitude's scale
+        spec = scipy.fft.rfft(frames[s:s + block] * window, axis=1)
         out[s:s + block] = np.abs(spec[:, :nbins])
     return out
 
