@@ -5,7 +5,7 @@ a temp folder, then times full passes of a ``torch.utils.data.DataLoader`` over
 ``DatapointDataset`` (batch 32, shuffled) with 0, 1 and 4 workers and prints
 datapoints (400 frames x 84 bins + 400 x 5 targets) per second.
 
-    .venv/bin/python benchmarks/bench_dataloader.py [--tracks 16] [--seconds 120] [--epochs 2]
+    .venv/bin/python benchmarks/bench_dataloader.py [--tracks 16] [--seconds 120] [--epochs 2] [--preload [--device cuda]]
 """
 
 import argparse
@@ -34,6 +34,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 4])
+    ap.add_argument("--preload", action="store_true", help="also time training.preload's batches")
+    ap.add_argument("--device", default="cpu", help="where --preload holds the data (cpu, cuda)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
@@ -76,6 +78,25 @@ def main():
             print(f"workers={w}: {n} datapoints in {dt:.2f} s = {n / dt:8.0f} datapoints/s "
                   f"({n * 4 / dt / 3600:.2f} h of audio per second)")
             del dl, it
+        if args.preload:
+            # training.preload: the split as tensors, a batch is one gather (what train_trial does)
+            from drumscribe.training import _batches, training_config
+
+            t0 = time.perf_counter()
+            pre = ds.preload(args.device)
+            print(f"preload to {args.device}: {len(pre)} datapoints in {time.perf_counter() - t0:.2f} s "
+                  f"({ds.nbytes() / 1e6:.0f} MB)")
+            cfg = training_config({"batch_size": args.batch_size})
+            sampler = torch.utils.data.RandomSampler(pre, generator=torch.Generator().manual_seed(0))
+            n = 0
+            t0 = time.perf_counter()
+            for _ in range(args.epochs):
+                for x, y in _batches(pre, cfg, torch.device(args.device), sampler):
+                    n += x.shape[0]
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t0
+            print(f"preloaded: {n} datapoints in {dt:.2f} s = {n / dt:8.0f} datapoints/s")
 
 
 if __name__ == "__main__":
