@@ -605,7 +605,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         "trial": out_dir.name, "dataset": "+".join(datasets_), "arch": arch, "params": summary["params"],
         **{k: v for k, v in scores.items()},
         "thresholds": thresholds,
-        "val_micro_f1_default_threshold": summary["val_micro_f1"],
+        "val_micro_f1_default_threshold": best["micro_f1_default_threshold"],
         "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
         "best_val_loss": summary["best_val_loss"], "stopped_early": summary["stopped_early"],
         "seconds": summary["seconds"], "datapoints_per_s": summary["datapoints_per_s"],
