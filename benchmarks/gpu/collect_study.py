@@ -103,8 +103,9 @@ def main() -> None:
             shutil.copy(src, out / Path(name).name)
     rows = trials(root, args.n_trials)
     _write_csv(out / "trials.csv", rows)
-    _write_csv(out / "throughput.csv", throughput(rows))
-    _write_csv(out / "stages.csv", stages(root))
+    per_arch, per_rule = throughput(rows), stages(root)
+    _write_csv(out / "throughput.csv", per_arch)
+    _write_csv(out / "stages.csv", per_rule)
 
     # the training curves of each dataset's best architecture (the graph's own plot function)
     import os
@@ -131,9 +132,7 @@ def main() -> None:
         busy = [u for u in util if u > 0]
         print(f"GPU utilisation: mean {statistics.mean(util):.1f} % over {len(util)} samples "
               f"(2 s apart); mean {statistics.mean(busy):.1f} % over the {len(busy)} samples with work")
-    for r in stages(root):
-        print(r)
-    for r in throughput(rows):
+    for r in per_rule + per_arch:
         print(r)
 
 
