@@ -6,6 +6,7 @@ Subcommands
 ``evaluate PRED REF``     onset F1 of predictions (or of audio, transcribed first) against references
 ``info``                  version, model file and its settings, torch threads and devices
 ``kits``                  the drum kits the renderer can use
+``compact-kits OUTDIR``   kits as small sample folders (no FluidSynth needed to render them)
 
 Every problem with the user's input is a :class:`drumscribe.errors.DrumscribeError`,
 caught here once and printed as one line ``drumscribe: error: <file>: <cause>`` on
@@ -157,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("kits", formatter_class=fmt, help="list the drum kits available for rendering",
                    description="List the drum kits (SoundFonts, Hydrogen kits) the renderer finds here.",
                    epilog="example:\n  drumscribe kits\n")
+
+    c = sub.add_parser(
+        "compact-kits", formatter_class=fmt, help="write kits as small sample folders (for GPU/cluster nodes)",
+        description="Write each kit as a compact Hydrogen-format folder OUTDIR/<kit id>/: one mono Ogg Vorbis "
+                    "one-shot per drum sound and velocity layer, silent tails cut (0.5-2 MB a kit). With "
+                    "DRUMSCRIBE_COMPACT_KITS=OUTDIR the renderer uses them under the same kit ids, without "
+                    "FluidSynth or the original sound fonts (docs/gmd_synth.md).",
+        epilog="example:\n  drumscribe compact-kits /tmp/kits --kits fluidr3_standard hydrogen_colombo\n"
+               "  DRUMSCRIBE_COMPACT_KITS=/tmp/kits snakemake --cores 16 ...\n")
+    c.add_argument("outdir", metavar="OUTDIR", help="folder to write the kit folders into")
+    c.add_argument("--kits", nargs="+", default=["all"], metavar="KIT",
+                   help="kit ids (see `drumscribe kits`) or 'all' (default: all installed, usable kits)")
+    c.add_argument("--layers", type=int, default=4, help="velocity layers per drum sound (default 4)")
+    c.add_argument("--max-seconds", type=float, default=2.0, help="longest one-shot in seconds (default 2.0)")
     return parser
 
 
@@ -581,7 +596,28 @@ def cmd_kits(args) -> int:
     return 0
 
 
-COMMANDS = {"transcribe": cmd_transcribe, "evaluate": cmd_evaluate, "info": cmd_info, "kits": cmd_kits}
+def cmd_compact_kits(args) -> int:
+    import warnings
+
+    from .synth.compact import compact_kits
+    from .synth.kits import resolve_kits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ids = resolve_kits("all" if args.kits == ["all"] else args.kits)
+    out = Path(args.outdir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    for folder in compact_kits(ids, out, layers=args.layers, max_seconds=args.max_seconds, progress=True):
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        print(f"{folder.name}: {size / 1e6:.2f} MB  {folder}")
+    return 0
+
+
+COMMANDS = {"transcribe": cmd_transcribe, "evaluate": cmd_evaluate, "info": cmd_info, "kits": cmd_kits,
+            "compact-kits": cmd_compact_kits}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

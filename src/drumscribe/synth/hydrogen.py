@@ -13,6 +13,8 @@ Instrument names are mapped to General MIDI sound slots by the keyword rules of
 :data:`NAME_RULES` (first rule that matches wins; the first instrument in the file
 takes a slot, later ones of the same kind take the rule's next slot or are unused).
 Unmatched instruments are not used. The table per kit is in ``docs/gmd_synth.md``.
+A compact kit (:mod:`drumscribe.synth.compact`, marked by a ``<drumscribeCompact>``
+element) stores each instrument's slot in ``<midiOutNote>`` instead.
 
 Rendering (Hydrogen's own semantics where it has them): the layer whose
 ``[min, max]`` holds ``velocity/127`` is played (nearest layer if it falls in a gap),
@@ -249,5 +251,13 @@ def load_drumkit(folder: str | Path) -> Drumkit:
                 layers.append(Layer(folder / fn, 0.0, 1.0, 1.0))
         layers = [ly for ly in layers if ly.path.is_file()]
         instruments.append(Instrument(iname if layers else "", volume, layers))
-    slot_map = classify_names([i.name for i in instruments])
+    if root.find("drumscribeCompact") is not None:  # a compact kit (synth.compact): slots stored explicitly
+        slot_map = {}
+        for i, inst in enumerate(root.iter("instrument")):
+            note = (inst.findtext("midiOutNote") or "").strip()
+            if instruments[i].layers and note.isdigit() and int(note) not in slot_map:
+                slot_map[int(note)] = i
+        slot_map = dict(sorted(slot_map.items()))
+    else:
+        slot_map = classify_names([i.name for i in instruments])
     return Drumkit(folder, name, lic, instruments, slot_map)

@@ -34,6 +34,9 @@ SF2_DIR = Path("/usr/share/sounds/sf2")
 SF3_DIR = Path("/usr/share/sounds/sf3")
 #: Where Debian's hydrogen-drumkits live; override with $DRUMSCRIBE_HYDROGEN_DIR.
 HYDROGEN_DIR = Path(os.environ.get("DRUMSCRIBE_HYDROGEN_DIR", "/usr/share/hydrogen/data/drumkits"))
+#: Environment variable naming a folder of compact kits (``drumscribe compact-kits``):
+#: a kit id with a folder there is served by that compact copy (same id and family).
+COMPACT_ENV = "DRUMSCRIBE_COMPACT_KITS"
 
 #: GMD/Roland note -> GM sound slots to try, in order (all of the same class).
 #: Roland's edge/rim articulations have no GM slot of their own (22, 26 are not GM
@@ -178,15 +181,28 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
     return kits
 
 
+def _compact(kit: Kit, compact_dir: str) -> Kit:
+    """``kit`` served by its compact copy under ``compact_dir``, if there is one."""
+    folder = Path(compact_dir) / kit.kit_id if compact_dir else None
+    if folder is None or not (folder / "drumkit.xml").is_file():
+        return kit
+    return Kit(kit.kit_id, "hydrogen", folder, f"{kit.name} (compact)", kit.license, bank=-1, preset=-1,
+               channel=-1, family=kit.family, meta={"compact_of": str(kit.source)})
+
+
 @functools.lru_cache(maxsize=4)
-def _registry(hydrogen_dir: str) -> dict[str, Kit]:
+def _registry(hydrogen_dir: str, compact_dir: str = "") -> dict[str, Kit]:
     kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir))
-    return {k.kit_id: k for k in kits}
+    return {k.kit_id: _compact(k, compact_dir) for k in kits}
+
+
+def _reg(hydrogen_dir: str | Path | None = None) -> dict[str, Kit]:
+    return _registry(str(hydrogen_dir or HYDROGEN_DIR), os.environ.get(COMPACT_ENV, ""))
 
 
 def all_kits(hydrogen_dir: str | Path | None = None) -> list[Kit]:
-    """Every known kit, installed or not."""
-    return list(_registry(str(hydrogen_dir or HYDROGEN_DIR)).values())
+    """Every known kit, installed or not (compact copies under ``$DRUMSCRIBE_COMPACT_KITS`` replace originals)."""
+    return list(_reg(hydrogen_dir).values())
 
 
 def kit_slots(kit: Kit) -> frozenset[int] | None:
@@ -247,7 +263,7 @@ def families(hydrogen_dir: str | Path | None = None) -> dict[str, str]:
 
 def get_kit(kit_id: str, hydrogen_dir: str | Path | None = None) -> Kit:
     """The kit called ``kit_id``; ``ConfigError`` for unknown ids."""
-    reg = _registry(str(hydrogen_dir or HYDROGEN_DIR))
+    reg = _reg(hydrogen_dir)
     if kit_id not in reg:
         raise ConfigError(f"render.kits: unknown kit {kit_id!r} (known: {', '.join(reg)})")
     return reg[kit_id]

@@ -117,8 +117,8 @@ class FluidKitRenderer:
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_renderer(kit_id: str):
-    return _make_renderer(get_kit(kit_id))
+def _cached_renderer(kit: Kit):
+    return _make_renderer(kit)
 
 
 def _make_renderer(kit: Kit):
@@ -132,7 +132,8 @@ def _make_renderer(kit: Kit):
 def open_kit(kit: str | Kit, cached: bool = True):
     """A renderer (``.slots``, ``.render(times, slots, velocities, duration) -> (y, labels)``) for a kit."""
     if isinstance(kit, str):
-        return _cached_renderer(kit) if cached else _make_renderer(get_kit(kit))
+        kit = get_kit(kit)  # the registry's kit now (a compact copy may serve the id)
+        return _cached_renderer(kit) if cached else _make_renderer(kit)
     return _make_renderer(kit)
 
 
