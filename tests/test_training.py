@@ -132,20 +132,113 @@ def test_augmentation_changes_level_and_tilt_under_the_log():
     np.testing.assert_allclose(raw[:, 2], 0.0, atol=1e-6)  # silence stays silence
 
 
+def _log_spec(mag, mean, std):
+    """Normalised log10(1 + mag) spectrograms (as ``logfilt`` features) from magnitudes."""
+    return torch.from_numpy(((np.log10(1 + mag) - mean) / std).astype(np.float32))
+
+
+def _raw(out, mean, std):
+    return out.numpy() * std + mean
+
+
+MEAN, STD = np.linspace(0.1, 0.4, F).astype(np.float32), np.linspace(0.3, 0.8, F).astype(np.float32)
+ZERO2 = torch.zeros(2)
+
+
+def test_pitch_shift_moves_the_peak_by_whole_bins_and_repeats_the_edge():
+    rng = np.random.default_rng(0)
+    mag = rng.uniform(0.05, 0.2, (2, 4, F)).astype(np.float32)
+    mag[:, :, 40] = 3.0  # the peak bin
+    s = np.log10(1 + mag)
+    out = training.augment_spectrograms(_log_spec(mag, MEAN, STD), MEAN, STD, ZERO2, ZERO2,
+                                        shift=torch.tensor([3, -5]))
+    raw = _raw(out, MEAN, STD)
+    assert (raw[0].argmax(-1) == 43).all() and (raw[1].argmax(-1) == 35).all()
+    np.testing.assert_allclose(raw[0, :, 3:], s[0, :, :-3], atol=1e-5)  # moved up by exactly 3 bins
+    np.testing.assert_allclose(raw[0, :, :3], np.repeat(s[0, :, :1], 3, 1), atol=1e-5)  # lowest bin repeated
+    np.testing.assert_allclose(raw[1, :, :-5], s[1, :, 5:], atol=1e-5)  # moved down by 5
+    np.testing.assert_allclose(raw[1, :, -5:], np.repeat(s[1, :, -1:], 5, 1), atol=1e-5)  # highest bin repeated
+
+
+def test_zero_shift_and_zero_eq_leave_the_input_unchanged():
+    mag = np.random.default_rng(1).uniform(0.0, 2.0, (2, 5, F)).astype(np.float32)
+    x = _log_spec(mag, MEAN, STD)
+    eq = training.random_eq_curves(2, F, 0.0, torch.Generator().manual_seed(0))
+    assert eq.shape == (2, F) and (eq == 0).all()
+    out = training.augment_spectrograms(x, MEAN, STD, ZERO2, ZERO2, shift=torch.zeros(2, dtype=torch.long),
+                                        eq_db_curve=eq)
+    torch.testing.assert_close(out, x, atol=1e-5, rtol=1e-5)
+
+
+def test_random_eq_never_exceeds_its_peak_deviation_and_keeps_silence():
+    n, eq_db = 64, 6.0
+    mag = np.full((n, 3, F), 0.5, np.float32)
+    mag[:, 2] = 0.0  # frame 2 is silence
+    mag[-1] = 0.0  # a silent datapoint
+    curves = training.random_eq_curves(n, F, eq_db, torch.Generator().manual_seed(4))
+    peak = curves.abs().amax(1)
+    assert (peak <= eq_db + 1e-5).all() and peak.max() > 0.8 * eq_db and peak.min() < 0.2 * eq_db  # u in [0, 1]
+    assert (curves.std(1) > 0).all()  # a curve, not a constant gain
+    shift = torch.randint(-3, 4, (n,), generator=torch.Generator().manual_seed(5))
+    for sh in (None, shift):
+        out = training.augment_spectrograms(_log_spec(mag, MEAN, STD), MEAN, STD, torch.zeros(n), torch.zeros(n),
+                                            shift=sh, eq_db_curve=curves)
+        raw = _raw(out, MEAN, STD)
+        np.testing.assert_allclose(raw[:, 2], 0.0, atol=1e-6)  # silence stays silence
+        np.testing.assert_allclose(raw[-1], 0.0, atol=1e-6)
+    db = 20 * np.log10((10 ** raw[:-1, :2].astype(np.float64) - 1) / 0.5)  # the gain on the magnitudes, dB
+    assert np.abs(db).max() <= eq_db + 1e-3
+    np.testing.assert_allclose(np.abs(db).max(axis=(1, 2)), peak[:-1].numpy(), atol=1e-3)  # the curve was applied
+
+
+def _augment_once(seed, cfg, x):
+    gen = torch.Generator().manual_seed(seed)
+    return next(training._augmented([(x, None)], cfg, gen, MEAN, STD, 10.0))[0]
+
+
+def test_augmentation_draws_come_from_the_generator():
+    x = _log_spec(np.random.default_rng(2).uniform(0.0, 1.0, (8, 4, F)).astype(np.float32), MEAN, STD)
+    cfg = {**training.DEFAULTS, "augment_gain_db": 3.0, "augment_tilt_db": 2.0, "augment_pitch_bins": 2,
+           "augment_eq_db": 4.0}
+    a, b, c = _augment_once(7, cfg, x), _augment_once(7, cfg, x), _augment_once(8, cfg, x)
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    # gain and tilt alone draw as before the pitch shift and EQ existed
+    old = {**cfg, "augment_pitch_bins": 0, "augment_eq_db": 0.0}
+    gen = torch.Generator().manual_seed(7)
+    gain, tilt = (torch.rand(8, generator=gen) * 2 - 1) * 3.0, (torch.rand(8, generator=gen) * 2 - 1) * 2.0
+    assert torch.equal(_augment_once(7, old, x), training.augment_spectrograms(x, MEAN, STD, gain, tilt))
+
+
+def test_new_augmentation_keys_are_validated_and_fingerprinted():
+    cfg = training.training_config({"augment_pitch_bins": 2, "augment_eq_db": 3})
+    assert cfg["augment_pitch_bins"] == 2 and cfg["augment_eq_db"] == 3.0
+    assert training.DEFAULTS["augment_pitch_bins"] == 0 and training.DEFAULTS["augment_eq_db"] == 0.0
+    fp = lambda c: training._fingerprint("cnn", {}, training.training_config(c), 1, 1, None, F)  # noqa: E731
+    assert fp({}) == fp({"augment_pitch_bins": 0, "augment_eq_db": 0.0})
+    assert "augment_pitch_bins" not in fp({})  # off: the checkpoints of older trials still resume
+    assert len({fp({}), fp({"augment_pitch_bins": 1}), fp({"augment_pitch_bins": 2}), fp({"augment_eq_db": 1})}) == 4
+
+
 def test_augmented_trial_resumes_to_the_same_history(tmp_path):
     train, val = _Preloadable(_data()), _Preloadable(_data(n=4, seed=1))
     train.mean, train.std = np.zeros(F, np.float32), np.ones(F, np.float32)
-    aug = {**CFG, "augment_gain_db": 6.0, "augment_tilt_db": 3.0, "preload": False}
+    aug = {**CFG, "augment_gain_db": 6.0, "augment_tilt_db": 3.0, "augment_pitch_bins": 2, "augment_eq_db": 4.0,
+           "preload": False}
     straight = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "a", aug, progress=False)
-    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False, stop_after_epochs=1)
-    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False)
+    part = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False, stop_after_epochs=1)
+    resumed = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False)
     plain = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "c", {**aug, "augment_gain_db": 0.0,
-                                 "augment_tilt_db": 0.0}, progress=False)
-    ha, hb, hc = (_without_timing(training.read_history(tmp_path / k / "history.csv")) for k in "abc")
+                                 "augment_tilt_db": 0.0, "augment_pitch_bins": 0, "augment_eq_db": 0.0},
+                                 progress=False)
+    old = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "d", {**aug, "augment_pitch_bins": 0,
+                               "augment_eq_db": 0.0}, progress=False)
+    ha, hb, hc, hd = (_without_timing(training.read_history(tmp_path / k / "history.csv")) for k in "abcd")
     drop = lambda rows: [{k: v for k, v in r.items() if k != "val_micro_f1"} for r in rows]  # noqa: E731
+    assert not part["finished"] and resumed["resumed_from_epoch"] == 1
     assert drop(ha) == drop(hb)  # the same draws after a resume
     assert drop(ha) != drop(hc)  # and they do change the training
-    assert straight["finished"] and plain["finished"]
+    assert drop(ha) != drop(hd)  # pitch shift and EQ too
+    assert straight["finished"] and plain["finished"] and old["finished"]
 
 
 def test_finished_checkpoint_without_model_only_writes_the_model(tmp_path):
@@ -235,6 +328,14 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
         ("cnn", SMALL_CNN, {"preload": "yes"}, "training.preload"),
         ("cnn", SMALL_CNN, {"augment_gain_db": -3}, "training.augment_gain_db"),
         ("cnn", SMALL_CNN, {"augment_tilt_db": 3}, r"training.augment_\*: the training data carry no normalisation"),
+        ("cnn", SMALL_CNN, {"augment_pitch_bins": -1}, "training.augment_pitch_bins"),
+        ("cnn", SMALL_CNN, {"augment_pitch_bins": 1.5}, "training.augment_pitch_bins"),
+        ("cnn", SMALL_CNN, {"augment_pitch_bins": 2.0}, "training.augment_pitch_bins"),
+        ("cnn", SMALL_CNN, {"augment_pitch_bins": True}, "training.augment_pitch_bins"),
+        ("cnn", SMALL_CNN, {"augment_eq_db": -2}, "training.augment_eq_db"),
+        ("cnn", SMALL_CNN, {"augment_eq_db": "3"}, "training.augment_eq_db"),
+        ("cnn", SMALL_CNN, {"augment_pitch_bins": 1}, r"training.augment_\*: the training data carry no normalisation"),
+        ("cnn", SMALL_CNN, {"augment_eq_db": 3}, r"training.augment_\*: the training data carry no normalisation"),
         ("cnn", {"num_blocks": 9}, {}, r"spaces\.cnn\.num_blocks"),
         ("lstm", {}, {}, "architecture 'lstm'"),
     ],
