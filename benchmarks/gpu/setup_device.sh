@@ -3,7 +3,8 @@
 # drumscribe runs. Source it from the repository root:  source benchmarks/gpu/setup_device.sh
 # It expects two carried paths (see docs/benchmarks.md, "How the GPU runs were made"):
 #   .whl/            wheels of the pure-Python packages missing there (snakemake, librosa, ...)
-#   .carry.tar.xz    Debian's FluidSynth library closure, TimGM6mb.sf2, compact Hydrogen kits, GMD MIDI
+#   .carry.tar.xz    Debian's FluidSynth library closure, TimGM6mb.sf2 (the accompaniment's font), GMD MIDI,
+#                    Hydrogen kits (sounds/drumkits) and/or compact kits (compact/, `drumscribe compact-kits`)
 # Idempotent on a warm machine (keeps /tmp/site and /tmp/carry).
 set -u
 if [ ! -d /tmp/site/snakemake ]; then
@@ -27,6 +28,8 @@ if [ ! -d /tmp/carry/fluidlib ]; then
 fi
 export LD_LIBRARY_PATH=/tmp/carry/fluidlib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export DRUMSCRIBE_GMD=/tmp/carry/gmd
+# compact kits (`drumscribe compact-kits`), when carried, serve their kit ids (no sound fonts needed)
+[ -d /tmp/carry/compact ] && export DRUMSCRIBE_COMPACT_KITS=/tmp/carry/compact
 export PYTHONUNBUFFERED=1
 # the 9 MDB dev tracks: their annotations (.mdb/) mark the dataset as present; their feature
 # caches (results/features/mdb_drums*.h5, built here from the same code) are carried beside them,
