@@ -14,11 +14,19 @@ Families (``--families``): for every pair of kits, a hit per GM slot at velocity
 normalised cross-correlation > 0.9 counts as the same sample; prints the pairs that
 share slots (the source of ``drumscribe.synth.kits.FAMILIES``).
 
+Compact kits (``--compact``): every kit compacted (``drumscribe.synth.compact``, 4 layers,
+2 s one-shots) into a temporary folder, then ``--tracks`` performances rendered through the
+original and through the compact copy: compact size per kit, largest label difference (ms),
+label counts equal, and the median absolute difference of the two log spectrograms (dB, bins
+above -60 dB re the peak; the audio's own peak normalisation applied to both). Also
+render throughput of the compact copy (per core).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_render.py                 # throughput, 4 cases
     .venv/bin/python benchmarks/bench_render.py --size          # + size per kit
     .venv/bin/python benchmarks/bench_render.py --families
+    .venv/bin/python benchmarks/bench_render.py --compact --tracks 3 --kits all
 """
 
 from __future__ import annotations
@@ -119,6 +127,48 @@ def families(kit_ids: list[str], threshold: float = 0.9) -> list[tuple[str, str,
     return out
 
 
+def compact_fidelity(kit_ids: list[str], rows: pd.DataFrame, max_seconds: float | None) -> pd.DataFrame:
+    """Original kit against its compact copy on the same performances (see the module)."""
+    import librosa
+
+    from drumscribe.synth import compact, render
+
+    def spec_db(y):
+        S = np.abs(librosa.stft(y / (np.abs(y).max() + 1e-12), n_fft=2048, hop_length=441))
+        return 20 * np.log10(S + 1e-10)
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kit in kit_ids:
+            os.environ.pop(kits.COMPACT_ENV, None)
+            folder = compact.compact_kit(kit, tmp)
+            size = sum(f.stat().st_size for f in folder.iterdir())
+            orig = render.open_kit(kit, cached=False)
+            os.environ[kits.COMPACT_ENV] = tmp
+            comp = render.open_kit(kit, cached=False)
+            diffs, dbs, same, audio_s, cpu = [], [], True, 0.0, 0.0
+            for midi in rows.midi_filename:
+                hits = render.read_hits(GMD_ROOT / midi, max_seconds)
+                y0, on0, dur = render.render_hits(orig, hits)
+                c0 = time.process_time()
+                y1, on1, _ = render.render_hits(comp, hits, dur)
+                cpu += time.process_time() - c0
+                audio_s += dur
+                for c in on0:
+                    same &= len(on0[c]) == len(on1[c])
+                    if len(on0[c]) and len(on0[c]) == len(on1[c]):
+                        diffs.append(np.abs(on0[c] - on1[c]).max())
+                S0, S1 = spec_db(y0), spec_db(y1)
+                dbs.append(np.median(np.abs(S0 - S1)[np.maximum(S0, S1) > -60]))
+            os.environ.pop(kits.COMPACT_ENV, None)
+            orig.close()
+            out.append({"kit": kit, "compact_MB": round(size / 1e6, 2), "labels_equal_count": bool(same),
+                        "max_label_diff_ms": round(1000 * max(diffs), 2) if diffs else None,
+                        "median_abs_db_diff": round(float(np.median(dbs)), 2),
+                        "compact_x_rt_per_core": round(audio_s / max(cpu, 1e-9), 1)})
+    return pd.DataFrame(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", type=int, default=6, help="performances per throughput case")
@@ -129,6 +179,7 @@ def main() -> None:
     ap.add_argument("--size-tracks", type=int, default=2)
     ap.add_argument("--families", action="store_true")
     ap.add_argument("--no-throughput", action="store_true")
+    ap.add_argument("--compact", action="store_true", help="compare each of --kits ('all': every kit) with its compact copy")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     cfg = _config()
@@ -142,6 +193,12 @@ def main() -> None:
     info = gmd.read_info(GMD_ROOT)
     rows = _sample_tracks(info, args.tracks)
     max_s = args.seconds or None
+    if args.compact:
+        ids = all_ids if args.kits == ["all"] else args.kits
+        tab = compact_fidelity(ids, rows, max_s)
+        print(tab.to_string(index=False))
+        print(f"total {tab.compact_MB.sum():.1f} MB for {len(tab)} kits")
+        return
     if not args.no_throughput:
         res = [throughput(k, rows, False, max_s, cfg["render"]) for k in args.kits]
         res.append(throughput(args.mix_kit, rows, True, max_s, cfg["render"]))

@@ -133,3 +133,13 @@ def test_cli_compact_kits_unknown_kit_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("drumscribe: error: render.kits: unknown kit 'no_such_kit'") and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_registry_sees_kits_compacted_after_its_first_use(tmp_path, monkeypatch):
+    """A kit compacted after the registry was first asked (same folder) is served by its copy."""
+    monkeypatch.setenv(kits.COMPACT_ENV, str(tmp_path / "compact"))
+    assert kits.get_kit("fluidr3_room").kind == "soundfont"  # nothing compacted yet
+    kit = _write_kit(tmp_path / "orig")
+    compact.compact_kit(kit, tmp_path / "compact")
+    (tmp_path / "compact" / "hydrogen_test").rename(tmp_path / "compact" / "fluidr3_room")
+    assert kits.get_kit("fluidr3_room").kind == "hydrogen"

@@ -191,13 +191,16 @@ def _compact(kit: Kit, compact_dir: str) -> Kit:
 
 
 @functools.lru_cache(maxsize=4)
-def _registry(hydrogen_dir: str, compact_dir: str = "") -> dict[str, Kit]:
+def _registry(hydrogen_dir: str) -> dict[str, Kit]:
     kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir))
-    return {k.kit_id: _compact(k, compact_dir) for k in kits}
+    return {k.kit_id: k for k in kits}
 
 
 def _reg(hydrogen_dir: str | Path | None = None) -> dict[str, Kit]:
-    return _registry(str(hydrogen_dir or HYDROGEN_DIR), os.environ.get(COMPACT_ENV, ""))
+    """The registry, with compact copies looked up now (not cached: kits may be compacted meanwhile)."""
+    compact_dir = os.environ.get(COMPACT_ENV, "")
+    reg = _registry(str(hydrogen_dir or HYDROGEN_DIR))
+    return {kid: _compact(k, compact_dir) for kid, k in reg.items()} if compact_dir else reg
 
 
 def all_kits(hydrogen_dir: str | Path | None = None) -> list[Kit]:
