@@ -70,10 +70,16 @@ def main(argv=None) -> int:
             sys.exit(f"release_ablation: feature caches missing: {[str(p) for p in needed if not p.exists()]}")
         time.sleep(5)
 
+    from drumscribe import features as feat
+
+    # what the caches really hold (the graph may have built them from other config files):
+    # the kits of the train split, from the synthetic track ids ``<kit>__<performance>``
+    train_kits = sorted({tid.split("__")[0] for h5 in train_h5s for tid in feat.list_tracks(h5, "train") if "__" in tid})
     out = Path(args.out) / args.name
     (out / "config.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"set": args.set, "configfile": args.configfile,
-                                                 "training": training, "release": rel}, indent=1, default=str))
+                                                 "training": training, "release": rel, "train_kits": train_kits},
+                                                indent=1, default=str))
     train = out / "train"
     if not (train / "model.pt").exists():
         experiment.run_trial(arch=rel["architecture"], params=rel.get("params") or {}, train_h5s=train_h5s,
