@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/ablation", help="output root")
     ap.add_argument("--wait", type=float, default=0, help="seconds to wait for the feature caches to appear")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--allow-other-data", action="store_true",
+                    help="train even if the caches' training kits differ from the config's render.kits")
     args = ap.parse_args(argv)
 
     config: dict = {}
@@ -75,6 +77,14 @@ def main(argv=None) -> int:
     # what the caches really hold (the graph may have built them from other config files):
     # the kits of the train split, from the synthetic track ids ``<kit>__<performance>``
     train_kits = sorted({tid.split("__")[0] for h5 in train_h5s for tid in feat.list_tracks(h5, "train") if "__" in tid})
+    render = config.get("render") or {}
+    if train_kits and isinstance(render.get("kits"), list):
+        split = render.get("kit_split") or {}
+        held_out = set(split.get("validation") or []) | set(split.get("test") or [])
+        expected = sorted(set(render["kits"]) - held_out)
+        if train_kits != expected and not args.allow_other_data:
+            sys.exit(f"release_ablation: the caches' training kits {train_kits} are not the config's {expected} "
+                     "(were they built from other config files? --allow-other-data to train anyway)")
     out = Path(args.out) / args.name
     (out / "config.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"set": args.set, "configfile": args.configfile,
