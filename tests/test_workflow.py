@@ -318,3 +318,20 @@ def test_batched_activations_equal_track_by_track():
         assert act.shape == (len(spec), 5)
         np.testing.assert_allclose(act, alone, atol=1e-5)
         assert ((act >= 0) & (act <= 1)).all()
+
+
+@pytest.mark.parametrize("presets", [["quick"], ["thesis"], ["gpu"], ["release"], ["gpu", "release_gpu"]],
+                         ids=lambda p: "+".join(p))
+def test_presets_pass_the_checks_and_keep_kit_families_in_one_pool(presets):
+    """Every preset (and release_gpu over gpu, as documented) passes the schema and the config checks,
+    names known kits, and keeps kit families (kits sharing samples) out of two pools."""
+    from drumscribe.synth import gmd, kits
+
+    config = _loaded_config(*[yaml.safe_load((REPO / f"config/presets/{p}.yaml").read_text()) for p in presets])
+    experiment.check_config(config)
+    render = config["render"]
+    ids = [k.kit_id for k in kits.all_kits()] if render["kits"] == "all" else render["kits"]
+    for kid in ids:
+        kits.get_kit(kid)  # ConfigError for an unknown id
+    pools = gmd.kit_pools(list(ids), render["kit_split"], kits.families(), strict_families=True)
+    assert pools["train"] and pools["validation"] and pools["test"]
