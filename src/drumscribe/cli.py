@@ -606,10 +606,7 @@ def cmd_compact_kits(args) -> int:
         warnings.simplefilter("ignore")
         ids = resolve_kits("all" if args.kits == ["all"] else args.kits)
     out = Path(args.outdir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    _check_writable(out)
     for folder in compact_kits(ids, out, layers=args.layers, max_seconds=args.max_seconds, progress=True):
         size = sum(f.stat().st_size for f in folder.iterdir())
         print(f"{folder.name}: {size / 1e6:.2f} MB  {folder}")

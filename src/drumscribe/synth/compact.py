@@ -41,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import SAMPLE_RATE
+from ..atomic import atomic_dir
 from ..errors import ConfigError, InputError
 from .kits import Kit, get_kit
 
@@ -140,11 +141,9 @@ def compact_kit(kit: str | Kit, out_dir: str | os.PathLike, layers: int = 4, max
     """Write the compact copy of kit ``kit`` (a registry id or a :class:`Kit`) to
     ``<out_dir>/<kit id>/`` (see the module).
 
-    The folder appears whole or not at all (built beside it, then renamed). Returns it.
+    The folder appears whole or not at all (:func:`drumscribe.atomic.atomic_dir`). Returns it.
     ``ConfigError`` for unknown kits or bad parameters, ``InputError`` for unreadable kit files.
     """
-    import shutil
-
     import soundfile as sf
 
     if not (isinstance(max_seconds, (int, float)) and 0.05 <= max_seconds <= 30):
@@ -161,9 +160,6 @@ def compact_kit(kit: str | Kit, out_dir: str | os.PathLike, layers: int = 4, max
         raise InputError(f"{kit.source}: kit {kit_id} plays none of the GM drum slots")
 
     final = Path(out_dir) / kit_id
-    tmp = final.with_name(f".{kit_id}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     root = ET.Element("drumkit_info")
     _sub(root, "name", f"{kit.name} (compact)")
     _sub(root, "author", "drumscribe compact_kit")
@@ -172,7 +168,7 @@ def compact_kit(kit: str | Kit, out_dir: str | os.PathLike, layers: int = 4, max
     _sub(root, "license", kit.license)
     _sub(root, MARKER, kit.kit_id)
     insts = ET.SubElement(root, "instrumentList")
-    try:
+    with atomic_dir(final) as tmp:
         for n, slot in enumerate(sorted(shots)):
             inst = ET.SubElement(insts, "instrument")
             _sub(inst, "id", n)
@@ -190,11 +186,6 @@ def compact_kit(kit: str | Kit, out_dir: str | os.PathLike, layers: int = 4, max
                 _sub(layer, "gain", f"{gain:.6g}")
         ET.indent(root)
         ET.ElementTree(root).write(tmp / "drumkit.xml", encoding="utf-8", xml_declaration=True)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
