@@ -235,7 +235,9 @@ def load_drumkit(folder: str | Path) -> Drumkit:
     name = (root.findtext("name") or folder.name).strip()
     lic = (root.findtext("license") or root.findtext("licence") or "").strip()
     instruments: list[Instrument] = []
+    out_notes: list[str] = []  # <midiOutNote> per instrument: the slot, in a compact kit
     for inst in root.iter("instrument"):
+        out_notes.append((inst.findtext("midiOutNote") or "").strip())
         iname = (inst.findtext("name") or "").strip()
         if (inst.findtext("isMuted") or "false").strip().lower() == "true":
             iname = ""  # never used
@@ -253,8 +255,7 @@ def load_drumkit(folder: str | Path) -> Drumkit:
         instruments.append(Instrument(iname if layers else "", volume, layers))
     if root.find("drumscribeCompact") is not None:  # a compact kit (synth.compact): slots stored explicitly
         slot_map = {}
-        for i, inst in enumerate(root.iter("instrument")):
-            note = (inst.findtext("midiOutNote") or "").strip()
+        for i, note in enumerate(out_notes):
             if instruments[i].layers and note.isdigit() and int(note) not in slot_map:
                 slot_map[int(note)] = i
         slot_map = dict(sorted(slot_map.items()))
