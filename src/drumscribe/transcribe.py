@@ -388,6 +388,30 @@ class Transcriber:
         except Exception as exc:  # noqa: BLE001 - any other failure means an unusable file
             raise ModelError(f"{path}: not a usable drumscribe model ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        self._setup(model, meta, path, window, context, batch_size)
+
+    @classmethod
+    def from_model(cls, model, meta: dict, device: str = "cpu", window: float | None = None,
+                   context: float | None = None, batch_size: int | None = None,
+                   name: str = "<model in memory>") -> "Transcriber":
+        """A Transcriber around a model in memory (``meta`` as in a checkpoint): what
+        validation during training runs, so that thresholds are tuned on the activations
+        ``drumscribe transcribe`` computes. The model is used as is (not copied): on a
+        GPU it runs whole on windows, on the CPU split as for a checkpoint."""
+        import torch
+
+        self = cls.__new__(cls)
+        self.device = torch.device(device) if not isinstance(device, str) else _check_device(device)
+        self._setup(model, dict(meta), Path(name), window, context, batch_size)
+        # the weights change between calls (validation every epoch): never freeze a trace of them
+        self._may_trace = False
+        return self
+
+    def _setup(self, model, meta: dict, path: Path, window, context, batch_size) -> None:
+        import torch
+
+        from . import features
+
         self.model_path = path
         self.meta = meta
         self.feature_config = _feature_config(features, meta.get("feature_config"), path)
@@ -410,6 +434,11 @@ class Transcriber:
         if self.norm_mean.shape != (n_bins,) or self.norm_std.shape != (n_bins,):
             raise ModelError(f"{path}: norm_mean/norm_std do not have {n_bins} values")
         self.norm_std = np.where(self.norm_std > 1e-8, self.norm_std, 1.0).astype(np.float32)
+        level = meta.get("input_level_db")
+        #: gated RMS level (dBFS) the input is brought to before its spectrogram, as in
+        #: the model's training (``audio.normalize_level``); None for models trained
+        #: before it existed (their input is used at its own level)
+        self.input_level_db = None if level is None else float(level)
         thr = meta.get("thresholds") or {}
         self.thresholds = {c: float(thr.get(c, 0.5)) for c in CLASSES}
         from .peaks import DEFAULT_PEAK_PARAMS
@@ -442,6 +471,7 @@ class Transcriber:
         self._torch = torch
         self._front_fast = None
         self._traced_back: dict[int, object] = {}
+        self._may_trace = True
 
     # ------------------------------------------------------------------ spectrogram
     def _context_samples(self) -> int:
@@ -510,7 +540,8 @@ class Transcriber:
         module = self.model if module is None else module
         cache = self._traced if cache is None else cache
         key = int(x.shape[1])
-        if self.device.type != "cpu" or x.shape[0] < 2 or (key not in cache and len(cache) >= 4):
+        if (self.device.type != "cpu" or not self._may_trace or x.shape[0] < 2
+                or (key not in cache and len(cache) >= 4)):
             return module
         if key not in cache:
             cache[key] = _frozen_trace(torch, module, x)
@@ -522,7 +553,7 @@ class Transcriber:
         if self._front_fast is None:
             torch = self._torch
             self._front_fast = self._front
-            if self.device.type == "cpu":
+            if self.device.type == "cpu" and self._may_trace:
                 x = torch.zeros(1, FRONT_FRAMES + 2 * self._halo, self.n_bins)
                 fast = _frozen_trace(torch, self._front, x)
                 check = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 57, self.n_bins),
@@ -651,6 +682,7 @@ class Transcriber:
         y = np.asarray(y, dtype=np.float32)
         if y.ndim != 1:
             raise ValueError(f"activations: expected a mono signal, got shape {y.shape}")
+        y = self.level_normalised(y)
         if not chunked:
             from .features import spectrogram
 
@@ -661,6 +693,20 @@ class Transcriber:
         blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
         with _OneBlasThread():
             return self._stitch(self.spectrogram_chunks(blocks))
+
+    def level_normalised(self, y: np.ndarray) -> np.ndarray:
+        """``y`` brought to the model's input level (``input_level_db``), or as is."""
+        if self.input_level_db is None:
+            return y
+        from .audio import normalize_level
+
+        return normalize_level(y, self.input_level_db)
+
+    def stitched_activations(self, spec: np.ndarray) -> np.ndarray:
+        """Activations (frames, 5) of a whole raw spectrogram (frames, bins), computed as
+        :meth:`transcribe` computes them (normalisation, front end, keep-centre windows)."""
+        with _OneBlasThread():
+            return self._stitch([np.asarray(spec, np.float32)])
 
     def onsets(self, activations: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Peak-pick ``activations`` with the model's thresholds; return (onsets, confidences)."""
@@ -702,8 +748,17 @@ class Transcriber:
 
         if info is not None and info.duration > STREAM_ABOVE_S:
             blocks = _stream_audio(path)
+            if self.input_level_db is not None:
+                # two passes over the file: its level first, then the scaled blocks
+                from .audio import LevelMeter, level_gain
+
+                meter = LevelMeter()
+                for b in _stream_audio(path):
+                    meter.add(b)
+                gain = np.float32(level_gain(meter.level_db(), self.input_level_db))
+                blocks = (b * gain for b in _stream_audio(path))
         else:
-            y = load_audio(path, SAMPLE_RATE)
+            y = self.level_normalised(load_audio(path, SAMPLE_RATE))
             blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
         spec_keep: list | None = [] if keep_spectrogram else None
         with _OneBlasThread():
