@@ -264,14 +264,18 @@ class _Indices(Dataset):
 
 def _batches(data: Dataset, cfg: Mapping, device: torch.device, sampler=None):
     """``(x, y)`` float32 batches on ``device``: gathered from a preloaded dataset
-    (``data.batch``), else read through a DataLoader."""
+    (``data.batch``), else read through a DataLoader (and, for a dataset with a
+    ``device_transform``, such as audio clips, turned into its inputs on the device)."""
     if hasattr(data, "batch"):
         for idx in _loader(_Indices(len(data)), {**cfg, "num_workers": 0}, torch.device("cpu"), sampler):
             yield data.batch(idx)
         return
+    transform = getattr(data, "device_transform", None)
     for batch in _loader(data, cfg, device, sampler):
         x, y = _as_float(batch)
-        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        # audio datasets (drumscribe.mixing.MixDataset) take their spectrograms on the device
+        yield (transform(x) if transform is not None else x), y
 
 
 def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: bool) -> Dataset:
