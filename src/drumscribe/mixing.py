@@ -221,8 +221,11 @@ def codec_roundtrip(y: np.ndarray, codec: str, rng: np.random.Generator) -> np.n
     import pedalboard
 
     if codec == "mp3":
-        out = pedalboard.MP3Compressor(vbr_quality=float(rng.uniform(2.0, 9.0)))(y, SAMPLE_RATE)
-        return np.asarray(out, np.float32).reshape(-1)[:len(y)]
+        out = np.asarray(pedalboard.MP3Compressor(vbr_quality=float(rng.uniform(2.0, 9.0)))(y, SAMPLE_RATE),
+                         np.float32).reshape(-1)
+        z = np.zeros(len(y), np.float32)  # the decoder may return a sample less
+        z[:min(len(y), len(out))] = out[:len(y)]
+        return z
     if codec == "ogg":
         import io
 
@@ -292,7 +295,10 @@ def record_chain(y: np.ndarray, cfg: Mapping[str, Any], rng: np.random.Generator
         scale = 0.89 / peak  # encoders take [-1, 1]: bring the peak to -1 dBFS, then back
         y = codec_roundtrip((y * scale).astype(np.float32), str(rng.choice(cfg["codecs"])), rng) / scale
         steps.append("codec")
-    return np.asarray(y, np.float32)[:n], steps
+    y = np.asarray(y, np.float32).reshape(-1)
+    if len(y) != n:
+        y = np.pad(y, (0, max(0, n - len(y))))[:n]
+    return y, steps
 
 
 # --------------------------------------------------------------------------- the dataset
