@@ -17,6 +17,7 @@ torch.Size([1, 50, 5])
 from __future__ import annotations
 
 import inspect
+import pickle
 import os
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,9 @@ def load_checkpoint(
         raise InputError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object: never run code from a checkpoint
+        raise ModelError(f"{path}: refused, the file holds objects other than tensors and plain values "
+                         "(checkpoints are read with weights_only=True)") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a bad file
         raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
