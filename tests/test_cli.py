@@ -343,3 +343,18 @@ def test_shipped_model_loads_with_weights_only():
 
     ckpt = torch.load(default_model_path(), weights_only=True)
     assert ckpt["thresholds"] and ckpt["state_dict"]
+
+
+def test_evaluate_lower_case_and_unknown_labels(tmp_path, capsys):
+    pred, ref = tmp_path / "song.json", tmp_path / "song.txt"
+    pred.write_text(json.dumps({"BD": [0.5, 1.0], "SD": [0.75]}))
+    ref.write_text("0.5 kd\n1.0 KD\n0.75 sd\n")
+    assert main(["evaluate", str(pred), str(ref)]) == 0
+    assert "micro  " in (out := capsys.readouterr().out) and "1.000" in out.splitlines()[-2]
+    ref.write_text("0.5 kd\n1.0 KD\n0.75 sd\n1.2 zz\n1.4 zz\n")
+    assert main(["evaluate", str(pred), str(ref)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown label(s) zz (2)" in err[0] and "--ignore-unknown-labels" in err[0], err
+    assert main(["evaluate", str(pred), str(ref), "--ignore-unknown-labels"]) == 0
+    captured = capsys.readouterr()
+    assert "ignored 2 onset(s) with unknown labels (zz)" in captured.err and "1.000" in captured.out
