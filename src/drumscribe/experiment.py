@@ -694,7 +694,7 @@ def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Seque
     dev = _device(device)
     net.to(dev)
     mean, std = meta["norm_mean"], meta["norm_std"]
-    thresholds, peak_params = meta["thresholds"], meta["peak_params"]
+    thresholds, peak_params = models.checkpoint_thresholds(model, meta), meta["peak_params"]
     frames = int(meta.get("datapoint_frames") or 400)
     items = []
     used_splits = {}
