@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import random
@@ -52,12 +53,14 @@ from drumscribe import models
 from drumscribe.atomic import atomic_path, write_text
 from drumscribe.errors import ConfigError, TrainingError
 
+log = logging.getLogger(__name__)
+
 #: Columns of ``history.csv``, in order.
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_micro_f1", "lr", "seconds", "datapoints_per_s")
 #: Columns that depend on the machine's speed (differ between a resumed and a straight run).
 TIMING_COLUMNS = ("seconds", "datapoints_per_s")
 #: Version of the ``checkpoint.pt`` (resume state) layout.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: RNG states as tensors and plain values (read with weights_only=True)
 
 #: Defaults of the ``training:`` config section.
 DEFAULTS: dict[str, Any] = {
@@ -133,9 +136,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 # --------------------------------------------------------------------------- state
 def _rng_state() -> dict[str, Any]:
+    """The RNG states as tensors and plain Python values, so that ``torch.load(weights_only=True)``
+    reads them back (numpy's key array as an int64 tensor, Python's state as nested tuples)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": [str(name), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -145,7 +151,8 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -206,12 +213,19 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _load_state(path: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The resume state at ``path`` if it belongs to this trial, else ``None`` (start afresh)."""
+    """The resume state at ``path`` if it belongs to this trial, else ``None`` (start afresh).
+
+    Read with ``weights_only=True``: tensors and plain Python values only, never code. A
+    file that does not load that way (corrupt, or one holding other objects: a planted
+    pickle, or a state written before version 2) is discarded with one warning line and
+    the trial restarts.
+    """
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a corrupt resume state is discarded, the trial restarts
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or unsafe resume state is discarded, the trial restarts
+        log.warning("%s: not a safely readable resume state (%s); the trial starts afresh", path, type(exc).__name__)
         return None
     if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
         return None

@@ -25,6 +25,7 @@ except WorkflowError as error:
 
 try:
     experiment.check_config(config)
+    experiment.check_paths(config, Path(workflow.basedir))
 except DrumscribeError as error:
     fail(error)
 
