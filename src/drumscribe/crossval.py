@@ -33,7 +33,8 @@ from . import CLASSES, FPS, SAMPLE_RATE
 from .errors import ConfigError, InputError
 
 #: Conditions of the real validation set (names as in the robustness suite).
-VALIDATION_CONDITIONS = ("drums", "mix_natural", "mix_p6", "natural_lp10k", "natural_mp3", "natural_master")
+#: Only conditions built in process (no encoder binaries: the GPU machine has none).
+VALIDATION_CONDITIONS = ("drums", "mix_natural", "mix_p6", "lp10k", "master")
 #: Share of a non-MDB pool family that goes to validation (by a hash of its name).
 VALIDATION_SHARE = 0.15
 #: Seconds of each synthetic validation track that enter the real validation set.
@@ -156,9 +157,9 @@ def song_onsets(mdb_root: str | os.PathLike, song: str) -> dict[str, np.ndarray]
 
 def validation_condition(drums: np.ndarray, acc: np.ndarray, name: str) -> np.ndarray:
     """One real-validation condition of a song (names as the robustness suite's)."""
-    from . import degrade
+    from .robustness import SongStems, render_condition
 
-    return degrade.render(drums, acc, name)
+    return render_condition(SongStems("validation", drums, acc, {}), name)
 
 
 # --------------------------------------------------------------------------- training
@@ -167,8 +168,12 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
                out_model: str | os.PathLike, out_history: str | os.PathLike, out_metrics: str | os.PathLike,
                training: Mapping, mixing: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
                feature_config: Mapping | None = None, threads: int | None = None, progress: bool = True,
-               conditions: Sequence[str] = VALIDATION_CONDITIONS) -> dict:
+               conditions: Sequence[str] = VALIDATION_CONDITIONS, init_from: str | os.PathLike | None = None) -> dict:
     """Train ``arch`` on ``fold`` with audio mixed on the fly; real validation (module docstring).
+
+    ``init_from``: a checkpoint (``"package"``: the model shipped in the package) of the
+    same architecture and parameters whose weights and input normalisation the model
+    starts from (fine-tuning); None trains from a random initialisation.
 
     Writes ``out_model`` (checkpoint with thresholds tuned on the real validation set,
     ``input_level_db`` and the fold), ``out_history`` and ``out_metrics`` (validation
@@ -176,7 +181,8 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     """
     import torch
 
-    from . import audio, features, mixing, peaks as peaks_mod, pool as pool_mod
+    from . import audio, features, peaks as peaks_mod, pool as pool_mod
+    from . import mixing as mixing_mod
     from . import training as train_mod
     from .atomic import write_json
     from .evaluation import evaluate_activations
@@ -188,7 +194,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         raise ConfigError(f"{out_dir}: model, history and metrics must share one folder")
     if threads:
         torch.set_num_threads(int(threads))
-    mix_cfg = mixing_cfg = mixing_mod_config(mixing)
+    mix_cfg = mixing_mod.mixing_config(mixing)
     cfg = features.FeatureConfig.from_dict(feature_config)
     fps = int(cfg.fps)
     frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
@@ -198,11 +204,11 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     loader_threads = max(1, int(threads or 1))
 
     pool = pool_mod.read_pool(pool_dir)
-    load = lambda f: mixing.load_clip(Path(pool_dir) / f)  # noqa: E731
-    synth_train = mixing.rendered_tracks(synth_dirs, "train", threads=loader_threads)
-    synth_train += mixing.rendered_tracks(mix_dirs, "train", has_accompaniment=True, threads=loader_threads)
-    synth_val = mixing.rendered_tracks(synth_dirs, "validation", threads=loader_threads)
-    synth_val += mixing.rendered_tracks(mix_dirs, "validation", has_accompaniment=True, threads=loader_threads)
+    load = lambda f: mixing_mod.load_clip(Path(pool_dir) / f)  # noqa: E731
+    synth_train = mixing_mod.rendered_tracks(synth_dirs, "train", threads=loader_threads)
+    synth_train += mixing_mod.rendered_tracks(mix_dirs, "train", has_accompaniment=True, threads=loader_threads)
+    synth_val = mixing_mod.rendered_tracks(synth_dirs, "validation", threads=loader_threads)
+    synth_val += mixing_mod.rendered_tracks(mix_dirs, "validation", has_accompaniment=True, threads=loader_threads)
     if not synth_train or not synth_val:
         raise InputError(f"{', '.join(map(str, synth_dirs))}: no synthetic train or validation tracks")
 
@@ -210,14 +216,26 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         out = []
         for s in songs:
             d, _ = song_audio(pool, s, load)
-            out.append(mixing.drum_track(d, song_onsets(mdb_root, s), s, real=True, fps=fps))
+            out.append(mixing_mod.drum_track(d, song_onsets(mdb_root, s), s, real=True, fps=fps))
         return out
 
-    irs = pool_mod.load_irs(pool_dir) if hasattr(pool_mod, "load_irs") else []
-    train_data = mixing.MixDataset(synth_train, real_tracks(fold.train),
-                                   pool_accompaniment(pool, fold.train, "train", load), irs, mix_cfg, cfg,
-                                   frames, widen, seed)
-    val_data = mixing.MixDataset(synth_val, real_tracks(fold.validation),
+    init_state, mean, std = None, None, None
+    if init_from:
+        from . import models
+        from .transcribe import default_model_path
+
+        path = default_model_path() if str(init_from) == "package" else Path(init_from)
+        init_model, init_meta = models.load_checkpoint(path, map_location="cpu")
+        if init_meta.get("arch") != arch or dict(init_model.params) != {**init_model.params, **dict(params)}:
+            raise ConfigError(f"crossval.init_from: {path} is {init_meta.get('arch')} {init_model.params}, "
+                              f"not {arch} {dict(params)}")
+        init_state = init_model.state_dict()
+        mean, std = init_meta.get("norm_mean"), init_meta.get("norm_std")
+    irs = pool_mod.load_irs(pool_dir)
+    train_data = mixing_mod.MixDataset(synth_train, real_tracks(fold.train),
+                                       pool_accompaniment(pool, fold.train, "train", load), irs, mix_cfg, cfg,
+                                       frames, widen, seed, mean=mean, std=std)
+    val_data = mixing_mod.MixDataset(synth_val, real_tracks(fold.validation),
                                  pool_accompaniment(pool, fold.validation, "validation", load), irs, mix_cfg, cfg,
                                  frames, widen, seed + 1, mean=train_data.mean, std=train_data.std, fixed=True,
                                  n_items=512)
@@ -240,9 +258,9 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
 
     meta = {
         "feature_config": cfg.to_dict(), "norm_mean": train_data.mean, "norm_std": train_data.std,
-        "peak_params": peak_params, "datapoint_frames": frames, "widen": widen,
-        "input_level_db": audio.INPUT_LEVEL_DB, "fold": fold.to_dict(), "recipe": "mixing",
-        "mixing": mix_cfg, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
+        "peak_params": peak_params, "datapoint_frames": frames, "widen": widen, "n_bins": train_data.n_bins,
+        "arch": arch, "input_level_db": audio.INPUT_LEVEL_DB, "fold": fold.to_dict(), "recipe": "mixing",
+        "mixing": mix_cfg, "init_from": str(init_from) if init_from else None, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
     }
     default_threshold = float(peaks.get("default_threshold", 0.5))
     device = train_mod.resolve_device(train_mod.training_config(training)["device"])
@@ -264,7 +282,8 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     pos_weight = _class_weights(train_data, 256, widen)
     t_train = time.perf_counter()
     summary = train_mod.train_trial(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
-                                    pos_weight=pos_weight, evaluate_fn=evaluate_fn, meta=meta, threads=threads)
+                                    pos_weight=pos_weight, evaluate_fn=evaluate_fn, meta=meta, threads=threads,
+                                    init_state=init_state)
     best = summary["val_metrics"]
     result = {
         "fold": fold.name, "songs": fold.to_dict(), "arch": arch, "params": summary["params"],
@@ -282,12 +301,6 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     }
     write_json(out_metrics, result)
     return result
-
-
-def mixing_mod_config(mixing: Mapping | None) -> dict:
-    from .mixing import mixing_config
-
-    return mixing_config(mixing)
 
 
 def _class_weights(data, n: int, widen: float) -> np.ndarray:

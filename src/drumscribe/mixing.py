@@ -39,6 +39,7 @@ numpy chain is tested) through :meth:`MixDataset.device_transform`, which
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -181,7 +182,11 @@ def rendered_tracks(kit_dirs: Sequence[str | os.PathLike], split: str, has_accom
             raise InputError(f"{audio}: not readable ({exc})") from None
         if sr != SAMPLE_RATE or y.ndim != 1:
             raise InputError(f"{audio}: expected mono {SAMPLE_RATE} Hz, got {sr} Hz, shape {y.shape}")
-        return drum_track(y, onsets_from_json(onsets), name, has_accompaniment=has_accompaniment)
+        try:
+            ann = json.loads(Path(onsets).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{onsets}: not readable ({exc})") from None
+        return drum_track(y, onsets_from_json(ann), name, has_accompaniment=has_accompaniment)
 
     with ThreadPoolExecutor(max(1, threads)) as ex:
         return list(ex.map(load, jobs))
