@@ -9,7 +9,8 @@ Three kinds of kit:
 - ``soundfont_bank0``: the AVL Drumkits (Black Pearl, Red Zeppelin), whose only
   preset is bank 0 program 0. Channel 10 would select bank 128 and render silence,
   so they are played on a melodic channel (0) with bank 0 / program 0.
-- ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` (``drumkit.xml`` + samples),
+- ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` and ``hydrogen-data``
+  (GMRockKit, TR808EmulationKit) (``drumkit.xml`` + samples),
   rendered by the numpy sampler in :mod:`drumscribe.synth.hydrogen`.
 
 Every kit plays GM *sound slots* (a GM drum note: 36 kick, 38 snare, 42 closed hat…).
@@ -149,7 +150,14 @@ HYDROGEN_SLUGS = {
     "VariBreaks": "varibreaks",
     "circAfrique v4": "circafrique",
     "rumpf_kit_z01_h2": "rumpf",
+    # Debian hydrogen-data (Hydrogen's own kits, not in hydrogen-drumkits)
+    "GMRockKit": "gmrock",
+    "TR808EmulationKit": "tr808",
 }
+
+#: kits of Debian's hydrogen-data (the rest are hydrogen-drumkits): their licence
+HYDROGEN_DATA_KITS = {"GMRockKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)",
+                      "TR808EmulationKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)"}
 
 
 def slugify(name: str) -> str:
@@ -174,7 +182,7 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
     for folder in sorted(names, key=str.lower):
         slug = HYDROGEN_SLUGS.get(folder) or slugify(folder)
         src = root / folder
-        lic = _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
+        lic = HYDROGEN_DATA_KITS.get(folder) or _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
         family = {"black_pearl": "avl"}.get(slug, "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}")
         kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1,
                         channel=-1, family=family))
