@@ -159,6 +159,13 @@ HYDROGEN_SLUGS = {
 HYDROGEN_DATA_KITS = {"GMRockKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)",
                       "TR808EmulationKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)"}
 
+#: Kits that are (nearly) another kit's samples: registered, rendered and compacted when
+#: named, but left out of ``render.kits: all`` (as TimGM6mb's Jazz preset is). GMRockKit
+#: (Glen MacArthur / Sebastian Moors) is "The Black Pearl 1.0": 11 of its 14 slots match
+#: hydrogen_black_pearl at normalised cross-correlation 1.0 (bench_render.py --families);
+#: only Tom 1, Crash and Ride 2 differ. It is in the ``avl`` family, a test family.
+DUPLICATE_KITS = {"hydrogen_gmrock": "hydrogen_black_pearl"}
+
 
 def slugify(name: str) -> str:
     """``"Gimme A Hand 1.0"`` -> ``"gimme_a_hand_1_0"`` (for kits not in :data:`HYDROGEN_SLUGS`)."""
@@ -183,7 +190,8 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
         slug = HYDROGEN_SLUGS.get(folder) or slugify(folder)
         src = root / folder
         lic = HYDROGEN_DATA_KITS.get(folder) or _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
-        family = {"black_pearl": "avl"}.get(slug, "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}")
+        family = {"black_pearl": "avl", "gmrock": "avl"}.get(
+            slug, "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}")
         kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1,
                         channel=-1, family=family))
     return kits
@@ -283,7 +291,8 @@ def get_kit(kit_id: str, hydrogen_dir: str | Path | None = None) -> Kit:
 def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
     """Kit ids from the config value ``render.kits`` (``"all"`` or a list of ids).
 
-    ``"all"`` means every installed, usable kit (others are skipped with a warning);
+    ``"all"`` means every installed, usable kit (others are skipped with a warning) but
+    the :data:`DUPLICATE_KITS`;
     a listed kit that is unknown, not installed or unusable is a ``ConfigError``.
     """
     if spec in (None, "all"):
@@ -294,6 +303,8 @@ def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
             elif not usable(kit):
                 warnings.warn(f"{kit.source}: kit {kit.kit_id} lacks {'/'.join(REQUIRED_CLASSES)}, skipped",
                               stacklevel=2)
+            elif kit.kit_id in DUPLICATE_KITS:
+                pass  # the same samples as another kit: only when named
             else:
                 out.append(kit.kit_id)
         return out
