@@ -261,6 +261,18 @@ def test_deterministic(tmp_path):
     assert (a.parent / pool.IR_FILE).read_bytes() == (b.parent / pool.IR_FILE).read_bytes()
     c = pool.build_pool(tmp_path / "c", **{**kw, "seed": 4})
     assert c.read_bytes() != a.read_bytes()
+    # renders too: the same bytes from the same synth after other renders (FluidSynth's block grid)
+    midi = BLUPI / "music007.mid"
+    if midi.is_file() and TIMGM.is_file():
+        (tmp_path / "blupi").mkdir()
+        (tmp_path / "blupi" / midi.name).symlink_to(midi)
+        kw = dict(sources=["planetblupi"], max_seconds_per_item=1.01, planetblupi_dir=tmp_path / "blupi", font=TIMGM,
+                  progress=False)
+        d = pool.build_pool(tmp_path / "d", **kw).parent
+        other = BLUPI / "music003.mid"
+        pool.render_midi(__import__("pretty_midi").PrettyMIDI(str(other)), 3.0, 0.1234, TIMGM)  # another song, odd length
+        e = pool.build_pool(tmp_path / "e", **kw).parent
+        assert (d / "planetblupi" / "music007_00.ogg").read_bytes() == (e / "planetblupi" / "music007_00.ogg").read_bytes()
     y = np.sin(np.arange(SAMPLE_RATE) / 10).astype(np.float32) * 0.5
     pool.encode_ogg(tmp_path / "x.ogg", y, 3, serial=7)
     pool.encode_ogg(tmp_path / "y.ogg", y, 3, serial=7)

@@ -345,9 +345,13 @@ def render_midi(pm, start: float, seconds: float, font: Path, **kw) -> tuple[np.
 
     events, kept = midi_events(pm, start, seconds, **kw)
     n = int(round(seconds * SAMPLE_RATE))
-    # render whole 64-sample blocks: FluidSynth's block grid runs on across calls, so a
-    # render of another length would shift the next render's events (not deterministic)
-    y, _ = _synth(font).render(events, int(np.ceil(n / BLOCK)) * BLOCK / SAMPLE_RATE)
+    # Whole 64-sample blocks: FluidSynth's block grid runs on across calls, so a render of
+    # another length would shift the next render's events. And FluidSynth keeps state from
+    # one render to the next (its first render of a program differs too), so the same
+    # events are rendered twice and the second kept: then the audio depends on the events only.
+    fs, dur = _synth(font), int(np.ceil(n / BLOCK)) * BLOCK / SAMPLE_RATE
+    fs.render(events, dur)
+    y, _ = fs.render(events, dur)
     return y[:n], kept
 
 
