@@ -23,6 +23,7 @@ include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/release.smk"
 include: "workflow/rules/crossval.smk"
+include: "workflow/rules/pool.smk"
 
 
 rule all:

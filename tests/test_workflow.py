@@ -330,7 +330,7 @@ def test_presets_pass_the_checks_and_keep_kit_families_in_one_pool(presets):
     config = _loaded_config(*[yaml.safe_load((REPO / f"config/presets/{p}.yaml").read_text()) for p in presets])
     experiment.check_config(config)
     render = config["render"]
-    ids = [k.kit_id for k in kits.all_kits()] if render["kits"] == "all" else render["kits"]
+    ids = kits.resolve_kits("all") if render["kits"] == "all" else render["kits"]
     for kid in ids:
         kits.get_kit(kid)  # ConfigError for an unknown id
     pools = gmd.kit_pools(list(ids), render["kit_split"], kits.families(), strict_families=True)

@@ -295,3 +295,28 @@ try:
     _mixing_config(config["mixing"])
 except DrumscribeError as error:
     fail(error)
+# ---- the accompaniment pool (workflow/rules/pool.smk, docs/pool.md) ----
+def _pool_uses(source):
+    sources = config["pool"]["sources"]
+    return sources == "all" or source in sources
+
+
+def pool_mdb_root(wildcards=None):
+    """MDB Drums' folder for the pool's real stems (paths.mdb_drums), or None when not used."""
+    return str(dataset_root("mdb_drums")) if _pool_uses("mdb") else None
+
+
+def pool_pop909_root(wildcards=None):
+    """POP909's folder (paths.pop909), or None when the pool does not use it."""
+    if not _pool_uses("pop909"):
+        return None
+    path = Path(config["paths"].get("pop909") or "resources/pop909")
+    if not path.exists() and not path.is_absolute() and (PROJECT_ROOT / path).exists():
+        path = (PROJECT_ROOT / path).resolve()
+    return str(path)
+
+
+def pool_inputs(wildcards):
+    """The source folders of the pool's sources that exist (a missing one fails in the rule, by name)."""
+    roots = [pool_mdb_root(), pool_pop909_root()]
+    return [r for r in roots if r and Path(r).is_dir()]
