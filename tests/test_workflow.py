@@ -426,3 +426,42 @@ def test_presets_pass_the_checks_and_keep_kit_families_in_one_pool(presets):
         kits.get_kit(kid)  # ConfigError for an unknown id
     pools = gmd.kit_pools(list(ids), render["kit_split"], kits.families(), strict_families=True)
     assert pools["train"] and pools["validation"] and pools["test"]
+
+
+def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
+    """run_trial (the search's trial, seed 0) -> select_best -> run_seed (seed 1, training.seed + 1) ->
+    evaluate_model of both -> one architecture-table cell of two seeds, on the same tracks."""
+    from drumscribe import studies
+
+    h5 = _tiny_cache(tmp_path)
+    config = _loaded_config({"training": {"max_epochs": 1, "batch_size": 2, "num_workers": 0, "device": "cpu"}})
+    parts = {k: config[k] for k in ("training", "targets", "peaks", "evaluation")}
+    params = {"num_blocks": 1, "num_fc": 1, "hidden_size": 72}
+    trial = tmp_path / "trials" / "t000"
+    experiment.run_trial("cnn", params, [h5], trial / "model.pt", trial / "history.csv", trial / "metrics.json",
+                         **parts, threads=1, progress=False)
+    experiment.select_best([trial / "metrics.json"], tmp_path / "best.json")
+    seed = tmp_path / "seeds" / "s1"
+    result = experiment.run_seed(tmp_path / "best.json", 1, [h5], seed / "model.pt", seed / "history.csv",
+                                 seed / "metrics.json", **parts, threads=1, progress=False)
+    assert result["seed"] == 1 and result["trial"] == "t000" and result["params"]["hidden_size"] == 72
+    from drumscribe import models
+
+    (net0, meta0), (net1, meta1) = (models.load_checkpoint(p / "model.pt") for p in (trial, seed))
+    assert (meta0["seed"], meta1["seed"]) == (0, 1) and meta1["params"] == meta0["params"]
+    w0, w1 = (next(iter(n.state_dict().values())) for n in (net0, net1))
+    assert not (w0 == w1).all()  # another seed: other weights
+    evals = []
+    for i, model in enumerate((trial / "model.pt", seed / "model.pt")):
+        out = tmp_path / "eval" / str(i)
+        evals.append(experiment.evaluate_model(model, [h5], ["test"], out / "metrics.json", out / "predictions",
+                                               device="cpu"))
+    assert [e["seed"] for e in evals] == [0, 1] and [e["trial"] for e in evals] == ["t000", "t000"]
+    assert all(e["per_track"] and "tp_BD" in e["per_track"][0] for e in evals)
+    _, long = studies.architecture_table([tmp_path / "eval" / str(i) / "metrics.json" for i in range(2)],
+                                         tmp_path / "t.csv", tmp_path / "l.csv", tmp_path / "p.png",
+                                         out_tracks_csv=tmp_path / "tracks.csv", n_resamples=100)
+    assert long["n_seeds"].tolist() == [2] and long["seeds"].tolist() == ["0 1"]
+    with pytest.raises(ConfigError, match="seed 0 is the search trial"):
+        experiment.run_seed(tmp_path / "best.json", 0, [h5], seed / "model.pt", seed / "history.csv",
+                            seed / "metrics.json", **parts)
