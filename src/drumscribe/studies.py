@@ -406,10 +406,10 @@ def _save_csv(df, out_csv, **kw) -> None:
 def _subtitle(note: str | None, long) -> str:
     """The plot's second title line: what the intervals are, and the run's note (e.g. smoke run)."""
     n_seeds = sorted(set(int(n) for n in long["n_seeds"]))
-    seeds = f"{n_seeds[0]} seed{'s' if n_seeds[0] > 1 else ''}" if len(n_seeds) == 1 else \
-        f"{n_seeds[0]}–{n_seeds[-1]} seeds"
+    seeds = "1 seed (the winning trial)" if n_seeds == [1] else f"{n_seeds[0]} seeds pooled" \
+        if len(n_seeds) == 1 else f"{n_seeds[0]}–{n_seeds[-1]} seeds pooled"
     has_ci = bool(np.isfinite(long["micro_f1_lo"].to_numpy(dtype=float)).any())
-    what = f"{seeds} pooled; {100 * (1 - ALPHA):.0f} % bootstrap CI over test tracks" if has_ci else seeds
+    what = f"{seeds}; {100 * (1 - ALPHA):.0f} % bootstrap CI over test tracks" if has_ci else seeds
     return f"{what}\n{note}" if note else what
 
 
