@@ -323,3 +323,38 @@ def test_evaluate_audio_with_bad_model_stops_once(env, tmp_path, capsys):
     code = main(["evaluate", str(audio), str(tmp_path), "--model", str(tmp_path / "absent.pt")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == [f"drumscribe: error: {tmp_path / 'absent.pt'}: model file not found"]
+
+
+def test_planted_model_file_is_refused_and_nothing_runs(tmp_path, capsys):
+    """A model whose pickle would run code: one-line error, the code never runs."""
+    import test_training
+
+    wav, marker, planted = tmp_path / "a.wav", tmp_path / "ran", tmp_path / "planted.pt"
+    sf.write(str(wav), np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    torch.save({"format_version": 1, "x": test_training._Planted(marker)}, planted)
+    assert main(["transcribe", str(wav), "-o", str(tmp_path / "out"), "--model", str(planted)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"drumscribe: error: {planted}: refused"), err
+    assert not marker.exists()
+
+
+def test_shipped_model_loads_with_weights_only():
+    from drumscribe.transcribe import default_model_path
+
+    ckpt = torch.load(default_model_path(), weights_only=True)
+    assert ckpt["thresholds"] and ckpt["state_dict"]
+
+
+def test_evaluate_lower_case_and_unknown_labels(tmp_path, capsys):
+    pred, ref = tmp_path / "song.json", tmp_path / "song.txt"
+    pred.write_text(json.dumps({"BD": [0.5, 1.0], "SD": [0.75]}))
+    ref.write_text("0.5 kd\n1.0 KD\n0.75 sd\n")
+    assert main(["evaluate", str(pred), str(ref)]) == 0
+    assert "micro  " in (out := capsys.readouterr().out) and "1.000" in out.splitlines()[-2]
+    ref.write_text("0.5 kd\n1.0 KD\n0.75 sd\n1.2 zz\n1.4 zz\n")
+    assert main(["evaluate", str(pred), str(ref)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown label(s) zz (2)" in err[0] and "--ignore-unknown-labels" in err[0], err
+    assert main(["evaluate", str(pred), str(ref), "--ignore-unknown-labels"]) == 0
+    captured = capsys.readouterr()
+    assert "ignored 2 onset(s) with unknown labels (zz)" in captured.err and "1.000" in captured.out

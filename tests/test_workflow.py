@@ -465,3 +465,21 @@ def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
     with pytest.raises(ConfigError, match="seed 0 is the search trial"):
         experiment.run_seed(tmp_path / "best.json", 0, [h5], seed / "model.pt", seed / "history.csv",
                             seed / "metrics.json", **parts)
+
+
+def test_missing_configured_dataset_path_stops_at_dag_build(tmp_path):
+    """A mistyped paths.<key> is one line naming key and path (no planned download)."""
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"paths": {"gmd": "/nonexistent/groove"}}))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "bad.yaml"))
+    line = _one_line_failure(proc)
+    assert line.startswith("drumscribe: paths.gmd: /nonexistent/groove does not exist"), line
+
+
+def test_dataset_path_under_resources_is_downloaded():
+    """paths.<key> under resources/ that is not there yet: the download rule fills it."""
+    config = _loaded_config({"evaluation": {"extra_test_datasets": ["enst_drums"]}})
+    assert config["paths"]["enst_drums"] == "resources/enst_drums"
+    experiment.check_paths(config, REPO)  # no error
+    with pytest.raises(ConfigError, match=r"^paths\.enst_drums: /no/enst does not exist"):
+        experiment.check_paths(_loaded_config({"evaluation": {"extra_test_datasets": ["enst_drums"]},
+                                               "paths": {"enst_drums": "/no/enst"}}), REPO)

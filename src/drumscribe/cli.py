@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onset tolerance in seconds (default 0.05)")
     e.add_argument("--reference-format", choices=("auto", "mdb", "midi", "json"), default="auto",
                    help="reference format (default auto: by extension, .txt = MDB/ENST text)")
+    e.add_argument("--ignore-unknown-labels", action="store_true",
+                   help="drop text labels that are not MDB Drums / ENST-Drums ones (and say how many) "
+                        "instead of stopping; labels match case-insensitively")
     e.add_argument("-o", "--output", type=Path, metavar="JSON", default=None,
                    help="also write the scores (pooled and per file) to this JSON file")
     _model_args(e)
@@ -350,7 +353,7 @@ def _pair_key(path: Path) -> str:
     return low
 
 
-def read_predictions(path: Path, transcriber_factory) -> dict:
+def read_predictions(path: Path, transcriber_factory, ignore_unknown: bool = False, unknown: dict | None = None) -> dict:
     """Onsets from a drumscribe JSON/CSV, a MIDI file, a time-label text file, or audio (transcribed)."""
     from .labels import onsets_from_json, onsets_from_midi
 
@@ -367,7 +370,7 @@ def read_predictions(path: Path, transcriber_factory) -> dict:
     if ext == ".csv":
         return _read_csv_onsets(path)
     if ext == ".txt":
-        return _read_text_reference(path)
+        return _read_text_reference(path, ignore_unknown, unknown)
     raise InputError(f"{path}: not a prediction file (expected {', '.join(PRED_EXTENSIONS)} or audio)")
 
 
@@ -407,10 +410,11 @@ def _read_csv_onsets(path: Path) -> dict:
     return {c: np.sort(np.asarray(v, dtype=np.float64)) for c, v in per.items()}
 
 
-def read_reference(path: Path, fmt: str = "auto") -> dict:
+def read_reference(path: Path, fmt: str = "auto", ignore_unknown: bool = False, unknown: dict | None = None) -> dict:
     """Reference onsets from MDB/ENST text, MIDI or JSON (``fmt`` auto: by extension).
 
-    Uses :func:`drumscribe.evaluation.read_reference` where that module provides it.
+    Text labels match case-insensitively; unknown ones are an ``InputError`` listing them,
+    or with ``ignore_unknown`` are dropped and counted in ``unknown``.
     """
     if not path.is_file():
         raise InputError(f"{path}: file not found")
@@ -419,10 +423,6 @@ def read_reference(path: Path, fmt: str = "auto") -> dict:
         fmt = {".txt": "mdb", ".mid": "midi", ".midi": "midi", ".json": "json", ".csv": "csv"}.get(ext)
         if fmt is None:
             raise InputError(f"{path}: unknown reference format (use --reference-format mdb|midi|json)")
-    try:
-        from .evaluation import read_reference as _rr  # the evaluation stage's reader, if present
-    except ImportError:
-        _rr = None
     if fmt == "midi":
         from .labels import onsets_from_midi
 
@@ -433,27 +433,14 @@ def read_reference(path: Path, fmt: str = "auto") -> dict:
         return onsets_from_json(_onsets_obj(_read_json(path), path))
     if fmt == "csv":
         return _read_csv_onsets(path)
-    if _rr is not None and ext in (".txt", ".tsv"):
-        return _rr(path)  # evaluation's reader: MDB Drums class/subclass and ENST-Drums labels
-    return _read_text_reference(path)
+    return _read_text_reference(path, ignore_unknown, unknown)  # MDB Drums class/subclass, ENST-Drums labels
 
 
-def _text_label_map() -> dict[str, str]:
-    """Labels of MDB Drums class/subclass and ENST-Drums annotations → class."""
-    from .datasets.enst_drums import LABEL_MAP as ENST
-    from .datasets.mdb_drums import CLASS_LABELS, SUBCLASS_TO_GM
-    from .labels import GM_TO_CLASS
+def _read_text_reference(path: Path, ignore_unknown: bool = False, unknown: dict | None = None) -> dict:
+    """MDB Drums / ENST-Drums text: labels case-insensitive, unknown ones an error unless ignored."""
+    from .evaluation import read_text_reference
 
-    m = {k: GM_TO_CLASS[v] for k, v in SUBCLASS_TO_GM.items() if v in GM_TO_CLASS}
-    m.update(CLASS_LABELS)
-    m.update(ENST)
-    return m
-
-
-def _read_text_reference(path: Path) -> dict:
-    from .labels import read_annotation_txt
-
-    return read_annotation_txt(path, _text_label_map())
+    return read_text_reference(path, ignore_unknown=ignore_unknown, unknown=unknown)
 
 
 def _files(root: Path, exts: Sequence[str]) -> list[Path]:
@@ -529,8 +516,12 @@ def cmd_evaluate(args) -> int:
     all_counts = []
     for pred, ref in pairs:
         try:
-            est = read_predictions(pred, transcriber)
-            refs = read_reference(ref, args.reference_format)
+            unknown: dict[str, int] = {}
+            est = read_predictions(pred, transcriber, args.ignore_unknown_labels, unknown)
+            refs = read_reference(ref, args.reference_format, args.ignore_unknown_labels, unknown)
+            if unknown:
+                _warn(f"{ref}: ignored {sum(unknown.values())} onset(s) with unknown labels "
+                      f"({', '.join(sorted(unknown))})")
             counts = class_counts(refs, est, args.window)
         except (ModelError, ConfigError):
             raise  # the model or an option: the same for every file, so stop once

@@ -73,6 +73,23 @@ def dataset_root(config: Mapping, name: str, project_root: str | os.PathLike | N
     return f"resources/{key}"
 
 
+def check_paths(config: Mapping, project_root: str | os.PathLike | None = None) -> None:
+    """A ``ConfigError`` for a ``paths.<key>`` of a dataset the graph uses that does not
+    exist and is not under ``resources/`` (where the download rule puts it): a mistyped
+    path would otherwise plan a download and a full rerun without a word."""
+    names = [*used_datasets(config), *(m for e in config["release"]["datasets"] for m in members(e))]
+    for name in dict.fromkeys(names):
+        key = path_key(name)
+        configured = (config.get("paths") or {}).get(key)
+        if not configured or dataset_root(config, name, project_root) != f"resources/{key}":
+            continue  # not configured (resources/<key>), or found
+        path = Path(configured)
+        if not path.is_absolute() and path.parts[:1] == ("resources",):
+            continue  # the download rule fills resources/<key>
+        raise ConfigError(f"paths.{key}: {configured} does not exist (fix the path, or set it to "
+                          f"resources/{key} to have the graph download the dataset)")
+
+
 def used_datasets(config: Mapping) -> list[str]:
     """Every single dataset the graph builds a feature cache for, in first-use order.
 
@@ -757,7 +774,7 @@ def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Seque
     dev = _device(device)
     net.to(dev)
     mean, std = meta["norm_mean"], meta["norm_std"]
-    thresholds, peak_params = meta["thresholds"], meta["peak_params"]
+    thresholds, peak_params = models.checkpoint_thresholds(model, meta), meta["peak_params"]
     frames = int(meta.get("datapoint_frames") or 400)
     items = []
     used_splits = {}

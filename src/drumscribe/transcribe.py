@@ -388,6 +388,7 @@ class Transcriber:
         except Exception as exc:  # noqa: BLE001 - any other failure means an unusable file
             raise ModelError(f"{path}: not a usable drumscribe model ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        models.checkpoint_thresholds(path, meta)  # none: a ModelError, never a silent 0.5
         self._setup(model, meta, path, window, context, batch_size)
 
     @classmethod

@@ -25,6 +25,7 @@ except WorkflowError as error:
 
 try:
     experiment.check_config(config)
+    experiment.check_paths(config, Path(workflow.basedir))
 except DrumscribeError as error:
     fail(error)
 
@@ -263,3 +264,48 @@ def get_final_output():
     if "mdb_drums" in ALL_DATASETS:
         outputs.append("results/plots/mdb_drums_example.png")
     return outputs
+
+
+# ---- cross-validation over the real songs (crossval.smk) ----
+def _crossval_folds():
+    from drumscribe import crossval, robustness
+
+    cv = config["crossval"]
+    songs = cv.get("songs", "all")
+    if songs in (None, "all"):
+        root = Path(dataset_root("mdb_drums"))
+        songs = robustness.mdb_tracks(root) if root.exists() else []
+    if not songs:
+        return []
+    return crossval.make_folds(songs, cv["folds"], cv["validation_songs"])
+
+
+try:
+    FOLDS = _crossval_folds()
+except DrumscribeError as error:
+    fail(error)
+FOLD_NAMES = [f.name for f in FOLDS]
+
+
+wildcard_constraints:
+    fold=r"fold\d+|release",
+
+
+def fold_songs(wildcards):
+    """The songs of a fold as a plain dict (train, validation, test)."""
+    from drumscribe import crossval
+
+    return crossval.fold_of(FOLDS, wildcards.fold).to_dict()
+
+
+def crossval_manifests(dataset):
+    """The render manifests of every kit of a synthetic dataset (the fold models' drums)."""
+    return expand("results/audio/{dataset}/{kit}/manifest.csv", dataset=dataset, kit=render_kits(dataset))
+
+
+try:
+    from drumscribe.mixing import mixing_config as _mixing_config
+
+    _mixing_config(config["mixing"])
+except DrumscribeError as error:
+    fail(error)
