@@ -69,6 +69,7 @@ wildcard_constraints:
     test_dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
     arch=_names_regex(experiment.known_architectures()),
     trial=r"t\d{3}",
+    seed=r"[1-9]\d*",
     kit=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
 
 
@@ -188,13 +189,25 @@ def test_splits(wildcards):
     return {d: experiment.test_splits(config, d) for d in members(wildcards.test_dataset)}
 
 
+def seeds():
+    """Seed runs of each search winner besides the trial itself (seed 0): 1..evaluation.seeds-1."""
+    return list(range(1, config["evaluation"]["seeds"]))
+
+
+def seed_evals(dataset, arch, test):
+    """The test results of every seed run of a search's winner: the trial (seed 0), then train_seed's."""
+    base = f"results/eval/{dataset}/{arch}/{test}"
+    return [f"{base}/metrics.json"] + [f"{base}/s{seed}/metrics.json" for seed in seeds()]
+
+
 def architecture_study_evals():
-    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets."""
+    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets, every seed."""
     return [
-        f"results/eval/{dataset}/{arch}/{test}/metrics.json"
+        path
         for dataset in DATASETS
         for arch in ARCHITECTURES
         for test in [dataset] + [t for t in EXTRA_TEST_DATASETS if t != dataset]
+        for path in seed_evals(dataset, arch, test)
     ]
 
 
@@ -210,9 +223,10 @@ def study_architecture():
 def dataset_study_evals(wildcards):
     arch = study_architecture()
     return [
-        f"results/eval/{combination}/{arch}/{test}/metrics.json"
+        path
         for combination in COMBINATIONS
         for test in STUDY_TEST_DATASETS
+        for path in seed_evals(combination, arch, test)
     ]
 
 
