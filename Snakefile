@@ -24,6 +24,7 @@ include: "workflow/rules/studies.smk"
 include: "workflow/rules/release.smk"
 include: "workflow/rules/crossval.smk"
 include: "workflow/rules/pool.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

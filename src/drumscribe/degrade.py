@@ -15,7 +15,7 @@ tools and explicit parameters (no hand-written codec, compressor or reverb):
 - :func:`master`: bus compression + makeup gain + a limiter (pedalboard), the makeup
   found so the result has a given integrated loudness (pyloudnorm, ITU-R BS.1770-4);
 - :func:`reverb`: convolution with a real impulse response (pedalboard
-  ``Convolution``), a wet/dry mix;
+  ``Convolution``), a wet/dry mix with the reverberant path at unit energy gain;
 - :func:`gain_db`, :func:`peak_normalize`, :func:`rms_db`, :func:`peak_db`: levels.
 
 Alignment of the codec round trips: LAME writes the encoder delay and padding into
@@ -312,16 +312,31 @@ def load_impulse_response(ir_path: str | os.PathLike = DEFAULT_IR, sr: int = SAM
     return load_audio(path, sr)
 
 
-def reverb(y, ir_path: str | os.PathLike = DEFAULT_IR, wet: float = 0.3, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """``y`` convolved with a real impulse response (pedalboard ``Convolution``), mixed
-    ``wet`` (0..1) with the dry signal; same length as ``y``.
-
-    pedalboard compensates the convolution engine's latency, so an impulse comes out
-    where the IR has its own onset (its pre-delay) and nowhere later; the tail beyond
-    the input's length is cut.
-    """
+def _wet_path(ir: np.ndarray, sr: int):
+    """A pedalboard board that convolves with ``ir`` (fully wet) and its linear gain that gives
+    the wet path unit energy: JUCE's convolution normalises every IR (to an energy of 1/64),
+    so the gain is measured on a unit impulse rather than assumed."""
     from pedalboard import Convolution, Pedalboard
 
+    board = Pedalboard([Convolution(ir[None, :].astype(np.float32), mix=1.0, sample_rate=float(sr))])
+    imp = np.zeros(len(ir) + sr // 10, np.float32)
+    imp[0] = 1.0
+    energy = float(np.sum(board(imp[None, :], sr)[0].astype(np.float64) ** 2))
+    board.reset()
+    return board, (1.0 / math.sqrt(energy) if energy > 0 else 1.0)
+
+
+def reverb(y, ir_path: str | os.PathLike = DEFAULT_IR, wet: float = 0.3, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """``y`` convolved with a real impulse response (pedalboard ``Convolution``), mixed
+    ``(1 - wet) * dry + wet * reverberant``; same length as ``y``.
+
+    The reverberant path is scaled to unit energy gain (an impulse's reverb carries the
+    impulse's energy), so ``wet`` sets the direct-to-reverberant ratio whatever the IR's
+    own scale: ``20 log10((1 - wet) / wet)`` dB, 7.4 dB at the default 0.3. pedalboard
+    compensates the convolution engine's latency, so an impulse comes out where the IR
+    has its own onset (its pre-delay) and nowhere later; the tail beyond the input's
+    length is cut.
+    """
     y = _signal(y)
     sr = _check_rate(sr)
     if not (0.0 <= float(wet) <= 1.0):
@@ -329,5 +344,6 @@ def reverb(y, ir_path: str | os.PathLike = DEFAULT_IR, wet: float = 0.3, sr: int
     if y.size == 0:
         return y.copy()
     ir = load_impulse_response(ir_path, sr)
-    board = Pedalboard([Convolution(ir[None, :].astype(np.float32), mix=float(wet), sample_rate=float(sr))])
-    return _fit_length(board(y[None, :], sr)[0].astype(np.float32), len(y))
+    board, gain = _wet_path(ir, sr)
+    wet_sig = _fit_length(board(y[None, :], sr)[0].astype(np.float32), len(y))
+    return ((1.0 - float(wet)) * y + float(wet) * gain * wet_sig).astype(np.float32)

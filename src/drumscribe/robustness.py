@@ -292,6 +292,48 @@ def check_conditions(names: Sequence[str] | str | None, key: str = "robustness.c
     return list(dict.fromkeys(names))
 
 
+def check_config(section: Mapping, mdb_root=None) -> None:
+    """The ``robustness:`` config section's checks beyond the schema (run at DAG build):
+    unknown conditions, ``in_all`` naming no model, songs absent from ``mdb_root`` (when it
+    exists) or from a per-song model mapping; ConfigError naming the key."""
+    check_conditions(section.get("conditions", "all"), key="robustness.conditions")
+    models = dict(section.get("models") or {})
+    for i, name in enumerate(section.get("in_all") or []):
+        if name not in models:
+            raise ConfigError(f"robustness.in_all[{i}]: {name!r} is not a name of robustness.models "
+                              f"({', '.join(models) or 'none'})")
+    tracks = section.get("tracks", "all")
+    songs = None
+    if mdb_root is not None and Path(mdb_root).exists():
+        available = mdb_tracks(mdb_root)
+        if tracks != "all":
+            missing = [t for t in tracks if track_name(t) not in available]
+            if missing:
+                raise ConfigError(f"robustness.tracks: {', '.join(map(str, missing))} not among the songs "
+                                  f"with multi-tracks ({', '.join(available)})")
+        songs = available if tracks == "all" else [track_name(t) for t in tracks]
+    elif tracks != "all":
+        songs = [track_name(t) for t in tracks]
+    for name, spec in models.items():
+        if isinstance(spec, Mapping) and songs is not None:
+            for song in songs:
+                try:
+                    _song_model(spec, song)
+                except ConfigError:
+                    raise ConfigError(f"robustness.models.{name}: no model for song {song} (a per-song "
+                                      "mapping must name every song of robustness.tracks)") from None
+
+
+def model_files(spec) -> list[str]:
+    """The checkpoint files a ``robustness.models`` entry reads (``package`` → the shipped
+    model's path), unique, in order: the inputs of its graph job."""
+    from .transcribe import default_model_path
+
+    values = list(spec.values()) if isinstance(spec, Mapping) else [spec]
+    out = [str(default_model_path()) if v is None or str(v) == PACKAGE_MODEL else str(v) for v in values]
+    return list(dict.fromkeys(out))
+
+
 def mix(s: SongStems, acc_db: float | None = None) -> np.ndarray:
     """Drums + accompaniment, the accompaniment at its natural level (None) or with its
     RMS ``acc_db`` dB over the drums' (unscaled: apply the peak afterwards)."""
@@ -319,18 +361,27 @@ def render_condition(stems: SongStems, name: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- evaluation
-def _song_model(models, song: str):
-    """The model file for ``song``: one path for all, None (the shipped model), or a mapping."""
+#: How the model shipped in the package is named in the tables (``models: None`` or ``"package"``).
+PACKAGE_MODEL = "package"
+
+
+def _song_model(models, song: str) -> tuple[Path, str]:
+    """(model file, its name in the tables) for ``song``: one path for all, None or
+    ``"package"`` (the shipped model), or a mapping song → one of those."""
     from .transcribe import default_model_path
 
+    def resolve(value):
+        if value is None or str(value) == PACKAGE_MODEL:
+            return default_model_path(), PACKAGE_MODEL
+        return Path(value), str(value)
+
     if models is None or isinstance(models, (str, os.PathLike)):
-        return Path(models) if models is not None else default_model_path()
+        return resolve(models)
     if isinstance(models, Mapping):
         short = song[len(PREFIX):] if song.startswith(PREFIX) else song
         for key in (song, short):
             if key in models:
-                value = models[key]
-                return Path(value) if value is not None else default_model_path()
+                return resolve(models[key])
         raise ConfigError(f"models: no model given for song {song} (the mapping names "
                           f"{', '.join(map(str, models)) or 'no song'})")
     raise ConfigError(f"models: expected a model path or a mapping song -> model path, got {type(models).__name__}")
@@ -381,7 +432,7 @@ def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, 
     bar = tqdm(total=len(songs) * len(names), desc="robustness", unit="cond", disable=None if progress else True)
     with tempfile.TemporaryDirectory(prefix="drumscribe-robustness-") as tmp:
         for song in songs:
-            model_path = song_models[song]
+            model_path, model_name = song_models[song]
             key = str(model_path)
             if key not in transcribers:
                 transcribers[key] = Transcriber(model_path, threads=threads)
@@ -402,13 +453,13 @@ def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, 
                 song_counts.append(counts)
                 for c in CLASSES:
                     tp, fp, fn = counts[c]
-                    rows.append({"model": key, "song": song, "natural_ratio_db": round(ratio, 2),
+                    rows.append({"model": model_name, "song": song, "natural_ratio_db": round(ratio, 2),
                                  "condition": name, "class": c, "tp": tp, "fp": fp, "fn": fn})
                 bar.update(1)
             tp = sum(sum(cn[c][0] for c in CLASSES) for cn in song_counts)
             tot = sum(sum(2 * cn[c][0] + cn[c][1] + cn[c][2] for c in CLASSES) for cn in song_counts)
             log.info("robustness: %s (natural ratio %+.1f dB, model %s): micro F1 %.3f over %d conditions",
-                     song, ratio, Path(key).name, 2 * tp / tot if tot else float("nan"), len(names))
+                     song, ratio, model_name, 2 * tp / tot if tot else float("nan"), len(names))
     bar.close()
     return pd.DataFrame(rows, columns=["model", "song", "natural_ratio_db", "condition", "class", "tp", "fp", "fn"])
 
@@ -480,8 +531,8 @@ def plot_heatmap(wide_df, out_png, title: str) -> None:
 
 def model_label(models) -> str:
     """A short name of the model(s) for titles."""
-    if models is None:
-        return "shipped model (drumscribe-default.pt)"
+    if models is None or str(models) == PACKAGE_MODEL:
+        return "the model shipped in the package (drumscribe-default.pt)"
     if isinstance(models, Mapping):
         names = sorted({Path(str(v)).name if v is not None else "shipped" for v in models.values()})
         return f"per-song models ({len(set(map(str, models.values())))}: {', '.join(names)[:60]})"

@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from drumscribe import experiment
+from drumscribe import experiment, robustness
 from drumscribe.errors import DrumscribeError
 
 
@@ -26,6 +26,7 @@ except WorkflowError as error:
 try:
     experiment.check_config(config)
     experiment.check_paths(config, Path(workflow.basedir))
+    robustness.check_config(config["robustness"], experiment.dataset_root(config, "mdb_drums", Path(workflow.basedir)))
 except DrumscribeError as error:
     fail(error)
 
@@ -249,6 +250,35 @@ def release_command():
     return " ".join(["snakemake --cores all release"] + (["--configfile"] + [str(f) for f in extra] if extra else []))
 
 
+# ---- the robustness suite ----
+ROBUSTNESS_MODELS = dict(config["robustness"]["models"])  # name -> model (path, `package` or song -> model)
+
+
+wildcard_constraints:
+    model=_names_regex(ROBUSTNESS_MODELS) if ROBUSTNESS_MODELS else r"(?!)",
+
+
+def robustness_models(wildcards):
+    """The robustness.models entry of {model}: a path, `package`, or a mapping song -> model."""
+    return ROBUSTNESS_MODELS[wildcards.model]
+
+
+def robustness_model_files(wildcards):
+    """The checkpoint files the suite of {model} reads (graph outputs are built first)."""
+    return robustness.model_files(ROBUSTNESS_MODELS[wildcards.model])
+
+
+def robustness_data_input(wildcards):
+    """The MDB folder with multi-tracks, or the download rule's output when it is absent."""
+    return raw_dataset_input("mdb_drums")
+
+
+def robustness_outputs(names):
+    return [f"results/robustness/{name}.csv" for name in names] + [
+        f"results/plots/robustness_{name}.png" for name in names
+    ]
+
+
 # ---- targets ----
 def get_final_output():
     """What `snakemake` builds with no target: both studies, their plots and the data summary."""
@@ -263,6 +293,7 @@ def get_final_output():
     outputs += [f"results/plots/curves/{d}_{a}.png" for d in DATASETS for a in ARCHITECTURES]
     if "mdb_drums" in ALL_DATASETS:
         outputs.append("results/plots/mdb_drums_example.png")
+    outputs += robustness_outputs(config["robustness"]["in_all"])
     return outputs
 
 
