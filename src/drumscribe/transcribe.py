@@ -739,12 +739,16 @@ class Transcriber:
         info = _audio_info(path)
         peak = [0.0]
         n_samples = [0]
+        from .inputcheck import BandwidthMeter, clipped_samples, warnings_for
+
+        bandwidth = BandwidthMeter()
 
         def tracked(blocks):
             for b in blocks:
                 if len(b):
                     peak[0] = max(peak[0], float(np.max(np.abs(b))))
                 n_samples[0] += len(b)
+                bandwidth.add(b)
                 yield b
 
         if info is not None and info.duration > STREAM_ABOVE_S:
@@ -772,6 +776,8 @@ class Transcriber:
             conf = {c: np.zeros(0) for c in CLASSES}
         else:
             onsets, conf = self.onsets(acts)
+            warnings += warnings_for(path, info.samplerate if info is not None else None,
+                                     bandwidth.bandwidth_hz(), clipped_samples(path, info))
         spec = np.concatenate(spec_keep) if spec_keep else None
         return Result(path=path, onsets=onsets, confidences=conf, duration=duration,
                       activations=acts if keep_activations else None, spectrogram=spec,
