@@ -632,19 +632,62 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
     return out_h5
 
 
+def _set_aside(path: Path, exc: BaseException) -> InputError:
+    """The error for a corrupt cache, after moving it to ``<name>.corrupt``: the graph
+    then sees its output missing and the rerun rebuilds it (instead of failing forever)."""
+    cause = " ".join(str(exc).split())[:160] or type(exc).__name__
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        os.replace(path, aside)
+        todo = f"moved to {aside.name}; rerun to rebuild it"
+    except OSError:
+        todo = "remove it and rerun to rebuild it"
+    return InputError(f"{path}: corrupt or truncated HDF5 feature cache ({cause}); {todo}")
+
+
 def _open(h5_or_path):
-    """(h5py.File, should_close) for a path or an open file."""
+    """(h5py.File, should_close) for a path or an open file.
+
+    A file that h5py cannot open for another reason than access rights (truncated, not
+    HDF5) is set aside as ``<name>.corrupt`` with a one-line ``InputError``.
+    """
     import h5py
 
     if isinstance(h5_or_path, (str, os.PathLike)):
         path = Path(h5_or_path)
         if not path.is_file():
             raise InputError(f"{path}: feature cache not found")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: feature cache not readable (permission denied)")
         try:
             return h5py.File(path, "r"), True
         except OSError as exc:
-            raise InputError(f"{path}: not a readable HDF5 feature cache ({exc})") from None
+            raise _set_aside(path, exc) from None
     return h5_or_path, False
+
+
+def verify_cache(h5_path: str | os.PathLike, full: bool = False) -> None:
+    """Check that a cache opens and that every group, attribute and dataset header reads
+    (``full``: every dataset's data too, e.g. right after writing it). A corrupt cache is
+    set aside (``<name>.corrupt``, so the rerun rebuilds it) with a one-line ``InputError``.
+    """
+    path = Path(h5_path)
+    h5, _ = _open(path)
+    try:
+        def visit(name, obj):
+            dict(obj.attrs)
+            if hasattr(obj, "shape"):
+                if full:
+                    obj[()]
+                else:
+                    obj.shape, obj.dtype
+        with h5:
+            dict(h5.attrs)
+            if "tracks" not in h5 or "norm" not in h5:
+                raise KeyError("no tracks/norm group")
+            h5.visititems(visit)
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        raise _set_aside(path, exc) from None
 
 
 def read_track(h5_or_path, track_id: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
