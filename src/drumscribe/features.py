@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import sys
 import types
 import zlib
@@ -51,7 +52,7 @@ import numpy as np
 
 from . import CLASSES, FPS, SAMPLE_RATE, __version__
 from .atomic import atomic_path
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, OutputError
 
 #: Reference frequency of the logarithmic filterbank (A4, Hz).
 A4: float = 440.0
@@ -59,6 +60,10 @@ A4: float = 440.0
 CHUNK_FRAMES: int = 400
 #: gzip (deflate) level of the cached spectrograms (with the HDF5 shuffle filter before it).
 GZIP_LEVEL: int = 4
+#: Free space a cache build keeps: it stops with an ``OutputError`` before a track's write
+#: could fill the disk (h5py 3.16 / HDF5 2.0 crash with a segmentation fault when a write
+#: or the closing flush meets a full disk, so the disk must never get full under it).
+H5_FREE_MARGIN_BYTES: int = 16 << 20
 KINDS = ("logfilt", "mel")
 
 
@@ -594,6 +599,10 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
             try:
                 for track, key, res in zip(tracks, keys, results):
                     onsets, n = res["onsets"], res["shape"][0]
+                    free = shutil.disk_usage(out_h5.parent).free
+                    if free < max(H5_FREE_MARGIN_BYTES, 4 * n * nb * 2):
+                        raise OutputError(f"{out_h5}: no space left on device (stopped at {free >> 20} MiB free, "
+                                          f"before track {track.track_id}; free some space and rerun)")
                     g = group.create_group(key)
                     if "chunks" in res:  # compressed by _track_result: stored as they are
                         ds = g.create_dataset("spec", shape=res["shape"], dtype=np.float16, chunks=(res["rows"], nb),
