@@ -358,3 +358,22 @@ def test_evaluate_lower_case_and_unknown_labels(tmp_path, capsys):
     assert main(["evaluate", str(pred), str(ref), "--ignore-unknown-labels"]) == 0
     captured = capsys.readouterr()
     assert "ignored 2 onset(s) with unknown labels (zz)" in captured.err and "1.000" in captured.out
+
+
+def test_file_names_that_are_not_utf8(tmp_path, capsys):
+    """A valid WAV whose name is Latin-1 bytes (not UTF-8) is transcribed, outputs keep its name."""
+    from test_transcribe import untrained_checkpoint
+
+    model = untrained_checkpoint(tmp_path / "m.pt", "crnn", seed=1, cell="gru", num_layers=1, hidden_size=16,
+                                 num_blocks=1)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    name = os.fsdecode(b"caf\xe9.wav")  # surrogate-escaped, as os.listdir gives it
+    y = np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE * 2).astype(np.float32)
+    sf.write(os.fsencode(songs / name), y, SAMPLE_RATE)
+    assert main(["transcribe", str(songs), "-o", str(tmp_path / "out"), "--model", str(model)]) == 0, \
+        capsys.readouterr().err
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [b"caf\xe9.csv", b"caf\xe9.json", b"caf\xe9.mid"]
+    assert main(["transcribe", str(songs / name), "-o", str(tmp_path / "out2"), "--model", str(model), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "caf\ufffd.wav: 2.0 s" in out

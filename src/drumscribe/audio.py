@@ -81,7 +81,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     """Decode with libsndfile to (samples, channels) float32; raises its own errors."""
     import soundfile as sf
 
-    with sf.SoundFile(str(path)) as f:
+    with sf.SoundFile(os.fsencode(path)) as f:
         declared = f.frames
         sr = f.samplerate
         data = f.read(dtype="float32", always_2d=True)

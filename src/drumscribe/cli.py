@@ -62,7 +62,12 @@ def _warn(msg: str) -> None:
 
 
 def _one_line(msg) -> str:
-    return " ".join(str(msg).split())
+    return _printable(" ".join(str(msg).split()))
+
+
+def _printable(text: str) -> str:
+    """``text`` with the bytes of a non-UTF-8 file name (surrogate escapes) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 # --------------------------------------------------------------------------- parser
@@ -332,7 +337,7 @@ def cmd_transcribe(args) -> int:
             produced[base.resolve()] = path
             done += 1
             if not args.quiet:
-                tqdm.write(_summary(result, targets), file=sys.stdout)
+                tqdm.write(_printable(_summary(result, targets)), file=sys.stdout)
         except DrumscribeError as exc:
             fail(str(exc))
         except (MemoryError, ValueError, RuntimeError, OSError) as exc:  # a bug or the machine, not the input

@@ -49,7 +49,7 @@ def clipped_samples(path: str | os.PathLike, info=None) -> int | None:
     import soundfile as sf
 
     try:
-        info = info or sf.info(str(path))
+        info = info or sf.info(os.fsencode(path))
     except Exception:  # noqa: BLE001 - load_audio reports unreadable files
         return None
     bits = _INT_BITS.get(getattr(info, "subtype", ""))
@@ -59,7 +59,7 @@ def clipped_samples(path: str | os.PathLike, info=None) -> int | None:
     limit = 2**31 - 2 ** (32 - bits)
     count = 0
     try:
-        for block in sf.blocks(str(path), blocksize=1 << 18, dtype="int32", always_2d=True):
+        for block in sf.blocks(os.fsencode(path), blocksize=1 << 18, dtype="int32", always_2d=True):
             count += int(np.count_nonzero(block >= limit)) + int(np.count_nonzero(block <= -limit))
     except Exception:  # noqa: BLE001
         return None

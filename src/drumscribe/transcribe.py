@@ -271,7 +271,7 @@ def _audio_info(path: Path):
     import soundfile as sf
 
     try:
-        return sf.info(str(path))
+        return sf.info(os.fsencode(path))
     except Exception:  # noqa: BLE001 - load_audio gives the proper error later
         return None
 
@@ -292,7 +292,7 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
         raise InputError(f"{path}: {cause}")
     total = 0
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:
             native, channels, declared = f.samplerate, f.channels, f.frames
             block = max(1, int(block_s * native))
             rs = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
