@@ -173,8 +173,12 @@ def test_bad_model_files_and_device(env, tmp_path, capsys):
 
 
 def test_bad_options_are_usage_errors(env, capsys):
-    assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 1
+    assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 2
     assert "--format" in capsys.readouterr().err
+    for bad in (["--threads", "0"], ["--threads", "two"], ["--batch-size", "-1"], ["--window", "0"]):
+        assert main(["transcribe", str(env["wav"]), "--model", str(env["model"]), *bad]) == 2, bad
+        assert f"argument {bad[0]}" in capsys.readouterr().err
+    assert main(["evaluate", "a.json", "b.txt", "--window", "-0.05"]) == 2
     assert main(["transcribe"]) == 2
     assert main([]) == 2
 
@@ -377,3 +381,13 @@ def test_file_names_that_are_not_utf8(tmp_path, capsys):
     assert main(["transcribe", str(songs / name), "-o", str(tmp_path / "out2"), "--model", str(model), "-q"]) == 0
     out = capsys.readouterr().out
     assert "caf\ufffd.wav: 2.0 s" in out
+
+
+def test_bad_mp3_gives_one_line_and_no_decoder_chatter(tmp_path, capfd):
+    """libmpg123 prints its own warnings to file descriptor 2; only drumscribe's line remains."""
+    rng = np.random.default_rng(3)
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))  # a broken tag, no audio
+    main(["transcribe", str(bad), "-o", str(tmp_path / "out"), "-q"])
+    err = [l for l in capfd.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith(f"drumscribe: error: {bad}:"), err

@@ -270,8 +270,11 @@ def _audio_info(path: Path):
     """soundfile's info for ``path``, or None when libsndfile cannot open it."""
     import soundfile as sf
 
+    from .audio import quiet_decoder
+
     try:
-        return sf.info(os.fsencode(path))
+        with quiet_decoder(path):
+            return sf.info(os.fsencode(path))
     except Exception:  # noqa: BLE001 - load_audio gives the proper error later
         return None
 
@@ -292,12 +295,15 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
         raise InputError(f"{path}: {cause}")
     total = 0
     try:
-        with sf.SoundFile(os.fsencode(path)) as f:
+        with audio.quiet_decoder(path):
+            f = sf.SoundFile(os.fsencode(path))
+        with f:
             native, channels, declared = f.samplerate, f.channels, f.frames
             block = max(1, int(block_s * native))
             rs = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
             while True:
-                data = f.read(block, dtype="float32", always_2d=True)
+                with audio.quiet_decoder(path):
+                    data = f.read(block, dtype="float32", always_2d=True)
                 last = len(data) < block
                 total += len(data)
                 if not np.all(np.isfinite(data)):
@@ -313,7 +319,7 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
     except InputError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
-        msg = str(exc).replace("\n", " ").strip()
+        msg = audio.sndfile_message(exc)
         raise InputError(f"{path}: corrupt audio ({msg})") from None
     if total == 0:
         raise InputError(f"{path}: no audio samples (zero-length or truncated)")
