@@ -73,6 +73,18 @@ def dataset_root(config: Mapping, name: str, project_root: str | os.PathLike | N
     return f"resources/{key}"
 
 
+#: ``training`` keys that change how a trial runs, not what it learns: kept out of the
+#: rules' params (common.smk ``result_training``) so that changing them replans no trial.
+TRAINING_RUNTIME_KEYS: tuple[str, ...] = ("device", "num_workers", "preload", "preload_max_gb")
+
+
+def runtime_training(config: Mapping, release: bool = False) -> dict[str, Any]:
+    """The :data:`TRAINING_RUNTIME_KEYS` of ``config["training"]`` (overlaid by
+    ``release.training`` for the released model), for the training script."""
+    merged = {**config["training"], **((config["release"].get("training") or {}) if release else {})}
+    return {k: merged[k] for k in TRAINING_RUNTIME_KEYS if k in merged}
+
+
 def check_paths(config: Mapping, project_root: str | os.PathLike | None = None) -> None:
     """A ``ConfigError`` for a ``paths.<key>`` of a dataset the graph uses that does not
     exist and is not under ``resources/`` (where the download rule puts it): a mistyped
@@ -631,6 +643,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         **{k: v for k, v in scores.items()},
         "thresholds": thresholds,
         "val_micro_f1_default_threshold": best["micro_f1_default_threshold"],
+        "default_threshold": default_threshold,
         "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
         "best_val_loss": summary["best_val_loss"], "stopped_early": summary["stopped_early"],
         "seconds": summary["seconds"], "datapoints_per_s": summary["datapoints_per_s"],

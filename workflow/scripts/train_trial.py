@@ -7,6 +7,10 @@ from drumscribe import experiment
 from drumscribe.errors import DrumscribeError
 
 try:
+    # params hold what the trial's outputs depend on; how it runs (device, workers) and the
+    # default-threshold diagnostic come from the config, so changing them replans nothing
+    config = snakemake.config
+    runtime = experiment.runtime_training(config, release=snakemake.rule == "release_train")
     experiment.run_trial(
         arch=snakemake.params.get("arch") or snakemake.wildcards.arch,
         params=snakemake.params.params,
@@ -14,9 +18,9 @@ try:
         out_model=snakemake.output.model,
         out_history=snakemake.output.history,
         out_metrics=snakemake.output.metrics,
-        training=snakemake.params.training,
+        training={**snakemake.params.training, **runtime},
         targets=snakemake.params.targets,
-        peaks=snakemake.params.peaks,
+        peaks={**snakemake.params.peaks, "default_threshold": config["peaks"]["default_threshold"]},
         evaluation=snakemake.params.evaluation,
         threads=snakemake.threads,
     )
