@@ -37,6 +37,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -53,6 +54,9 @@ import numpy as np
 from . import CLASSES, FPS, SAMPLE_RATE, __version__
 from .atomic import atomic_path
 from .errors import ConfigError, InputError, OutputError
+from .logs import Progress
+
+log = logging.getLogger(__name__)
 
 #: Reference frequency of the logarithmic filterbank (A4, Hz).
 A4: float = 440.0
@@ -596,6 +600,7 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
             bar = tqdm(total=len(tracks), desc=f"features {dataset}", unit="track",
                        disable=None if progress else True)
             results = _results_in_order(tracks, cfg, int(threads))
+            logged = Progress(log, f"features {dataset}", len(tracks), "tracks")
             try:
                 for track, key, res in zip(tracks, keys, results):
                     onsets, n = res["onsets"], res["shape"][0]
@@ -627,6 +632,7 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
                         s2 += res["s2"]
                         count += n
                     bar.update(1)
+                    logged.update(1)
             finally:
                 results.close()  # cancels and joins a pool at once on an error
                 bar.close()
