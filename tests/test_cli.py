@@ -173,8 +173,12 @@ def test_bad_model_files_and_device(env, tmp_path, capsys):
 
 
 def test_bad_options_are_usage_errors(env, capsys):
-    assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 1
+    assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 2
     assert "--format" in capsys.readouterr().err
+    for bad in (["--threads", "0"], ["--threads", "two"], ["--batch-size", "-1"], ["--window", "0"]):
+        assert main(["transcribe", str(env["wav"]), "--model", str(env["model"]), *bad]) == 2, bad
+        assert f"argument {bad[0]}" in capsys.readouterr().err
+    assert main(["evaluate", "a.json", "b.txt", "--window", "-0.05"]) == 2
     assert main(["transcribe"]) == 2
     assert main([]) == 2
 
@@ -358,3 +362,32 @@ def test_evaluate_lower_case_and_unknown_labels(tmp_path, capsys):
     assert main(["evaluate", str(pred), str(ref), "--ignore-unknown-labels"]) == 0
     captured = capsys.readouterr()
     assert "ignored 2 onset(s) with unknown labels (zz)" in captured.err and "1.000" in captured.out
+
+
+def test_file_names_that_are_not_utf8(tmp_path, capsys):
+    """A valid WAV whose name is Latin-1 bytes (not UTF-8) is transcribed, outputs keep its name."""
+    from test_transcribe import untrained_checkpoint
+
+    model = untrained_checkpoint(tmp_path / "m.pt", "crnn", seed=1, cell="gru", num_layers=1, hidden_size=16,
+                                 num_blocks=1)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    name = os.fsdecode(b"caf\xe9.wav")  # surrogate-escaped, as os.listdir gives it
+    y = np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE * 2).astype(np.float32)
+    sf.write(os.fsencode(songs / name), y, SAMPLE_RATE)
+    assert main(["transcribe", str(songs), "-o", str(tmp_path / "out"), "--model", str(model)]) == 0, \
+        capsys.readouterr().err
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [b"caf\xe9.csv", b"caf\xe9.json", b"caf\xe9.mid"]
+    assert main(["transcribe", str(songs / name), "-o", str(tmp_path / "out2"), "--model", str(model), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "caf\ufffd.wav: 2.0 s" in out
+
+
+def test_bad_mp3_gives_one_line_and_no_decoder_chatter(tmp_path, capfd):
+    """libmpg123 prints its own warnings to file descriptor 2; only drumscribe's line remains."""
+    rng = np.random.default_rng(3)
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))  # a broken tag, no audio
+    main(["transcribe", str(bad), "-o", str(tmp_path / "out"), "-q"])
+    err = [l for l in capfd.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith(f"drumscribe: error: {bad}:"), err

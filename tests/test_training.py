@@ -375,3 +375,12 @@ def test_planted_resume_state_is_refused_and_nothing_runs(tmp_path, caplog):
     assert out["resumed_from_epoch"] is None and out["finished"]  # the trial started afresh
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "checkpoint.pt: not a safely readable resume state" in lines[0]
+
+
+def test_one_log_line_per_epoch(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="drumscribe.training"):
+        training.train_trial("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), tmp_path / "t007", CFG, progress=False,
+                             evaluate_fn=lambda m: {"micro_f1": 0.5})
+    lines = [r.getMessage() for r in caplog.records if r.name == "drumscribe.training"]
+    assert len(lines) == 2 and lines[0].startswith("cnn t007 epoch 1/2: train loss ")
+    assert all(k in lines[1] for k in ("val loss", "val micro F1 0.500", "lr 0.003", " s"))

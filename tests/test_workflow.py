@@ -483,3 +483,33 @@ def test_dataset_path_under_resources_is_downloaded():
     with pytest.raises(ConfigError, match=r"^paths\.enst_drums: /no/enst does not exist"):
         experiment.check_paths(_loaded_config({"evaluation": {"extra_test_datasets": ["enst_drums"]},
                                                "paths": {"enst_drums": "/no/enst"}}), REPO)
+
+
+def test_runtime_and_diagnostic_keys_replan_no_job(quick_dag_results, tmp_path):
+    """A rule's params hold only what its outputs depend on: after the quick run, changing
+    peaks.default_threshold or how training runs (device, workers, preload) plans no job
+    again; a value the trials use (peaks.pre_max) replans them."""
+    work = quick_dag_results.parent
+    quick = str(REPO / "config" / "presets" / "quick.yaml")
+    over = tmp_path / "over.yaml"
+    over.write_text(yaml.safe_dump({"peaks": {"default_threshold": 0.3},
+                                    "training": {"num_workers": 1, "device": "cpu", "preload": False}}))
+    proc = _dry_run(work, "--configfile", quick, str(over))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout) if "Job stats:" in proc.stdout else {}
+    assert counts == {}, counts
+    over.write_text(yaml.safe_dump({"peaks": {"pre_max": 3}}))
+    proc = _dry_run(work, "--configfile", quick, str(over))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _job_counts(proc.stdout).get("train_trial", 0) > 0
+
+
+def test_quick_dag_job_logs_are_not_empty(quick_dag_results):
+    """Every job writes its log: started/ended lines, progress of long stages, one line per epoch."""
+    logs = sorted((quick_dag_results.parent / "logs").rglob("*.log"))
+    assert logs and all(p.stat().st_size > 0 for p in logs), [str(p) for p in logs if not p.stat().st_size]
+    trial = next(p for p in logs if p.parts[-4] == "train_trial").read_text()
+    assert "train_trial (" in trial and "started" in trial and "ended after" in trial
+    assert "epoch 1/" in trial and "val micro F1" in trial
+    features = next(p for p in logs if p.parent.name == "features").read_text()
+    assert re.search(r"features \w+: (\d+)/\1 tracks \(100%\)", features)

@@ -73,6 +73,18 @@ def dataset_root(config: Mapping, name: str, project_root: str | os.PathLike | N
     return f"resources/{key}"
 
 
+#: ``training`` keys that change how a trial runs, not what it learns: kept out of the
+#: rules' params (common.smk ``result_training``) so that changing them replans no trial.
+TRAINING_RUNTIME_KEYS: tuple[str, ...] = ("device", "num_workers", "preload", "preload_max_gb")
+
+
+def runtime_training(config: Mapping, release: bool = False) -> dict[str, Any]:
+    """The :data:`TRAINING_RUNTIME_KEYS` of ``config["training"]`` (overlaid by
+    ``release.training`` for the released model), for the training script."""
+    merged = {**config["training"], **((config["release"].get("training") or {}) if release else {})}
+    return {k: merged[k] for k in TRAINING_RUNTIME_KEYS if k in merged}
+
+
 def check_paths(config: Mapping, project_root: str | os.PathLike | None = None) -> None:
     """A ``ConfigError`` for a ``paths.<key>`` of a dataset the graph uses that does not
     exist and is not under ``resources/`` (where the download rule puts it): a mistyped
@@ -361,7 +373,9 @@ def build_features(dataset: str, root: str | os.PathLike, out_h5: str | os.PathL
 
     _set_threads(threads)
     cfg = feat.FeatureConfig.from_dict(dict(features))
-    return feat.build_cache(dataset, root, out_h5, cfg, threads=max(1, int(threads or 1)))
+    out = feat.build_cache(dataset, root, out_h5, cfg, threads=max(1, int(threads or 1)))
+    feat.verify_cache(out, full=True)  # a bad write fails this job, not every consumer
+    return out
 
 
 def _set_threads(threads: int | None) -> None:
@@ -380,11 +394,14 @@ def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int =
 
     from .datasets import SPLITS
 
+    from .features import verify_cache
+
     rows = []
     for path in h5_paths:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: feature cache not found")
+        verify_cache(path)
         with h5py.File(path, "r") as h5:
             name = str(h5.attrs.get("dataset", path.stem))
             acc = {s: {"tracks": 0, "seconds": 0.0, "datapoints": 0, "frames": 0, **{c: 0 for c in CLASSES}}
@@ -438,6 +455,7 @@ def plot_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: 
     from . import features as feat
     from . import targets
 
+    feat.verify_cache(h5_path)
     tracks = feat.list_tracks(h5_path)
     if not tracks:
         raise InputError(f"{h5_path}: no tracks")
@@ -628,6 +646,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         raise ConfigError(f"{out_dir}: model, history and metrics must share one trial folder")
     _set_threads(threads)
     train_h5s = [Path(p) for p in train_h5s]
+    for p in train_h5s:
+        feat.verify_cache(p)  # a corrupt cache: one line, set aside for the rerun to rebuild
     cfg = _feature_config_of(train_h5s)
     fps = int(cfg.fps)
     frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
@@ -681,6 +701,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         **{k: v for k, v in scores.items()},
         "thresholds": thresholds,
         "val_micro_f1_default_threshold": best["micro_f1_default_threshold"],
+        "default_threshold": default_threshold,
         "epochs": summary["epochs"], "best_epoch": summary["best_epoch"],
         "best_val_loss": summary["best_val_loss"], "stopped_early": summary["stopped_early"],
         "seconds": summary["seconds"], "datapoints_per_s": summary["datapoints_per_s"],
@@ -735,9 +756,11 @@ def best_model(best_json: str | os.PathLike) -> Path:
 
 
 def _h5_dataset_name(h5_path) -> str:
-    import h5py
+    from .features import verify_cache, _open
 
-    with h5py.File(h5_path, "r") as h5:
+    verify_cache(h5_path)  # a corrupt cache: one line, set aside for the rerun to rebuild
+    h5, _ = _open(h5_path)
+    with h5:
         return str(h5.attrs.get("dataset", Path(h5_path).stem))
 
 

@@ -661,6 +661,9 @@ def train_trial(
         with atomic_path(state_path) as tmp:
             torch.save(state, tmp)
         write_text(history_path, _history_csv(history))
+        log.info("%s %s epoch %d/%d: train loss %.4f, val loss %.4f, val micro F1 %.3f, lr %.2g, %.1f s%s",
+                 arch, out_dir.name, epoch, cfg["max_epochs"], train_loss, val_loss, score, lr, seconds,
+                 " (best)" if better else "")
 
     finished = stop["stopped_early"] or epoch >= cfg["max_epochs"]
     summary = {

@@ -132,6 +132,27 @@ def summary_input(wildcards):
     return [feature_path(d) for d in ALL_DATASETS]
 
 
+# ---- params: only what a job's outputs depend on (a change to anything else replans nothing) ----
+def result_training(overlay=None):
+    """The training section (with ``overlay``, e.g. release.training) without the keys that
+    change how a trial runs but not what it learns (device, workers, preload): the script
+    reads those from the config (experiment.runtime_training)."""
+    merged = {**config["training"], **(overlay or {})}
+    return {k: v for k, v in merged.items() if k not in experiment.TRAINING_RUNTIME_KEYS}
+
+
+def result_peaks():
+    """The peaks section without default_threshold: a diagnostic the trial records beside
+    the tuned thresholds (with its value), read by the script from the config."""
+    return {k: v for k, v in config["peaks"].items() if k != "default_threshold"}
+
+
+def result_evaluation():
+    """What trials and tests use of the evaluation section: the onset window (not the
+    list of test sets or their splits, which decide which jobs exist)."""
+    return {"window": config["evaluation"]["window"]}
+
+
 # ---- trials and searches ----
 def members(dataset):
     """The datasets of a (possibly '+'-joined) training dataset."""

@@ -17,8 +17,7 @@ rule evaluate:
         "benchmarks/evaluate/{dataset}/{arch}/{test_dataset}.tsv"
     params:
         splits=test_splits,
-        evaluation=config["evaluation"],
-        targets=config["targets"],
+        evaluation=result_evaluation(),
     threads: config["resources"]["eval_threads"]
     resources:
         mem_mb=config["resources"]["eval_mem_mb"],

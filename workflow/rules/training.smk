@@ -18,10 +18,10 @@ rule train_trial:
         "benchmarks/train_trial/{dataset}/{arch}/{trial}.tsv"
     params:
         params=trial_params,
-        training=config["training"],
+        training=result_training(),
         targets=config["targets"],
-        peaks=config["peaks"],
-        evaluation=config["evaluation"],
+        peaks=result_peaks(),
+        evaluation=result_evaluation(),
     threads: config["resources"]["train_threads"]
     resources:
         mem_mb=config["resources"]["train_mem_mb"],
