@@ -103,7 +103,7 @@ def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in [k for k in DEFAULTS if k.startswith("p_")]:
         cfg[key] = number(key, cfg[key], 0.0, 1.0)
     for key, low, high in (("level_db", -60.0, 60.0), ("reverb_wet", 0.0, 1.0), ("drive_db", 0.0, 60.0),
-                           ("cutoff_hz", 100.0, SAMPLE_RATE / 2)):
+                           ("cutoff_hz", 100.0, math.inf)):
         v = cfg[key]
         if not isinstance(v, (list, tuple)) or len(v) != 2:
             raise ConfigError(f"mixing.{key}: {v!r} is not a [low, high] pair")
@@ -306,6 +306,16 @@ def record_chain(y: np.ndarray, cfg: Mapping[str, Any], rng: np.random.Generator
     return y, steps
 
 
+def add_accompaniment(clip: np.ndarray, acc: np.ndarray, drums_rms: float, level_db: float) -> np.ndarray:
+    """``clip + g * acc`` with ``g`` such that the added accompaniment's RMS is ``level_db``
+    dB over ``drums_rms`` (the drum track's RMS, not the clip's: a quiet passage of the
+    drums stays quiet under the music). A silent ``acc`` adds nothing."""
+    ra = float(np.sqrt(np.mean(np.square(acc, dtype=np.float64))))
+    if ra <= 1e-9 or drums_rms <= 0:
+        return clip
+    return (clip + acc * np.float32(drums_rms / ra * 10.0 ** (level_db / 20.0))).astype(np.float32)
+
+
 # --------------------------------------------------------------------------- the dataset
 class MixDataset(_TorchDataset):
     """Datapoints mixed and degraded on the fly (module docstring), for a torch DataLoader.
@@ -417,8 +427,7 @@ class MixDataset(_TorchDataset):
             acc = self._accompaniment(rng, len(clip))
             if acc is not None:
                 level = float(rng.uniform(*self.cfg["level_db"]))
-                ra = float(np.sqrt(np.mean(np.square(acc, dtype=np.float64))))
-                clip = clip + acc * np.float32(track.rms / ra * 10.0 ** (level / 20.0))
+                clip = add_accompaniment(clip, acc, track.rms, level)
                 info["accompaniment_db"] = level
         clip, info["chain"] = record_chain(clip, self.cfg, rng, self.irs)
         gain_db = float(rng.uniform(-1, 1)) * self.cfg["gain_jitter_db"]
