@@ -443,3 +443,18 @@ def test_quick_dag_runs_the_suite_on_the_shipped_model(quick_dag_results):
     long_df = pd.read_csv(quick_dag_results / "robustness" / "shipped_long.csv")
     assert set(long_df["song"]) == {"MusicDelta_Punk"} and set(long_df["model"]) == {"package"}
     assert (quick_dag_results / "plots" / "robustness_shipped.png").is_file()
+
+
+def test_check_config(tmp_path, mdb_root):
+    ok = {"models": {"shipped": "package", "cv": {"Punk": "a.pt", "Beatles": "b.pt"}}, "in_all": ["shipped"],
+          "conditions": "all", "tracks": ["Punk", "MusicDelta_Beatles"]}
+    robustness.check_config(ok, mdb_root)
+    robustness.check_config({**ok, "tracks": "all", "models": {"shipped": "package"}}, tmp_path / "absent")
+    with pytest.raises(ConfigError, match=r"robustness.in_all\[0\]: 'cv2' is not a name"):
+        robustness.check_config({**ok, "in_all": ["cv2"]}, mdb_root)
+    with pytest.raises(ConfigError, match="robustness.tracks: Nope not among"):
+        robustness.check_config({**ok, "tracks": ["Nope"]}, mdb_root)
+    with pytest.raises(ConfigError, match="robustness.models.cv: no model for song MusicDelta_80sRock"):
+        robustness.check_config({**ok, "tracks": "all"}, mdb_root)
+    assert robustness.model_files({"Punk": "a.pt", "Beatles": "a.pt", "Grunge": "package"})[0] == "a.pt"
+    assert robustness.model_files("package")[0].endswith("drumscribe-default.pt")
