@@ -173,8 +173,12 @@ def test_bad_model_files_and_device(env, tmp_path, capsys):
 
 
 def test_bad_options_are_usage_errors(env, capsys):
-    assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 1
+    assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 2
     assert "--format" in capsys.readouterr().err
+    for bad in (["--threads", "0"], ["--threads", "two"], ["--batch-size", "-1"], ["--window", "0"]):
+        assert main(["transcribe", str(env["wav"]), "--model", str(env["model"]), *bad]) == 2, bad
+        assert f"argument {bad[0]}" in capsys.readouterr().err
+    assert main(["evaluate", "a.json", "b.txt", "--window", "-0.05"]) == 2
     assert main(["transcribe"]) == 2
     assert main([]) == 2
 
@@ -323,3 +327,67 @@ def test_evaluate_audio_with_bad_model_stops_once(env, tmp_path, capsys):
     code = main(["evaluate", str(audio), str(tmp_path), "--model", str(tmp_path / "absent.pt")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == [f"drumscribe: error: {tmp_path / 'absent.pt'}: model file not found"]
+
+
+def test_planted_model_file_is_refused_and_nothing_runs(tmp_path, capsys):
+    """A model whose pickle would run code: one-line error, the code never runs."""
+    import test_training
+
+    wav, marker, planted = tmp_path / "a.wav", tmp_path / "ran", tmp_path / "planted.pt"
+    sf.write(str(wav), np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    torch.save({"format_version": 1, "x": test_training._Planted(marker)}, planted)
+    assert main(["transcribe", str(wav), "-o", str(tmp_path / "out"), "--model", str(planted)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"drumscribe: error: {planted}: refused"), err
+    assert not marker.exists()
+
+
+def test_shipped_model_loads_with_weights_only():
+    from drumscribe.transcribe import default_model_path
+
+    ckpt = torch.load(default_model_path(), weights_only=True)
+    assert ckpt["thresholds"] and ckpt["state_dict"]
+
+
+def test_evaluate_lower_case_and_unknown_labels(tmp_path, capsys):
+    pred, ref = tmp_path / "song.json", tmp_path / "song.txt"
+    pred.write_text(json.dumps({"BD": [0.5, 1.0], "SD": [0.75]}))
+    ref.write_text("0.5 kd\n1.0 KD\n0.75 sd\n")
+    assert main(["evaluate", str(pred), str(ref)]) == 0
+    assert "micro  " in (out := capsys.readouterr().out) and "1.000" in out.splitlines()[-2]
+    ref.write_text("0.5 kd\n1.0 KD\n0.75 sd\n1.2 zz\n1.4 zz\n")
+    assert main(["evaluate", str(pred), str(ref)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown label(s) zz (2)" in err[0] and "--ignore-unknown-labels" in err[0], err
+    assert main(["evaluate", str(pred), str(ref), "--ignore-unknown-labels"]) == 0
+    captured = capsys.readouterr()
+    assert "ignored 2 onset(s) with unknown labels (zz)" in captured.err and "1.000" in captured.out
+
+
+def test_file_names_that_are_not_utf8(tmp_path, capsys):
+    """A valid WAV whose name is Latin-1 bytes (not UTF-8) is transcribed, outputs keep its name."""
+    from test_transcribe import untrained_checkpoint
+
+    model = untrained_checkpoint(tmp_path / "m.pt", "crnn", seed=1, cell="gru", num_layers=1, hidden_size=16,
+                                 num_blocks=1)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    name = os.fsdecode(b"caf\xe9.wav")  # surrogate-escaped, as os.listdir gives it
+    y = np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE * 2).astype(np.float32)
+    sf.write(os.fsencode(songs / name), y, SAMPLE_RATE)
+    assert main(["transcribe", str(songs), "-o", str(tmp_path / "out"), "--model", str(model)]) == 0, \
+        capsys.readouterr().err
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [b"caf\xe9.csv", b"caf\xe9.json", b"caf\xe9.mid"]
+    assert main(["transcribe", str(songs / name), "-o", str(tmp_path / "out2"), "--model", str(model), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "caf\ufffd.wav: 2.0 s" in out
+
+
+def test_bad_mp3_gives_one_line_and_no_decoder_chatter(tmp_path, capfd):
+    """libmpg123 prints its own warnings to file descriptor 2; only drumscribe's line remains."""
+    rng = np.random.default_rng(3)
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))  # a broken tag, no audio
+    main(["transcribe", str(bad), "-o", str(tmp_path / "out"), "-q"])
+    err = [l for l in capfd.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith(f"drumscribe: error: {bad}:"), err

@@ -147,3 +147,14 @@ def test_real_mdb_class_and_subclass_annotations_agree():
         for c in ("BD", "TT", "HH", "CY"):
             assert cls[c].shape == sub[c].shape and np.allclose(cls[c], sub[c], atol=1e-3), (f.name, c)
         assert cls["BD"].size > 10
+
+
+def test_text_labels_match_case_insensitively_and_unknown_ones_stop(tmp_path):
+    ref = tmp_path / "ref.txt"
+    ref.write_text("0.5 kd\n0.75 Hh\n1.0 SD\n1.25 ot\n1.5 XYZ\n1.75 XYZ\n2.0 foo\n")
+    with pytest.raises(InputError, match=r"unknown label\(s\) XYZ \(2\), foo \(1\)"):
+        read_reference(ref)
+    unknown = {}
+    on = read_reference(ref, ignore_unknown=True, unknown=unknown)
+    assert (on["BD"].tolist(), on["HH"].tolist(), on["SD"].tolist()) == ([0.5], [0.75], [1.0])
+    assert unknown == {"XYZ": 2, "foo": 1}  # OT is known (other) and dropped without a count

@@ -476,3 +476,27 @@ def test_threads_dead_worker_raises_and_leaves_no_h5(tmp_path):
         build_cache("toy", None, out, CFG, tracks=tracks + [dies], progress=False, threads=2)
     assert any("feature worker died" in n for n in getattr(info.value, "__notes__", []))
     assert [p.name for p in out.parent.iterdir()] == []
+
+
+def test_corrupt_cache_is_one_line_and_set_aside_for_the_rebuild(tmp_path):
+    from drumscribe import experiment
+    from drumscribe.features import verify_cache
+
+    good = build_cache("toy", None, tmp_path / "good.h5", CFG, tracks=make_tracks(tmp_path, TOY), progress=False)
+    verify_cache(good, full=True)
+    data = good.read_bytes()
+    truncated = tmp_path / "toy.h5"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as err:
+        experiment.summary_table([truncated])  # a consumer (raw OSError before)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{truncated}: corrupt or truncated HDF5 feature cache")
+    assert "rerun to rebuild it" in msg
+    assert not truncated.exists() and (tmp_path / "toy.h5.corrupt").is_file()  # the graph rebuilds a missing output
+    # metadata corrupted in the middle: opens, but the walk over its objects fails
+    flipped = bytearray(data)
+    flipped[len(data) // 2: len(data) // 2 + 2000] = bytes(2000)
+    (tmp_path / "flip.h5").write_bytes(bytes(flipped))
+    with pytest.raises(InputError, match="flip.h5: corrupt or truncated"):
+        verify_cache(tmp_path / "flip.h5", full=True)
+    assert not (tmp_path / "flip.h5").exists()

@@ -8,7 +8,10 @@ request for training trials is scheduled as typed. Checked here:
   reported FAILED, and Snakemake exits non-zero;
 - after `scancel` of a running job, a rerun with the profile redoes that job only and completes.
 
-Skipped, with the reason, when not root, without apt-get, or with DRUMSCRIBE_SKIP_SLURM=1.
+Opt-in: it installs munge, Slurm, slurmdbd and MariaDB with apt-get, writes /etc/slurm and
+/etc/munge and starts daemons, so it runs only with DRUMSCRIBE_TEST_SLURM=1 (which `.ci/run`
+sets). Skipped, with the reason, without that, when not root, or without apt-get
+(DRUMSCRIBE_SKIP_SLURM=1 still skips it).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ pytestmark = pytest.mark.slurm
 def _skip_reason() -> str | None:
     if os.environ.get("DRUMSCRIBE_SKIP_SLURM") == "1":
         return "DRUMSCRIBE_SKIP_SLURM=1"
+    if os.environ.get("DRUMSCRIBE_TEST_SLURM") != "1":
+        return ("opt-in: set DRUMSCRIBE_TEST_SLURM=1 to install and start a local Slurm "
+                "(apt-get munge/slurm/mariadb, daemons; root) and test the profile on it")
     if not sys.platform.startswith("linux"):
         return "the local Slurm needs Linux"
     if os.geteuid() != 0:

@@ -344,3 +344,43 @@ def test_bad_config_fails_before_any_work(tmp_path, arch, params, cfg, needle):
     with pytest.raises(ConfigError, match=needle):
         training.train_trial(arch, params, _data(n=2), _data(n=2), tmp_path / "t", {**CFG, **cfg}, progress=False)
     assert not (tmp_path / "t").exists()
+
+
+class _Planted:
+    """Unpickles as ``os.system("touch <marker>")``: what a planted checkpoint would run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def test_resume_state_is_read_with_weights_only(tmp_path):
+    train, val = _data(), _data(n=4, seed=1)
+    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # no other types in it
+    assert state["state_version"] == training.STATE_VERSION and state["epoch"] == 1
+
+
+def test_planted_resume_state_is_refused_and_nothing_runs(tmp_path, caplog):
+    trial, marker = tmp_path / "trial", tmp_path / "ran"
+    trial.mkdir()
+    torch.save({"state_version": training.STATE_VERSION, "x": _Planted(marker)}, trial / "checkpoint.pt")
+    with caplog.at_level("WARNING", logger="drumscribe.training"):
+        out = training.train_trial("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), trial, CFG, progress=False)
+    assert not marker.exists()
+    assert out["resumed_from_epoch"] is None and out["finished"]  # the trial started afresh
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "checkpoint.pt: not a safely readable resume state" in lines[0]
+
+
+def test_one_log_line_per_epoch(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="drumscribe.training"):
+        training.train_trial("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), tmp_path / "t007", CFG, progress=False,
+                             evaluate_fn=lambda m: {"micro_f1": 0.5})
+    lines = [r.getMessage() for r in caplog.records if r.name == "drumscribe.training"]
+    assert len(lines) == 2 and lines[0].startswith("cnn t007 epoch 1/2: train loss ")
+    assert all(k in lines[1] for k in ("val loss", "val micro F1 0.500", "lr 0.003", " s"))

@@ -8,6 +8,7 @@ FluidSynth renderings, so a transcription of an unheard groove has a known F1.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -416,3 +417,16 @@ def test_released_model_front_once_matches_whole_model_windows(tmp_path):
     np.testing.assert_allclose(fast.activations, slow.activations, atol=0.05)
     s = scores(class_counts(slow.onsets, fast.onsets, 0.02))
     assert s["micro_f1"] >= 0.98, s
+
+
+@pytest.mark.parametrize("thresholds, needle", [
+    (None, "has no peak-picking thresholds"),
+    ({"BD": 0.3}, "has no threshold for SD, TT, HH, CY"),
+    ({c: 0.4 for c in CLASSES} | {"HH": 1.5}, "threshold of HH is 1.5"),
+])
+def test_checkpoint_without_thresholds_is_a_model_error(crnn, tmp_path, thresholds, needle):
+    ckpt = torch.load(crnn, weights_only=True)
+    bad = tmp_path / "nothr.pt"
+    torch.save({**ckpt, "thresholds": thresholds}, bad)
+    with pytest.raises(ModelError, match=f"nothr.pt: .*{re.escape(needle)}"):
+        Transcriber(bad)

@@ -2,18 +2,51 @@
 
 Every writer in drumscribe writes to a temporary sibling (same folder, so the
 final ``os.replace`` is atomic on POSIX) and renames it into place only once the
-content is complete. On any exception the temporary is removed.
+content is complete. On any exception the temporary is removed; one that comes
+from a full disk (``ENOSPC``, or a bare library error with the disk all but full)
+becomes ``OutputError("<output>: no space left on device")``, naming the output
+rather than its hidden temporary.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from .errors import DrumscribeError, OutputError
+
+
+#: Free space below which a failed write is put down to a full disk (libsndfile says only "System error.").
+FULL_BELOW_BYTES = 1 << 20
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether ``exc`` (raised while writing into ``folder``) comes from a full disk."""
+    seen = exc
+    while seen is not None:
+        if getattr(seen, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "no space left" in str(seen).lower() \
+                or "errno = 28" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if not isinstance(exc, (OSError, RuntimeError)):  # libsndfile's "System error." is a RuntimeError
+        return False
+    try:
+        return shutil.disk_usage(folder).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
+
+
+def _full_error(path: Path, exc: BaseException, folder: Path):
+    """An ``OutputError`` naming the output (not its temporary) when the disk is full, else None."""
+    if isinstance(exc, Exception) and not isinstance(exc, DrumscribeError) and _disk_full(exc, folder):
+        return OutputError(f"{path}: no space left on device")
+    return None
 
 
 def _umask() -> int:
@@ -45,9 +78,14 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
+        full = _full_error(path, exc, path.parent)  # asked before the temporary frees its space
+        if isinstance(exc, OutputError) and str(tmp_path) in str(exc):  # a writer that is atomic itself
+            full = OutputError(str(exc).replace(str(tmp_path), str(path)))
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if full is not None:
+            raise full from None
         raise
 
 
@@ -71,8 +109,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        full = _full_error(path, exc, path.parent)
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None:
+            raise full from None
         raise
 
 

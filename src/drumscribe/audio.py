@@ -14,9 +14,12 @@ Silence is valid input (it decodes to zeros); use :func:`is_silent` to test it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 import struct
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -77,11 +80,40 @@ def _looks_like_text(path: Path, n: int = 512) -> bool:
     return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
 
 
+@contextlib.contextmanager
+def quiet_decoder(path: Path):
+    """Silence what libmpg123 prints to the process's stderr (file descriptor 2) while an
+    MP3 is decoded: on a bad MP3 the one-line error is enough. Other files: no change."""
+    if Path(path).suffix.lower() != ".mp3":
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def sndfile_message(exc: BaseException) -> str:
+    """libsndfile's error on one line, without soundfile's "Error opening <name>: " (the
+    caller names the file; for a path given as bytes it would show b'...')."""
+    msg = " ".join(str(exc).split())
+    return re.sub(r"^Error opening (b?'.*?'|b?\".*?\"): ", "", msg)
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     """Decode with libsndfile to (samples, channels) float32; raises its own errors."""
     import soundfile as sf
 
-    with sf.SoundFile(str(path)) as f:
+    with quiet_decoder(path), sf.SoundFile(os.fsencode(path)) as f:
         declared = f.frames
         sr = f.samplerate
         data = f.read(dtype="float32", always_2d=True)
@@ -97,7 +129,7 @@ def _read_fallback(path: Path) -> tuple[np.ndarray, int]:
 
     import librosa
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_decoder(path):
         warnings.simplefilter("ignore")
         y, sr = librosa.load(str(path), sr=None, mono=False, dtype=np.float32)
     y = np.atleast_2d(y)  # librosa gives (channels, samples)
@@ -152,7 +184,7 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     except InputError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
-        msg = str(exc).replace("\n", " ").strip()
+        msg = sndfile_message(exc)
         if ext in _FALLBACK_EXTS or ext not in _SNDFILE_EXTS:
             try:
                 data, native_sr = _read_fallback(path)

@@ -62,7 +62,12 @@ def _warn(msg: str) -> None:
 
 
 def _one_line(msg) -> str:
-    return " ".join(str(msg).split())
+    return _printable(" ".join(str(msg).split()))
+
+
+def _printable(text: str) -> str:
+    """``text`` with the bytes of a non-UTF-8 file name (surrogate escapes) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 # --------------------------------------------------------------------------- parser
@@ -103,6 +108,29 @@ run `drumscribe <command> --help` for each command's options.
 """
 
 
+def _positive(kind):
+    """An argparse type: a ``kind`` (int or float) > 0, else a usage error (exit 2)."""
+    def check(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not > 0")
+        return value
+    check.__name__ = f"positive {kind.__name__}"
+    return check
+
+
+def _formats(text: str) -> str:
+    """An argparse type: a valid ``--format`` list (checked by :func:`parse_formats`), kept as text."""
+    try:
+        parse_formats(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--format: ")) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``drumscribe`` command."""
     fmt = argparse.RawDescriptionHelpFormatter
@@ -122,15 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output-dir", metavar="OUTDIR", type=Path, default=None,
                    help="folder for the outputs (default: beside each input file); "
                         "folder inputs keep their subfolders")
-    t.add_argument("--format", default="midi,json,csv", metavar="LIST",
+    t.add_argument("--format", default="midi,json,csv", metavar="LIST", type=_formats,
                    help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
     _model_args(t)
-    t.add_argument("--window", type=float, default=None, metavar="S",
+    t.add_argument("--window", type=_positive(float), default=None, metavar="S",
                    help="model window in seconds (default: the model's training datapoints, 4 s); "
                         "songs are processed window by window")
     t.add_argument("--context", type=float, default=None, metavar="S",
                    help="context dropped at each side of a window when stitching, seconds (default 0.5)")
-    t.add_argument("--batch-size", type=int, default=None, metavar="N",
+    t.add_argument("--batch-size", type=_positive(int), default=None, metavar="N",
                    help="windows per forward pass (default on the CPU: 32 for a CRNN's recurrent "
                         "head, 16 otherwise; 128 on a GPU)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
@@ -141,10 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(mir_eval matching), of predictions against references.")
     e.add_argument("pred", metavar="PRED_OR_AUDIO", help="predictions or audio: a file or a folder")
     e.add_argument("ref", metavar="REF", help="reference annotations: a file or a folder")
-    e.add_argument("--window", type=float, default=0.05, metavar="S",
+    e.add_argument("--window", type=_positive(float), default=0.05, metavar="S",
                    help="onset tolerance in seconds (default 0.05)")
     e.add_argument("--reference-format", choices=("auto", "mdb", "midi", "json"), default="auto",
                    help="reference format (default auto: by extension, .txt = MDB/ENST text)")
+    e.add_argument("--ignore-unknown-labels", action="store_true",
+                   help="drop text labels that are not MDB Drums / ENST-Drums ones (and say how many) "
+                        "instead of stopping; labels match case-insensitively")
     e.add_argument("-o", "--output", type=Path, metavar="JSON", default=None,
                    help="also write the scores (pooled and per file) to this JSON file")
     _model_args(e)
@@ -170,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("outdir", metavar="OUTDIR", help="folder to write the kit folders into")
     c.add_argument("--kits", nargs="+", default=["all"], metavar="KIT",
                    help="kit ids (see `drumscribe kits`) or 'all' (default: all installed, usable kits)")
-    c.add_argument("--layers", type=int, default=4, help="velocity layers per drum sound (default 4)")
-    c.add_argument("--max-seconds", type=float, default=2.0, help="longest one-shot in seconds (default 2.0)")
+    c.add_argument("--layers", type=_positive(int), default=4, help="velocity layers per drum sound (default 4)")
+    c.add_argument("--max-seconds", type=_positive(float), default=2.0, help="longest one-shot in seconds (default 2.0)")
     return parser
 
 
@@ -179,7 +210,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", default=None,
                    help="model file (default: the released model shipped with drumscribe)")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda", help="device for the model (default cpu)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch")
+    p.add_argument("--threads", type=_positive(int), default=None, metavar="N", help="CPU threads for torch")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -329,7 +360,7 @@ def cmd_transcribe(args) -> int:
             produced[base.resolve()] = path
             done += 1
             if not args.quiet:
-                tqdm.write(_summary(result, targets), file=sys.stdout)
+                tqdm.write(_printable(_summary(result, targets)), file=sys.stdout)
         except DrumscribeError as exc:
             fail(str(exc))
         except (MemoryError, ValueError, RuntimeError, OSError) as exc:  # a bug or the machine, not the input
@@ -350,7 +381,7 @@ def _pair_key(path: Path) -> str:
     return low
 
 
-def read_predictions(path: Path, transcriber_factory) -> dict:
+def read_predictions(path: Path, transcriber_factory, ignore_unknown: bool = False, unknown: dict | None = None) -> dict:
     """Onsets from a drumscribe JSON/CSV, a MIDI file, a time-label text file, or audio (transcribed)."""
     from .labels import onsets_from_json, onsets_from_midi
 
@@ -367,7 +398,7 @@ def read_predictions(path: Path, transcriber_factory) -> dict:
     if ext == ".csv":
         return _read_csv_onsets(path)
     if ext == ".txt":
-        return _read_text_reference(path)
+        return _read_text_reference(path, ignore_unknown, unknown)
     raise InputError(f"{path}: not a prediction file (expected {', '.join(PRED_EXTENSIONS)} or audio)")
 
 
@@ -407,10 +438,11 @@ def _read_csv_onsets(path: Path) -> dict:
     return {c: np.sort(np.asarray(v, dtype=np.float64)) for c, v in per.items()}
 
 
-def read_reference(path: Path, fmt: str = "auto") -> dict:
+def read_reference(path: Path, fmt: str = "auto", ignore_unknown: bool = False, unknown: dict | None = None) -> dict:
     """Reference onsets from MDB/ENST text, MIDI or JSON (``fmt`` auto: by extension).
 
-    Uses :func:`drumscribe.evaluation.read_reference` where that module provides it.
+    Text labels match case-insensitively; unknown ones are an ``InputError`` listing them,
+    or with ``ignore_unknown`` are dropped and counted in ``unknown``.
     """
     if not path.is_file():
         raise InputError(f"{path}: file not found")
@@ -419,10 +451,6 @@ def read_reference(path: Path, fmt: str = "auto") -> dict:
         fmt = {".txt": "mdb", ".mid": "midi", ".midi": "midi", ".json": "json", ".csv": "csv"}.get(ext)
         if fmt is None:
             raise InputError(f"{path}: unknown reference format (use --reference-format mdb|midi|json)")
-    try:
-        from .evaluation import read_reference as _rr  # the evaluation stage's reader, if present
-    except ImportError:
-        _rr = None
     if fmt == "midi":
         from .labels import onsets_from_midi
 
@@ -433,27 +461,14 @@ def read_reference(path: Path, fmt: str = "auto") -> dict:
         return onsets_from_json(_onsets_obj(_read_json(path), path))
     if fmt == "csv":
         return _read_csv_onsets(path)
-    if _rr is not None and ext in (".txt", ".tsv"):
-        return _rr(path)  # evaluation's reader: MDB Drums class/subclass and ENST-Drums labels
-    return _read_text_reference(path)
+    return _read_text_reference(path, ignore_unknown, unknown)  # MDB Drums class/subclass, ENST-Drums labels
 
 
-def _text_label_map() -> dict[str, str]:
-    """Labels of MDB Drums class/subclass and ENST-Drums annotations → class."""
-    from .datasets.enst_drums import LABEL_MAP as ENST
-    from .datasets.mdb_drums import CLASS_LABELS, SUBCLASS_TO_GM
-    from .labels import GM_TO_CLASS
+def _read_text_reference(path: Path, ignore_unknown: bool = False, unknown: dict | None = None) -> dict:
+    """MDB Drums / ENST-Drums text: labels case-insensitive, unknown ones an error unless ignored."""
+    from .evaluation import read_text_reference
 
-    m = {k: GM_TO_CLASS[v] for k, v in SUBCLASS_TO_GM.items() if v in GM_TO_CLASS}
-    m.update(CLASS_LABELS)
-    m.update(ENST)
-    return m
-
-
-def _read_text_reference(path: Path) -> dict:
-    from .labels import read_annotation_txt
-
-    return read_annotation_txt(path, _text_label_map())
+    return read_text_reference(path, ignore_unknown=ignore_unknown, unknown=unknown)
 
 
 def _files(root: Path, exts: Sequence[str]) -> list[Path]:
@@ -529,8 +544,12 @@ def cmd_evaluate(args) -> int:
     all_counts = []
     for pred, ref in pairs:
         try:
-            est = read_predictions(pred, transcriber)
-            refs = read_reference(ref, args.reference_format)
+            unknown: dict[str, int] = {}
+            est = read_predictions(pred, transcriber, args.ignore_unknown_labels, unknown)
+            refs = read_reference(ref, args.reference_format, args.ignore_unknown_labels, unknown)
+            if unknown:
+                _warn(f"{ref}: ignored {sum(unknown.values())} onset(s) with unknown labels "
+                      f"({', '.join(sorted(unknown))})")
             counts = class_counts(refs, est, args.window)
         except (ModelError, ConfigError):
             raise  # the model or an option: the same for every file, so stop once

@@ -48,14 +48,44 @@ def text_label_map() -> dict[str, str]:
     return {**ENST, **mdb_sub, **CLASS_LABELS}
 
 
+#: Labels of the text formats that are known but map to no class (dropped without a word).
+IGNORED_LABELS = ("OT", "TMB", "cb", "sticks")
+
+
+def read_text_reference(path: str | os.PathLike, label_map: Mapping[str, str] | None = None,
+                        ignore_unknown: bool = False, unknown: dict | None = None) -> dict[str, np.ndarray]:
+    """Onsets of an MDB Drums / ENST-Drums text annotation; labels match case-insensitively.
+
+    ``label_map`` defaults to :func:`text_label_map` (plus :data:`IGNORED_LABELS`, known
+    and dropped). A label it does not know is an ``InputError`` listing every such label,
+    unless ``ignore_unknown``; then they are dropped, and counted in ``unknown``
+    (``{label: onsets}``) when given. An explicit ``label_map`` maps what it names and
+    drops the rest (counted in ``unknown``).
+    """
+    path = Path(path)
+    labels = {**{k: None for k in IGNORED_LABELS}, **text_label_map()} if label_map is None else label_map
+    found: dict[str, int] = {}
+    onsets = read_annotation_txt(path, labels, fold_case=True, unknown=found)
+    if found and not ignore_unknown and label_map is None:
+        listed = ", ".join(f"{k} ({n})" for k, n in sorted(found.items()))
+        raise InputError(f"{path}: unknown label(s) {listed}; known: MDB Drums class/subclass and "
+                         f"ENST-Drums labels (drop unknown ones with --ignore-unknown-labels)")
+    if unknown is not None:
+        for k, n in found.items():
+            unknown[k] = unknown.get(k, 0) + n
+    return onsets
+
+
 # --------------------------------------------------------------------------- references
 
 def read_reference(path: str | os.PathLike, label_map: Mapping[str, str] | None = None,
-                   note_map: Mapping[int, str] = GM_TO_CLASS) -> dict[str, np.ndarray]:
+                   note_map: Mapping[int, str] = GM_TO_CLASS, ignore_unknown: bool = False,
+                   unknown: dict | None = None) -> dict[str, np.ndarray]:
     """Read reference onsets from a file; the format follows the extension.
 
     - ``.txt`` (or ``.tsv``): MDB Drums / ENST-Drums lines ``time <tab or spaces> label``,
-      labels mapped by ``label_map`` (default :func:`text_label_map`).
+      labels mapped by ``label_map`` (default :func:`text_label_map`), case-insensitively;
+      unknown labels are an error unless ``ignore_unknown`` (:func:`read_text_reference`).
     - ``.mid`` / ``.midi``: every note of every track, mapped by ``note_map``
       (default General MIDI; use ``labels.ROLAND_TO_CLASS`` for GMD / E-GMD).
     - ``.json``: drumscribe onsets ``{class: [seconds]}``, or a prediction file
@@ -71,7 +101,7 @@ def read_reference(path: str | os.PathLike, label_map: Mapping[str, str] | None 
         raise InputError(f"{path}: reference file not found")
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
-        onsets = read_annotation_txt(path, text_label_map() if label_map is None else label_map)
+        onsets = read_text_reference(path, label_map, ignore_unknown, unknown)
     elif suffix in MIDI_SUFFIXES:
         onsets = onsets_from_midi(path, note_map)
     elif suffix in JSON_SUFFIXES:

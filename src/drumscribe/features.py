@@ -37,8 +37,11 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
+import logging
 import os
 import pickle
+import shutil
 import sys
 import types
 import zlib
@@ -51,7 +54,10 @@ import numpy as np
 
 from . import CLASSES, FPS, SAMPLE_RATE, __version__
 from .atomic import atomic_path
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, OutputError
+from .logs import Progress
+
+log = logging.getLogger(__name__)
 
 #: Reference frequency of the logarithmic filterbank (A4, Hz).
 A4: float = 440.0
@@ -59,6 +65,10 @@ A4: float = 440.0
 CHUNK_FRAMES: int = 400
 #: gzip (deflate) level of the cached spectrograms (with the HDF5 shuffle filter before it).
 GZIP_LEVEL: int = 4
+#: Free space a cache build keeps: it stops with an ``OutputError`` before a track's write
+#: could fill the disk (h5py 3.16 / HDF5 2.0 crash with a segmentation fault when a write
+#: or the closing flush meets a full disk, so the disk must never get full under it).
+H5_FREE_MARGIN_BYTES: int = 16 << 20
 KINDS = ("logfilt", "mel")
 
 
@@ -309,6 +319,57 @@ def spectrogram(y: np.ndarray, cfg: FeatureConfig | None = None) -> np.ndarray:
     else:
         out = np.log1p(filt)
     return out.astype(np.float32, copy=False)
+
+
+def context_samples(cfg: FeatureConfig) -> int:
+    """Samples of audio a clip needs at each side of its frames so that every frame sees
+    what it would see in the whole signal: half a frame, rounded up to whole hops."""
+    return int(math.ceil((cfg.frame_size // 2) / cfg.hop)) * cfg.hop
+
+
+class TorchSpectrogram:
+    """:func:`spectrogram` of a batch of audio clips on a torch device (a GPU in training).
+
+    ``self(clips)`` takes (B, L) float32 audio whose frames of interest start
+    :func:`context_samples` samples into the clip (``L = frames * hop + 2 * context``)
+    and returns (B, frames, bins) float32: frame ``i`` is centred on sample
+    ``context + i * hop``, exactly the frame :func:`spectrogram` computes at that sample
+    of the whole signal (same Hann window, FFT, filterbank and log; zero padding where
+    the clip was padded). Equal to the numpy chain within float32 rounding
+    (``tests/test_features.py``); it lets the training machine's GPU take the
+    spectrogram of audio that was mixed and degraded on its CPUs.
+    """
+
+    def __init__(self, cfg: FeatureConfig | None = None, device=None):
+        import torch
+
+        self.cfg = cfg or FeatureConfig()
+        self.device = torch.device(device or "cpu")
+        self.context = context_samples(self.cfg)
+        self.offset = self.context - self.cfg.frame_size // 2
+        fb = filterbank(self.cfg)
+        self.nbins_fft = fb.shape[0]
+        self.fb = torch.as_tensor(fb, device=self.device)
+        self.window = torch.as_tensor(np.hanning(self.cfg.frame_size).astype(np.float32), device=self.device)
+
+    def clip_samples(self, frames: int) -> int:
+        """Length of the clip that gives ``frames`` frames."""
+        return frames * self.cfg.hop + 2 * self.context
+
+    def __call__(self, clips):
+        import torch
+
+        x = torch.as_tensor(clips, dtype=torch.float32, device=self.device)
+        if x.ndim != 2:
+            raise ValueError(f"TorchSpectrogram: clips must be (batch, samples), got {tuple(x.shape)}")
+        hop, n = self.cfg.hop, self.cfg.frame_size
+        frames = (x.shape[1] - 2 * self.context) // hop
+        if frames < 1:
+            raise ValueError(f"TorchSpectrogram: clips of {x.shape[1]} samples hold no frame")
+        seg = x[:, self.offset:self.offset + (frames - 1) * hop + n].unfold(1, n, hop)
+        mag = torch.fft.rfft(seg * self.window, dim=-1).abs()[..., :self.nbins_fft]
+        filt = mag @ self.fb
+        return torch.log10(1.0 + filt) if self.cfg.kind == "logfilt" else torch.log1p(filt)
 
 
 # ------------------------------------------------------------------------ HDF5 cache
@@ -591,9 +652,14 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
             bar = tqdm(total=len(tracks), desc=f"features {dataset}", unit="track",
                        disable=None if progress else True)
             results = _results_in_order(tracks, cfg, int(threads))
+            logged = Progress(log, f"features {dataset}", len(tracks), "tracks")
             try:
                 for track, key, res in zip(tracks, keys, results):
                     onsets, n = res["onsets"], res["shape"][0]
+                    free = shutil.disk_usage(out_h5.parent).free
+                    if free < max(H5_FREE_MARGIN_BYTES, 4 * n * nb * 2):
+                        raise OutputError(f"{out_h5}: no space left on device (stopped at {free >> 20} MiB free, "
+                                          f"before track {track.track_id}; free some space and rerun)")
                     g = group.create_group(key)
                     if "chunks" in res:  # compressed by _track_result: stored as they are
                         ds = g.create_dataset("spec", shape=res["shape"], dtype=np.float16, chunks=(res["rows"], nb),
@@ -618,6 +684,7 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
                         s2 += res["s2"]
                         count += n
                     bar.update(1)
+                    logged.update(1)
             finally:
                 results.close()  # cancels and joins a pool at once on an error
                 bar.close()
@@ -632,19 +699,62 @@ def build_cache(dataset: str, root: str | os.PathLike | None, out_h5: str | os.P
     return out_h5
 
 
+def _set_aside(path: Path, exc: BaseException) -> InputError:
+    """The error for a corrupt cache, after moving it to ``<name>.corrupt``: the graph
+    then sees its output missing and the rerun rebuilds it (instead of failing forever)."""
+    cause = " ".join(str(exc).split())[:160] or type(exc).__name__
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        os.replace(path, aside)
+        todo = f"moved to {aside.name}; rerun to rebuild it"
+    except OSError:
+        todo = "remove it and rerun to rebuild it"
+    return InputError(f"{path}: corrupt or truncated HDF5 feature cache ({cause}); {todo}")
+
+
 def _open(h5_or_path):
-    """(h5py.File, should_close) for a path or an open file."""
+    """(h5py.File, should_close) for a path or an open file.
+
+    A file that h5py cannot open for another reason than access rights (truncated, not
+    HDF5) is set aside as ``<name>.corrupt`` with a one-line ``InputError``.
+    """
     import h5py
 
     if isinstance(h5_or_path, (str, os.PathLike)):
         path = Path(h5_or_path)
         if not path.is_file():
             raise InputError(f"{path}: feature cache not found")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: feature cache not readable (permission denied)")
         try:
             return h5py.File(path, "r"), True
         except OSError as exc:
-            raise InputError(f"{path}: not a readable HDF5 feature cache ({exc})") from None
+            raise _set_aside(path, exc) from None
     return h5_or_path, False
+
+
+def verify_cache(h5_path: str | os.PathLike, full: bool = False) -> None:
+    """Check that a cache opens and that every group, attribute and dataset header reads
+    (``full``: every dataset's data too, e.g. right after writing it). A corrupt cache is
+    set aside (``<name>.corrupt``, so the rerun rebuilds it) with a one-line ``InputError``.
+    """
+    path = Path(h5_path)
+    h5, _ = _open(path)
+    try:
+        def visit(name, obj):
+            dict(obj.attrs)
+            if hasattr(obj, "shape"):
+                if full:
+                    obj[()]
+                else:
+                    obj.shape, obj.dtype
+        with h5:
+            dict(h5.attrs)
+            if "tracks" not in h5 or "norm" not in h5:
+                raise KeyError("no tracks/norm group")
+            h5.visititems(visit)
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        raise _set_aside(path, exc) from None
 
 
 def read_track(h5_or_path, track_id: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:

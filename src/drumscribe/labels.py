@@ -108,7 +108,8 @@ def onsets_from_json(obj: Mapping[str, Iterable[float]]) -> dict[str, np.ndarray
 
 
 def read_annotation_txt(path: str | Path, label_map: Mapping[str, object],
-                        to_class: Mapping[object, str] | None = None) -> dict[str, np.ndarray]:
+                        to_class: Mapping[object, str] | None = None, *, fold_case: bool = False,
+                        unknown: dict | None = None) -> dict[str, np.ndarray]:
     """Read a ``time <whitespace> label`` annotation file (MDB Drums, ENST-Drums).
 
     Each non-empty line holds an onset time in seconds and a label, separated by a
@@ -116,7 +117,9 @@ def read_annotation_txt(path: str | Path, label_map: Mapping[str, object],
     Lines starting with ``#`` are comments. ``label_map`` maps a label to either a
     class in :data:`drumscribe.CLASSES` or, with ``to_class``, to an intermediate key
     (e.g. a General MIDI note) that ``to_class`` maps to a class. Labels absent
-    from the maps are ignored (MDB's ``OT``, ENST's ``cb``).
+    from the maps are ignored (MDB's ``OT``, ENST's ``cb``); with ``unknown`` (a dict)
+    the labels absent from ``label_map`` are counted in it (``{label: onsets}``; a label
+    mapped to ``None`` is known and dropped). ``fold_case`` matches labels case-insensitively.
 
     Raises
     ------
@@ -138,6 +141,8 @@ def read_annotation_txt(path: str | Path, label_map: Mapping[str, object],
         text = path.read_text(encoding="utf-8", errors="strict")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read annotation file ({type(exc).__name__})") from None
+    if fold_case:
+        label_map = {str(k).casefold(): v for k, v in label_map.items()}
     events: list[tuple[float, object]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -152,7 +157,10 @@ def read_annotation_txt(path: str | Path, label_map: Mapping[str, object],
             raise InputError(f"{path}:{number}: onset time {parts[0][:30]!r} is not a number") from None
         if not np.isfinite(time) or time < 0:
             raise InputError(f"{path}:{number}: onset time {parts[0]!r} is negative or not finite")
-        key = label_map.get(parts[1])
+        label = parts[1].casefold() if fold_case else parts[1]
+        if unknown is not None and label not in label_map:
+            unknown[parts[1]] = unknown.get(parts[1], 0) + 1
+        key = label_map.get(label)
         if key is not None and to_class is not None:
             key = to_class.get(key)
         if key is not None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import random
@@ -52,12 +53,14 @@ from drumscribe import models
 from drumscribe.atomic import atomic_path, write_text
 from drumscribe.errors import ConfigError, TrainingError
 
+log = logging.getLogger(__name__)
+
 #: Columns of ``history.csv``, in order.
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_micro_f1", "lr", "seconds", "datapoints_per_s")
 #: Columns that depend on the machine's speed (differ between a resumed and a straight run).
 TIMING_COLUMNS = ("seconds", "datapoints_per_s")
 #: Version of the ``checkpoint.pt`` (resume state) layout.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: RNG states as tensors and plain values (read with weights_only=True)
 
 #: Defaults of the ``training:`` config section.
 DEFAULTS: dict[str, Any] = {
@@ -133,9 +136,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 # --------------------------------------------------------------------------- state
 def _rng_state() -> dict[str, Any]:
+    """The RNG states as tensors and plain Python values, so that ``torch.load(weights_only=True)``
+    reads them back (numpy's key array as an int64 tensor, Python's state as nested tuples)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": [str(name), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -145,7 +151,8 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -206,12 +213,19 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _load_state(path: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The resume state at ``path`` if it belongs to this trial, else ``None`` (start afresh)."""
+    """The resume state at ``path`` if it belongs to this trial, else ``None`` (start afresh).
+
+    Read with ``weights_only=True``: tensors and plain Python values only, never code. A
+    file that does not load that way (corrupt, or one holding other objects: a planted
+    pickle, or a state written before version 2) is discarded with one warning line and
+    the trial restarts.
+    """
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a corrupt resume state is discarded, the trial restarts
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or unsafe resume state is discarded, the trial restarts
+        log.warning("%s: not a safely readable resume state (%s); the trial starts afresh", path, type(exc).__name__)
         return None
     if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
         return None
@@ -264,14 +278,18 @@ class _Indices(Dataset):
 
 def _batches(data: Dataset, cfg: Mapping, device: torch.device, sampler=None):
     """``(x, y)`` float32 batches on ``device``: gathered from a preloaded dataset
-    (``data.batch``), else read through a DataLoader."""
+    (``data.batch``), else read through a DataLoader (and, for a dataset with a
+    ``device_transform``, such as audio clips, turned into its inputs on the device)."""
     if hasattr(data, "batch"):
         for idx in _loader(_Indices(len(data)), {**cfg, "num_workers": 0}, torch.device("cpu"), sampler):
             yield data.batch(idx)
         return
+    transform = getattr(data, "device_transform", None)
     for batch in _loader(data, cfg, device, sampler):
         x, y = _as_float(batch)
-        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        # audio datasets (drumscribe.mixing.MixDataset) take their spectrograms on the device
+        yield (transform(x) if transform is not None else x), y
 
 
 def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: bool) -> Dataset:
@@ -443,6 +461,7 @@ def train_trial(
     n_bins: int | None = None,
     threads: int | None = None,
     stop_after_epochs: int | None = None,
+    init_state: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one trial of ``arch`` with hyperparameters ``params`` and write its outputs.
 
@@ -470,6 +489,9 @@ def train_trial(
     threads : ``torch.set_num_threads`` for CPU work.
     stop_after_epochs : stop (without ``model.pt``) once this many epochs are done,
         as if the job were killed there; for tests of resuming.
+    init_state : a ``state_dict`` of the same architecture and parameters to start
+        from instead of a random initialisation (fine-tuning a released model); part
+        of the resume fingerprint.
 
     Returns
     -------
@@ -514,6 +536,12 @@ def train_trial(
 
     _seed_all(cfg["seed"])
     model = models.build(arch, int(n_bins), **dict(params)).to(device)
+    if init_state is not None:
+        try:
+            model.load_state_dict(dict(init_state))
+        except (RuntimeError, KeyError) as exc:
+            raise ConfigError(f"init_state: does not fit {arch} {dict(params)} "
+                              f"({str(exc).splitlines()[0]})") from None
     full_params = dict(model.params)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -521,6 +549,14 @@ def train_trial(
     )
     criterion = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
     fingerprint = _fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins))
+    if init_state is not None:
+        import hashlib
+
+        digest = hashlib.sha1()
+        for k in sorted(init_state):
+            digest.update(k.encode())
+            digest.update(np.ascontiguousarray(init_state[k].detach().cpu().float().numpy()).tobytes())
+        fingerprint += "|init:" + digest.hexdigest()
 
     state_path = out_dir / "checkpoint.pt"
     history_path = out_dir / "history.csv"
@@ -625,6 +661,9 @@ def train_trial(
         with atomic_path(state_path) as tmp:
             torch.save(state, tmp)
         write_text(history_path, _history_csv(history))
+        log.info("%s %s epoch %d/%d: train loss %.4f, val loss %.4f, val micro F1 %.3f, lr %.2g, %.1f s%s",
+                 arch, out_dir.name, epoch, cfg["max_epochs"], train_loss, val_loss, score, lr, seconds,
+                 " (best)" if better else "")
 
     finished = stop["stopped_early"] or epoch >= cfg["max_epochs"]
     summary = {

@@ -270,8 +270,11 @@ def _audio_info(path: Path):
     """soundfile's info for ``path``, or None when libsndfile cannot open it."""
     import soundfile as sf
 
+    from .audio import quiet_decoder
+
     try:
-        return sf.info(str(path))
+        with quiet_decoder(path):
+            return sf.info(os.fsencode(path))
     except Exception:  # noqa: BLE001 - load_audio gives the proper error later
         return None
 
@@ -292,12 +295,15 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
         raise InputError(f"{path}: {cause}")
     total = 0
     try:
-        with sf.SoundFile(str(path)) as f:
+        with audio.quiet_decoder(path):
+            f = sf.SoundFile(os.fsencode(path))
+        with f:
             native, channels, declared = f.samplerate, f.channels, f.frames
             block = max(1, int(block_s * native))
             rs = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
             while True:
-                data = f.read(block, dtype="float32", always_2d=True)
+                with audio.quiet_decoder(path):
+                    data = f.read(block, dtype="float32", always_2d=True)
                 last = len(data) < block
                 total += len(data)
                 if not np.all(np.isfinite(data)):
@@ -313,7 +319,7 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
     except InputError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
-        msg = str(exc).replace("\n", " ").strip()
+        msg = audio.sndfile_message(exc)
         raise InputError(f"{path}: corrupt audio ({msg})") from None
     if total == 0:
         raise InputError(f"{path}: no audio samples (zero-length or truncated)")
@@ -388,6 +394,7 @@ class Transcriber:
         except Exception as exc:  # noqa: BLE001 - any other failure means an unusable file
             raise ModelError(f"{path}: not a usable drumscribe model ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        models.checkpoint_thresholds(path, meta)  # none: a ModelError, never a silent 0.5
         self._setup(model, meta, path, window, context, batch_size)
 
     @classmethod
@@ -738,12 +745,16 @@ class Transcriber:
         info = _audio_info(path)
         peak = [0.0]
         n_samples = [0]
+        from .inputcheck import BandwidthMeter, clipped_samples, warnings_for
+
+        bandwidth = BandwidthMeter()
 
         def tracked(blocks):
             for b in blocks:
                 if len(b):
                     peak[0] = max(peak[0], float(np.max(np.abs(b))))
                 n_samples[0] += len(b)
+                bandwidth.add(b)
                 yield b
 
         if info is not None and info.duration > STREAM_ABOVE_S:
@@ -771,6 +782,8 @@ class Transcriber:
             conf = {c: np.zeros(0) for c in CLASSES}
         else:
             onsets, conf = self.onsets(acts)
+            warnings += warnings_for(path, info.samplerate if info is not None else None,
+                                     bandwidth.bandwidth_hz(), clipped_samples(path, info))
         spec = np.concatenate(spec_keep) if spec_keep else None
         return Result(path=path, onsets=onsets, confidences=conf, duration=duration,
                       activations=acts if keep_activations else None, spectrogram=spec,

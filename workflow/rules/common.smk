@@ -25,6 +25,7 @@ except WorkflowError as error:
 
 try:
     experiment.check_config(config)
+    experiment.check_paths(config, Path(workflow.basedir))
     robustness.check_config(config["robustness"], experiment.dataset_root(config, "mdb_drums", Path(workflow.basedir)))
 except DrumscribeError as error:
     fail(error)
@@ -69,6 +70,7 @@ wildcard_constraints:
     test_dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
     arch=_names_regex(experiment.known_architectures()),
     trial=r"t\d{3}",
+    seed=r"[1-9]\d*",
     kit=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
 
 
@@ -130,6 +132,27 @@ def summary_input(wildcards):
     return [feature_path(d) for d in ALL_DATASETS]
 
 
+# ---- params: only what a job's outputs depend on (a change to anything else replans nothing) ----
+def result_training(overlay=None):
+    """The training section (with ``overlay``, e.g. release.training) without the keys that
+    change how a trial runs but not what it learns (device, workers, preload): the script
+    reads those from the config (experiment.runtime_training)."""
+    merged = {**config["training"], **(overlay or {})}
+    return {k: v for k, v in merged.items() if k not in experiment.TRAINING_RUNTIME_KEYS}
+
+
+def result_peaks():
+    """The peaks section without default_threshold: a diagnostic the trial records beside
+    the tuned thresholds (with its value), read by the script from the config."""
+    return {k: v for k, v in config["peaks"].items() if k != "default_threshold"}
+
+
+def result_evaluation():
+    """What trials and tests use of the evaluation section: the onset window (not the
+    list of test sets or their splits, which decide which jobs exist)."""
+    return {"window": config["evaluation"]["window"]}
+
+
 # ---- trials and searches ----
 def members(dataset):
     """The datasets of a (possibly '+'-joined) training dataset."""
@@ -188,13 +211,25 @@ def test_splits(wildcards):
     return {d: experiment.test_splits(config, d) for d in members(wildcards.test_dataset)}
 
 
+def seeds():
+    """Seed runs of each search winner besides the trial itself (seed 0): 1..evaluation.seeds-1."""
+    return list(range(1, config["evaluation"]["seeds"]))
+
+
+def seed_evals(dataset, arch, test):
+    """The test results of every seed run of a search's winner: the trial (seed 0), then train_seed's."""
+    base = f"results/eval/{dataset}/{arch}/{test}"
+    return [f"{base}/metrics.json"] + [f"{base}/s{seed}/metrics.json" for seed in seeds()]
+
+
 def architecture_study_evals():
-    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets."""
+    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets, every seed."""
     return [
-        f"results/eval/{dataset}/{arch}/{test}/metrics.json"
+        path
         for dataset in DATASETS
         for arch in ARCHITECTURES
         for test in [dataset] + [t for t in EXTRA_TEST_DATASETS if t != dataset]
+        for path in seed_evals(dataset, arch, test)
     ]
 
 
@@ -210,9 +245,10 @@ def study_architecture():
 def dataset_study_evals(wildcards):
     arch = study_architecture()
     return [
-        f"results/eval/{combination}/{arch}/{test}/metrics.json"
+        path
         for combination in COMBINATIONS
         for test in STUDY_TEST_DATASETS
+        for path in seed_evals(combination, arch, test)
     ]
 
 
@@ -280,3 +316,73 @@ def get_final_output():
         outputs.append("results/plots/mdb_drums_example.png")
     outputs += robustness_outputs(config["robustness"]["in_all"])
     return outputs
+
+
+# ---- cross-validation over the real songs (crossval.smk) ----
+def _crossval_folds():
+    from drumscribe import crossval, robustness
+
+    cv = config["crossval"]
+    songs = cv.get("songs", "all")
+    if songs in (None, "all"):
+        root = Path(dataset_root("mdb_drums"))
+        songs = robustness.mdb_tracks(root) if root.exists() else []
+    if not songs:
+        return []
+    return crossval.make_folds(songs, cv["folds"], cv["validation_songs"])
+
+
+try:
+    FOLDS = _crossval_folds()
+except DrumscribeError as error:
+    fail(error)
+FOLD_NAMES = [f.name for f in FOLDS]
+
+
+wildcard_constraints:
+    fold=r"fold\d+|release",
+
+
+def fold_songs(wildcards):
+    """The songs of a fold as a plain dict (train, validation, test)."""
+    from drumscribe import crossval
+
+    return crossval.fold_of(FOLDS, wildcards.fold).to_dict()
+
+
+def crossval_manifests(dataset):
+    """The render manifests of every kit of a synthetic dataset (the fold models' drums)."""
+    return expand("results/audio/{dataset}/{kit}/manifest.csv", dataset=dataset, kit=render_kits(dataset))
+
+
+try:
+    from drumscribe.mixing import mixing_config as _mixing_config
+
+    _mixing_config(config["mixing"])
+except DrumscribeError as error:
+    fail(error)
+# ---- the accompaniment pool (workflow/rules/pool.smk, docs/pool.md) ----
+def _pool_uses(source):
+    sources = config["pool"]["sources"]
+    return sources == "all" or source in sources
+
+
+def pool_mdb_root(wildcards=None):
+    """MDB Drums' folder for the pool's real stems (paths.mdb_drums), or None when not used."""
+    return str(dataset_root("mdb_drums")) if _pool_uses("mdb") else None
+
+
+def pool_pop909_root(wildcards=None):
+    """POP909's folder (paths.pop909), or None when the pool does not use it."""
+    if not _pool_uses("pop909"):
+        return None
+    path = Path(config["paths"].get("pop909") or "resources/pop909")
+    if not path.exists() and not path.is_absolute() and (PROJECT_ROOT / path).exists():
+        path = (PROJECT_ROOT / path).resolve()
+    return str(path)
+
+
+def pool_inputs(wildcards):
+    """The source folders of the pool's sources that exist (a missing one fails in the rule, by name)."""
+    roots = [pool_mdb_root(), pool_pop909_root()]
+    return [r for r in roots if r and Path(r).is_dir()]

@@ -18,10 +18,10 @@ rule release_train:
     params:
         arch=config["release"]["architecture"],
         params=config["release"]["params"],
-        training={**config["training"], **config["release"].get("training", {})},
+        training=result_training(config["release"].get("training")),
         targets=config["targets"],
-        peaks=config["peaks"],
-        evaluation=config["evaluation"],
+        peaks=result_peaks(),
+        evaluation=result_evaluation(),
     threads: config["resources"]["train_threads"]
     resources:
         mem_mb=config["resources"]["train_mem_mb"],
@@ -44,8 +44,7 @@ rule release_evaluate:
         "logs/release_evaluate/{test_dataset}.log",
     params:
         splits=test_splits,
-        evaluation=config["evaluation"],
-        targets=config["targets"],
+        evaluation=result_evaluation(),
     threads: config["resources"]["eval_threads"]
     resources:
         mem_mb=config["resources"]["eval_mem_mb"],

@@ -3,6 +3,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from drumscribe import logs
+
+logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
+
 from drumscribe import experiment
 from drumscribe.errors import DrumscribeError
 
@@ -12,6 +16,9 @@ try:
         out_csv=snakemake.output.table,
         out_long=snakemake.output.long,
         out_png=snakemake.output.plot,
+        out_tracks=snakemake.output.tracks,
+        bootstrap_samples=snakemake.params.bootstrap_samples,
+        note=snakemake.params.note,
         combinations=snakemake.params.combinations,
         test_datasets=snakemake.params.test_datasets,
     )

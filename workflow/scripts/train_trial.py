@@ -3,10 +3,18 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from drumscribe import logs
+
+logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
+
 from drumscribe import experiment
 from drumscribe.errors import DrumscribeError
 
 try:
+    # params hold what the trial's outputs depend on; how it runs (device, workers) and the
+    # default-threshold diagnostic come from the config, so changing them replans nothing
+    config = snakemake.config
+    runtime = experiment.runtime_training(config, release=snakemake.rule == "release_train")
     experiment.run_trial(
         arch=snakemake.params.get("arch") or snakemake.wildcards.arch,
         params=snakemake.params.params,
@@ -14,9 +22,9 @@ try:
         out_model=snakemake.output.model,
         out_history=snakemake.output.history,
         out_metrics=snakemake.output.metrics,
-        training=snakemake.params.training,
+        training={**snakemake.params.training, **runtime},
         targets=snakemake.params.targets,
-        peaks=snakemake.params.peaks,
+        peaks={**snakemake.params.peaks, "default_threshold": config["peaks"]["default_threshold"]},
         evaluation=snakemake.params.evaluation,
         threads=snakemake.threads,
     )

@@ -17,6 +17,7 @@ torch.Size([1, 50, 5])
 from __future__ import annotations
 
 import inspect
+import pickle
 import os
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,9 @@ def load_checkpoint(
         raise InputError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object: never run code from a checkpoint
+        raise ModelError(f"{path}: refused, the file holds objects other than tensors and plain values "
+                         "(checkpoints are read with weights_only=True)") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling/zip error means a bad file
         raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
@@ -208,3 +212,25 @@ def load_checkpoint(
     model.to(map_location).eval()
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     return model, meta
+
+
+def checkpoint_thresholds(path: str | os.PathLike, meta: dict[str, Any]) -> dict[str, float]:
+    """The per-class peak-picking thresholds of a checkpoint's ``meta``, ``{class: float}``.
+
+    A checkpoint that lacks them (``None``, or a class missing) or holds a value outside
+    [0, 1] is a ``ModelError``: peak picking with a made-up 0.5 would score silently wrong.
+    """
+    thr = meta.get("thresholds")
+    if not isinstance(thr, dict) or not thr:
+        raise ModelError(f"{path}: the checkpoint has no peak-picking thresholds (tuned on validation; "
+                         f"a model.pt of an unfinished or foreign training)")
+    missing = [c for c in drumscribe.CLASSES if c not in thr]
+    if missing:
+        raise ModelError(f"{path}: the checkpoint has no threshold for {', '.join(missing)}")
+    out = {}
+    for c in drumscribe.CLASSES:
+        v = thr[c]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+            raise ModelError(f"{path}: threshold of {c} is {v!r}, not a number in [0, 1]")
+        out[c] = float(v)
+    return out

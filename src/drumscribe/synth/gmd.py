@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import warnings
 from pathlib import Path
@@ -280,8 +281,12 @@ def render_kit(kit_id: str, assignments: pd.DataFrame, gmd_root: str | Path, out
     manifest.unlink(missing_ok=True)
     rows = assignments[assignments["kit"] == kit_id]
     out_rows = []
+    from ..logs import Progress
+
+    logged = Progress(logging.getLogger(__name__), f"render {kit_id}{' (mix)' if mix else ''}", len(rows), "tracks")
     for r in tqdm(list(rows.itertuples(index=False)), desc=f"render {kit_id}", disable=None if progress else True,
                   unit="track"):
+        logged.update(1)
         midi = gmd_root / r.midi_filename
         try:
             y, onsets, duration, info = render_track(
