@@ -9,6 +9,7 @@ real-recording checks would pass while measuring nothing.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -403,3 +404,57 @@ def test_evaluate_per_song_models_and_bad_arguments(mdb_root, tmp_path):
         robustness.evaluate(None, mdb_root, tmp_path / "l.csv", tmp_path / "w.csv", tmp_path / "h.png",
                             conditions=["drums"], tracks=["Nope"], progress=False)
     assert not (tmp_path / "w.csv").exists()
+
+
+# ------------------------------------------------------------------ the graph
+def _dry_run(tmp_path: Path, *args: str) -> "subprocess.CompletedProcess":
+    import subprocess
+
+    from conftest import REPO, snakemake_cmd
+
+    return subprocess.run(snakemake_cmd(*args, "-n", "--quiet", "rules", "--directory", str(tmp_path)),
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+
+
+def test_graph_plans_the_suite_per_model_and_refuses_unknown_conditions(tmp_path):
+    from conftest import REPO
+
+    cv = tmp_path / "cv.yaml"
+    cv.write_text("robustness:\n  models:\n    cv: {Punk: package, Beatles: results/release/drumscribe-default.pt}\n"
+                  "  tracks: [Punk, Beatles]\n")
+    proc = _dry_run(tmp_path, "results/robustness/cv.csv", "--configfile", str(REPO / "config/presets/quick.yaml"),
+                    str(cv))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"^robustness\s+1$", proc.stdout, re.M)
+    assert re.search(r"^release_card\s+1$", proc.stdout, re.M)  # a fold's model is built first
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("robustness:\n  conditions: [drums, lp3k]\n")
+    proc = _dry_run(tmp_path, "--configfile", str(bad))
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("drumscribe:")]
+    assert lines and "robustness.conditions: unknown condition(s) lp3k" in lines[0]
+
+
+@pytest.mark.slow
+def test_quick_dag_runs_the_suite_on_the_shipped_model(quick_dag_results):
+    wide = pd.read_csv(quick_dag_results / "robustness" / "shipped.csv")
+    assert list(wide["condition"]) == ["drums", "mix_natural", "lp8k", "mp3_64", "worst", "mean"]
+    assert wide.set_index("condition").loc["drums", "micro_f1"] > 0.6
+    long_df = pd.read_csv(quick_dag_results / "robustness" / "shipped_long.csv")
+    assert set(long_df["song"]) == {"MusicDelta_Punk"} and set(long_df["model"]) == {"package"}
+    assert (quick_dag_results / "plots" / "robustness_shipped.png").is_file()
+
+
+def test_check_config(tmp_path, mdb_root):
+    ok = {"models": {"shipped": "package", "cv": {"Punk": "a.pt", "Beatles": "b.pt"}}, "in_all": ["shipped"],
+          "conditions": "all", "tracks": ["Punk", "MusicDelta_Beatles"]}
+    robustness.check_config(ok, mdb_root)
+    robustness.check_config({**ok, "tracks": "all", "models": {"shipped": "package"}}, tmp_path / "absent")
+    with pytest.raises(ConfigError, match=r"robustness.in_all\[0\]: 'cv2' is not a name"):
+        robustness.check_config({**ok, "in_all": ["cv2"]}, mdb_root)
+    with pytest.raises(ConfigError, match="robustness.tracks: Nope not among"):
+        robustness.check_config({**ok, "tracks": ["Nope"]}, mdb_root)
+    with pytest.raises(ConfigError, match="robustness.models.cv: no model for song MusicDelta_80sRock"):
+        robustness.check_config({**ok, "tracks": "all"}, mdb_root)
+    assert robustness.model_files({"Punk": "a.pt", "Beatles": "a.pt", "Grunge": "package"})[0] == "a.pt"
+    assert robustness.model_files("package")[0].endswith("drumscribe-default.pt")
