@@ -615,7 +615,7 @@ def cmd_kits(args) -> int:
     if not kits:
         _warn("no drum kits found (install fluid-soundfont-gm, avldrums.lv2-soundfont, hydrogen-drumkits)")
         return 1
-    keys = [k for k in ("id", "name", "source", "classes") if k in kits[0]] or list(kits[0])[:4]
+    keys = [k for k in ("id", "name", "source", "classes", "license") if k in kits[0]] or list(kits[0])[:4]
     for k in kits:
         print("  ".join(str(k.get(x, "")) if not isinstance(k.get(x), (list, tuple)) else "/".join(map(str, k[x]))
                         for x in keys))
