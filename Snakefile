@@ -22,6 +22,9 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/release.smk"
+include: "workflow/rules/crossval.smk"
+include: "workflow/rules/pool.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

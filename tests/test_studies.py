@@ -9,7 +9,8 @@ import pytest
 
 from drumscribe import CLASSES
 from drumscribe.errors import InputError
-from drumscribe.studies import architecture_table, best_architecture, dataset_table
+from drumscribe.metrics import scores
+from drumscribe.studies import MEAN_COLUMN, architecture_table, best_architecture, dataset_table, rows_from_tracks
 
 ARCHS = ["rnn", "cnn", "crnn", "conv_transformer", "vit"]
 # test micro F1 per dataset (gmd_synth, gmd_synth_mix) and zero-shot on mdb_drums from gmd_synth
@@ -48,11 +49,15 @@ def test_architecture_table_shapes_values_and_plot(tmp_path):
     table = pd.read_csv(out / "architecture_table.csv", index_col=0)
     assert list(table.index) == ["Recurrent", "Convolutional", "Convolutional Recurrent",
                                  "Convolutional Transformer", "Vision Transformer"]
-    assert list(table.columns) == ["GMD synth", "GMD synth mix", "GMD synth → MDB Drums", "Mean"]
+    # no per-track counts in these rows: the interval columns are there, empty
+    assert list(table.columns) == ["GMD synth", "GMD synth_lo", "GMD synth_hi", "GMD synth mix", "GMD synth mix_lo",
+                                   "GMD synth mix_hi", "GMD synth → MDB Drums", "GMD synth → MDB Drums_lo",
+                                   "GMD synth → MDB Drums_hi", MEAN_COLUMN]
+    assert table["GMD synth_lo"].isna().all()
     assert table.loc["Convolutional Recurrent", "GMD synth"] == 0.85
     assert table.loc["Convolutional Transformer", "GMD synth mix"] == 0.73
     assert table.loc["Convolutional", "GMD synth → MDB Drums"] == 0.55
-    assert table.loc["Recurrent", "Mean"] == pytest.approx(0.75)  # zero-shot column not in the mean
+    assert table.loc["Recurrent", MEAN_COLUMN] == pytest.approx(0.75)  # zero-shot column not in the mean
     lt = pd.read_csv(out / "architecture_long.csv")
     assert len(lt) == 15
     assert {"dataset", "test_dataset", "zero_shot", "arch", "trial", "params", "macro_f1", "best",
@@ -107,7 +112,7 @@ def test_dataset_table_matrix_flags_and_heatmap(tmp_path):
                                out / "plots" / "dataset_study.png", combinations=combos, test_datasets=tests)
     table = pd.read_csv(out / "dataset_table.csv", index_col=0)
     assert list(table.index) == ["GMD synth", "GMD synth mix", "GMD synth + GMD synth mix"]
-    assert list(table.columns) == ["GMD synth", "GMD synth mix", "MDB Drums"]
+    assert [c for c in table.columns if not c.endswith(("_lo", "_hi"))] == ["GMD synth", "GMD synth mix", "MDB Drums"]
     assert table.loc["GMD synth mix", "MDB Drums"] == 0.55
     assert table.loc["GMD synth + GMD synth mix", "GMD synth"] == 0.91
     lt = pd.read_csv(out / "dataset_long.csv")
@@ -131,3 +136,109 @@ def test_dataset_table_rejects_duplicates(tmp_path):
     with pytest.raises(InputError, match=r"rows\[0\]"):
         dataset_table([("a", "b")], tmp_path / "t.csv", tmp_path / "l.csv", tmp_path / "p.png")
     assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- seeds, intervals, significance
+
+def _counted_row(train, test, arch, seed, quality, rng, n_tracks=12, zero_shot=False):
+    """A metrics.json-like row with per-track counts: each reference onset found with probability
+    ``quality``, about as many false alarms as (1 - quality) of the references."""
+    per_track = []
+    for t in range(n_tracks):
+        d = {"track_id": f"song{t:02d}"}
+        for c in CLASSES:
+            ref = int(rng.integers(5, 15))
+            tp = int(rng.binomial(ref, quality))
+            d.update({f"tp_{c}": tp, f"fp_{c}": int(rng.binomial(ref, 1 - quality)), f"fn_{c}": ref - tp})
+        per_track.append(d)
+    total = {c: tuple(sum(d[f"{k}_{c}"] for d in per_track) for k in ("tp", "fp", "fn")) for c in CLASSES}
+    return {"train_dataset": train, "test_dataset": test, "arch": arch, "trial": "t001", "seed": seed,
+            "params": {"hidden_size": 72}, "zero_shot": zero_shot, "n_tracks": n_tracks,
+            "per_track": per_track, **scores(total)}
+
+
+def test_architecture_table_pools_seeds_with_intervals_and_significant_best(tmp_path):
+    rng = np.random.default_rng(0)
+    quality = {"gmd_synth": {"rnn": 0.70, "cnn": 0.75, "crnn": 0.92},     # crnn clearly best
+               "gmd_synth_mix": {"rnn": 0.80, "cnn": 0.80, "crnn": 0.60}}  # rnn and cnn: the same model
+    rows = [_counted_row(ds, ds, arch, seed, q, rng) for ds, qs in quality.items() for arch, q in qs.items()
+            for seed in range(3)]
+    out = tmp_path / "results"
+    paths = (out / "t.csv", out / "l.csv", out / "p.png")
+    wide, long = architecture_table(rows, *paths, out_tracks_csv=out / "tracks.csv", n_resamples=500,
+                                    note="SMOKE RUN (test)")
+    table = pd.read_csv(paths[0], index_col=0)
+    assert list(table.columns) == ["GMD synth", "GMD synth_lo", "GMD synth_hi", "GMD synth_sd",
+                                   "GMD synth mix", "GMD synth mix_lo", "GMD synth mix_hi", "GMD synth mix_sd",
+                                   MEAN_COLUMN]
+    for col in ("GMD synth", "GMD synth mix"):
+        assert (table[f"{col}_lo"] < table[col]).all() and (table[col] < table[f"{col}_hi"]).all()
+        assert (table[f"{col}_sd"] > 0).all()
+    lt = pd.read_csv(paths[1])
+    assert (lt["n_seeds"] == 3).all() and (lt["seeds"] == "0 1 2").all() and (lt["n_tracks"] == 12).all()
+    # pooled: micro F1 of the three runs' counts summed per track
+    crnn = [r for r in rows if r["arch"] == "crnn" and r["train_dataset"] == "gmd_synth"]
+    tp, fp, fn = (sum(r[k] for r in crnn) for k in ("tp", "fp", "fn"))
+    got = lt.query("arch == 'crnn' and dataset == 'gmd_synth'").iloc[0]
+    assert got.micro_f1 == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-6)
+    f1s = [r["micro_f1"] for r in crnn]
+    assert got.micro_f1_seed_mean == pytest.approx(np.mean(f1s), abs=1e-6)
+    assert got.micro_f1_seed_sd == pytest.approx(np.std(f1s, ddof=1), abs=1e-6)
+    best = lt[lt.best]
+    one = best[best.dataset == "gmd_synth"]
+    assert one.arch.tolist() == ["crnn"] and not one.best_tie.any()
+    assert (lt.query("dataset == 'gmd_synth' and arch != 'crnn'").p_vs_top < 0.05).all()
+    tie = best[best.dataset == "gmd_synth_mix"]
+    assert sorted(tie.arch) == ["cnn", "rnn"] and tie.best_tie.all()
+    _assert_png(paths[2])
+    # every seed's and track's counts: the tables come back from them alone
+    tracks = pd.read_csv(out / "tracks.csv")
+    assert len(tracks) == 6 * 3 * 12
+    assert {"dataset", "test_dataset", "in_distribution", "arch", "seed", "track_id", "tp_BD", "fn_CY"} <= set(tracks)
+    again = tmp_path / "again"
+    wide2, long2 = architecture_table(rows_from_tracks(out / "tracks.csv"), again / "t.csv", again / "l.csv",
+                                      again / "p.png", n_resamples=500)
+    pd.testing.assert_frame_equal(wide, wide2)
+    pd.testing.assert_frame_equal(long.drop(columns=["params"]), long2.drop(columns=["params"]))
+
+
+def test_seed_runs_must_be_distinct_and_on_the_same_tracks(tmp_path):
+    rng = np.random.default_rng(1)
+    outs = [tmp_path / "t.csv", tmp_path / "l.csv", tmp_path / "p.png"]
+    a, b = _counted_row("a", "a", "rnn", 1, 0.8, rng), _counted_row("a", "a", "rnn", 1, 0.8, rng)
+    with pytest.raises(InputError, match="more than one result for dataset a, test_dataset a, arch rnn, seed 1"):
+        architecture_table([a, b], *outs)
+    c = _counted_row("a", "a", "rnn", 2, 0.8, rng, n_tracks=5)
+    with pytest.raises(InputError, match="seed 2 was tested on other tracks than seed 1"):
+        architecture_table([a, c], *outs)
+    with pytest.raises(InputError, match=r"per_track\[0\].*missing tp_BD"):
+        architecture_table([{**a, "per_track": [{"track_id": "x"}]}], *outs)
+    with pytest.raises(ValueError, match="n_resamples"):
+        architecture_table([a], *outs, n_resamples=10)
+    assert not list(tmp_path.iterdir())
+
+
+def test_dataset_table_intervals_in_cells_and_tied_best_zero_shot(tmp_path):
+    rng = np.random.default_rng(2)
+    q = {("gmd_synth", "gmd_synth"): 0.9, ("gmd_synth", "mdb_drums"): 0.70,
+         ("gmd_synth_mix", "gmd_synth"): 0.8, ("gmd_synth_mix", "mdb_drums"): 0.70,
+         ("gmd_synth+gmd_synth_mix", "gmd_synth"): 0.9, ("gmd_synth+gmd_synth_mix", "mdb_drums"): 0.5}
+    rows = [_counted_row(tr, te, "crnn", s, v, rng, zero_shot=te not in tr.split("+"))
+            for (tr, te), v in q.items() for s in range(2)]
+    out = tmp_path / "results"
+    wide, long = dataset_table(rows, out / "t.csv", out / "l.csv", out / "p.png", out_tracks_csv=out / "tracks.csv",
+                               n_resamples=300)
+    assert list(wide.columns) == ["GMD synth", "GMD synth_lo", "GMD synth_hi", "GMD synth_sd",
+                                  "MDB Drums", "MDB Drums_lo", "MDB Drums_hi", "MDB Drums_sd"]
+    lt = pd.read_csv(out / "l.csv")
+    best = lt[lt.best_zero_shot]
+    # gmd_synth column: the one zero-shot cell; mdb_drums: two equal models tie, the 0.5 one is not best
+    assert set(zip(best.train_dataset, best.test_dataset)) == {
+        ("gmd_synth_mix", "gmd_synth"), ("gmd_synth", "mdb_drums"), ("gmd_synth_mix", "mdb_drums")}
+    assert best.query("test_dataset == 'mdb_drums'").best_tie.all()
+    assert not best.query("test_dataset == 'gmd_synth'").best_tie.any()
+    assert not lt.query("in_distribution").best_zero_shot.any()
+    _assert_png(out / "p.png")
+    again = dataset_table(rows_from_tracks(out / "tracks.csv"), tmp_path / "t2.csv", tmp_path / "l2.csv",
+                          tmp_path / "p2.png", n_resamples=300)
+    pd.testing.assert_frame_equal(wide, again[0])

@@ -52,7 +52,7 @@ def test_config_kit_split_uses_real_kits():
     assert not set(pools["validation"]) & set(pools["test"])
     # no family (kits sharing samples) across pools
     fam = kits.families()
-    train = reg - set(pools["validation"]) - set(pools["test"])
+    train = set(kits.resolve_kits("all")) - set(pools["validation"]) - set(pools["test"])  # what `all` renders
     fams = [{fam[k] for k in p} for p in (train, pools["validation"], pools["test"])]
     assert not (fams[0] & fams[1]) and not (fams[0] & fams[2]) and not (fams[1] & fams[2])
 

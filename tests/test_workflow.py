@@ -96,6 +96,42 @@ def test_dry_run_named_study_architecture_adds_the_combination_search(tmp_path):
     assert counts["evaluate"] == len(evals)
 
 
+def test_dry_run_thesis_preset_lists_every_trial_seed_run_and_evaluation(tmp_path):
+    """The thesis preset plans its searches, the seed runs of every winner and their tests
+    (raw datasets absent here: their downloads are planned too)."""
+    preset = yaml.safe_load((REPO / "config/presets/thesis.yaml").read_text())
+    config = _loaded_config(preset)
+    proc = _dry_run(tmp_path, "--configfile", str(REPO / "config/presets/thesis.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout)
+    searches = len(config["datasets"]) * len(config["architectures"])
+    extra_seeds = config["evaluation"]["seeds"] - 1
+    tests_per_search = 1 + len(config["evaluation"]["extra_test_datasets"])
+    assert extra_seeds == 2
+    assert counts["train_trial"] == searches * config["search"]["n_trials"]
+    assert counts["select_best"] == counts["training_curves"] == searches
+    assert counts["train_seed"] == searches * extra_seeds
+    assert counts["evaluate"] == searches * tests_per_search
+    assert counts["evaluate_seed"] == searches * tests_per_search * extra_seeds
+    assert counts["features"] == len(experiment.used_datasets(config))
+    assert counts["architecture_study"] == counts["dataset_study"] == 1
+    assert "render_kit" not in counts
+
+
+def test_dry_run_quick_preset_with_one_seed_has_no_seed_jobs_and_with_two_one_per_search(tmp_path):
+    quick = REPO / "config/presets/quick.yaml"
+    proc = _dry_run(tmp_path / "a", "--configfile", str(quick))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout)
+    assert "train_seed" not in counts and "evaluate_seed" not in counts
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump({"evaluation": {"seeds": 2}}))
+    proc = _dry_run(tmp_path / "b", "--configfile", str(quick), str(tmp_path / "two.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = _job_counts(proc.stdout)
+    assert two["train_seed"] == counts["select_best"]  # one seed run of each search's winner
+    assert two["evaluate_seed"] == counts["evaluate"]  # tested on the same test sets
+
+
 def test_trials_are_deterministic_and_shared_between_studies():
     config = _loaded_config()
     a = experiment.trials(config, "gmd_synth", "crnn")
@@ -117,6 +153,15 @@ def test_trials_are_deterministic_and_shared_between_studies():
     ({"spaces": {"cnn": {"widgets": [3]}}}, "spaces.cnn"),
     ({"dataset_study": {"architecture": "vit2"}}, "dataset_study.architecture"),
     ({"render": {"kits": ["no_such_kit"]}}, "render.kits"),
+    # a combination tested on the songs it is trained on
+    ({"datasets": ["gmd_synth"], "evaluation": {"extra_test_datasets": ["sadtp"],
+                                                "test_splits": {"sadtp": ["train", "validation", "test"]}},
+      "dataset_study": {"train_combinations": [["gmd_synth", "sadtp"]], "test_datasets": ["sadtp"]}},
+     "dataset_study.train_combinations[0]: trained on 'sadtp' and tested on 'sadtp', the same songs"),
+    ({"datasets": ["mdb_drums"], "evaluation": {"extra_test_datasets": ["mdb_drums_drum_only"],
+                                                "test_splits": {"mdb_drums_drum_only": ["train", "test"]}},
+      "dataset_study": {"train_combinations": [["mdb_drums"]], "test_datasets": ["mdb_drums"]}},
+     "datasets[0]: trained on 'mdb_drums' and tested on 'mdb_drums_drum_only', the same songs"),
 ])
 def test_semantic_errors_are_caught_before_any_job(overlay, message):
     with pytest.raises(ConfigError) as err:
@@ -140,6 +185,48 @@ def test_schema_violation_exits_with_one_line(tmp_path):
     assert line.startswith("drumscribe: config: ")
     assert ("search.n_trials" in line) or ("training.device" in line)
     assert not (tmp_path / "work" / "results").exists()
+
+
+@pytest.mark.parametrize("overlay, key", [
+    ({"evaluation": {"seeds": 0}}, "evaluation.seeds: 0 is less than the minimum of 1"),
+    ({"evaluation": {"bootstrap_samples": 50}}, "evaluation.bootstrap_samples: 50 is less than the minimum of 100"),
+])
+def test_seed_and_bootstrap_counts_are_checked_at_dag_build(tmp_path, overlay, key):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "bad.yaml"))
+    assert _one_line_failure(proc) == f"drumscribe: config: {key}"
+
+
+def test_study_tested_on_its_training_songs_exits_with_one_line(tmp_path):
+    overlay = {"evaluation": {"test_splits": {"mdb_drums": ["train", "validation", "test"]}},
+               "dataset_study": {"train_combinations": [["gmd_synth"], ["mdb_drums"]]}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "bad.yaml"))
+    line = _one_line_failure(proc)
+    assert line.startswith("drumscribe: dataset_study.train_combinations[1]: trained on 'mdb_drums' and tested on "
+                           "'mdb_drums', the same songs")
+
+
+def test_song_overlap_allows_held_out_splits_of_the_same_songs():
+    """Training on MDB's train split and testing on the test split of its mixes or drum stems is no overlap
+    (one split of the songs); testing a split it trains on, or another split of the songs, is."""
+    base = {"datasets": ["mdb_drums"], "evaluation": {"extra_test_datasets": ["mdb_drums_drum_only"]},
+            "dataset_study": {"train_combinations": [["mdb_drums"]], "test_datasets": ["mdb_drums_drum_only"]}}
+    experiment.check_song_overlap(_loaded_config(base))
+    import dataclasses
+
+    from drumscribe import datasets
+
+    remix = dataclasses.replace(datasets.get("egmd"), songs="mdb_drums")  # egmd posing as MDB songs in folds
+    original = datasets.get
+    try:
+        datasets.get = lambda name: remix if name == "egmd" else original(name)
+        with pytest.raises(ConfigError, match="the songs of 'mdb_drums', split another way"):
+            experiment.check_song_overlap(_loaded_config({**base, "dataset_study": {
+                "train_combinations": [["egmd"]], "test_datasets": ["mdb_drums"]}, "evaluation": {
+                "extra_test_datasets": ["mdb_drums_drum_only", "egmd"]}}))
+    finally:
+        datasets.get = original
 
 
 def test_semantic_error_exits_with_one_line(tmp_path):
@@ -194,7 +281,9 @@ def test_quick_dag_builds_both_tables_and_plots(quick_dag_results):
     extra = config["evaluation"]["extra_test_datasets"]
 
     table = pd.read_csv(res / "architecture_table.csv", index_col=0)
-    assert table.shape == (len(archs), len(datasets) * (1 + len(extra)) + 1)  # + Mean
+    n_seeds = config["evaluation"]["seeds"]
+    per_cell = 3 + (n_seeds > 1)  # value, _lo, _hi (and _sd over seeds)
+    assert table.shape == (len(archs), per_cell * len(datasets) * (1 + len(extra)) + 1)  # + Mean (in-distribution)
     long = pd.read_csv(res / "architecture_long.csv")
     assert len(long) == len(archs) * len(datasets) * (1 + len(extra))
     assert set(long["arch"]) == set(archs)
@@ -204,7 +293,9 @@ def test_quick_dag_builds_both_tables_and_plots(quick_dag_results):
     dtable = pd.read_csv(res / "dataset_table.csv", index_col=0)
     combos = config["dataset_study"]["train_combinations"]
     tests = config["dataset_study"]["test_datasets"]
-    assert dtable.shape == (len(combos), len(tests))
+    assert dtable.shape == (len(combos), per_cell * len(tests))
+    tracks = pd.read_csv(res / "architecture_tracks.csv")
+    assert len(tracks) == long["n_tracks"].sum() * n_seeds  # every seed's and track's counts
     dlong = pd.read_csv(res / "dataset_long.csv")
     assert dlong["arch"].nunique() == 1 and dlong["arch"].iloc[0] in archs
 
@@ -330,11 +421,50 @@ def test_presets_pass_the_checks_and_keep_kit_families_in_one_pool(presets):
     config = _loaded_config(*[yaml.safe_load((REPO / f"config/presets/{p}.yaml").read_text()) for p in presets])
     experiment.check_config(config)
     render = config["render"]
-    ids = [k.kit_id for k in kits.all_kits()] if render["kits"] == "all" else render["kits"]
+    ids = kits.resolve_kits("all") if render["kits"] == "all" else render["kits"]
     for kid in ids:
         kits.get_kit(kid)  # ConfigError for an unknown id
     pools = gmd.kit_pools(list(ids), render["kit_split"], kits.families(), strict_families=True)
     assert pools["train"] and pools["validation"] and pools["test"]
+
+
+def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
+    """run_trial (the search's trial, seed 0) -> select_best -> run_seed (seed 1, training.seed + 1) ->
+    evaluate_model of both -> one architecture-table cell of two seeds, on the same tracks."""
+    from drumscribe import studies
+
+    h5 = _tiny_cache(tmp_path)
+    config = _loaded_config({"training": {"max_epochs": 1, "batch_size": 2, "num_workers": 0, "device": "cpu"}})
+    parts = {k: config[k] for k in ("training", "targets", "peaks", "evaluation")}
+    params = {"num_blocks": 1, "num_fc": 1, "hidden_size": 72}
+    trial = tmp_path / "trials" / "t000"
+    experiment.run_trial("cnn", params, [h5], trial / "model.pt", trial / "history.csv", trial / "metrics.json",
+                         **parts, threads=1, progress=False)
+    experiment.select_best([trial / "metrics.json"], tmp_path / "best.json")
+    seed = tmp_path / "seeds" / "s1"
+    result = experiment.run_seed(tmp_path / "best.json", 1, [h5], seed / "model.pt", seed / "history.csv",
+                                 seed / "metrics.json", **parts, threads=1, progress=False)
+    assert result["seed"] == 1 and result["trial"] == "t000" and result["params"]["hidden_size"] == 72
+    from drumscribe import models
+
+    (net0, meta0), (net1, meta1) = (models.load_checkpoint(p / "model.pt") for p in (trial, seed))
+    assert (meta0["seed"], meta1["seed"]) == (0, 1) and meta1["params"] == meta0["params"]
+    w0, w1 = (next(iter(n.state_dict().values())) for n in (net0, net1))
+    assert not (w0 == w1).all()  # another seed: other weights
+    evals = []
+    for i, model in enumerate((trial / "model.pt", seed / "model.pt")):
+        out = tmp_path / "eval" / str(i)
+        evals.append(experiment.evaluate_model(model, [h5], ["test"], out / "metrics.json", out / "predictions",
+                                               device="cpu"))
+    assert [e["seed"] for e in evals] == [0, 1] and [e["trial"] for e in evals] == ["t000", "t000"]
+    assert all(e["per_track"] and "tp_BD" in e["per_track"][0] for e in evals)
+    _, long = studies.architecture_table([tmp_path / "eval" / str(i) / "metrics.json" for i in range(2)],
+                                         tmp_path / "t.csv", tmp_path / "l.csv", tmp_path / "p.png",
+                                         out_tracks_csv=tmp_path / "tracks.csv", n_resamples=100)
+    assert long["n_seeds"].tolist() == [2] and long["seeds"].tolist() == ["0 1"]
+    with pytest.raises(ConfigError, match="seed 0 is the search trial"):
+        experiment.run_seed(tmp_path / "best.json", 0, [h5], seed / "model.pt", seed / "history.csv",
+                            seed / "metrics.json", **parts)
 
 
 def test_missing_configured_dataset_path_stops_at_dag_build(tmp_path):

@@ -267,8 +267,56 @@ def check_config(config: Mapping) -> None:
     for name in config["evaluation"].get("test_splits") or {}:
         if name not in names:
             raise ConfigError(f"evaluation.test_splits: unknown dataset {name!r}")
+    check_song_overlap(config)
     if any(name in SYNTH_DATASETS for name in used_datasets(config)):
         render_kits(config)  # unknown kit ids fail here
+
+
+#: Splits a model is trained on (train) or selected and tuned on (validation).
+TRAINED_SPLITS = ("train", "validation")
+
+
+def song_source(name: str) -> tuple[str, str]:
+    """``(songs, split assignment)`` of a dataset: which recordings its tracks are made of
+    (``DatasetSpec.songs``, default its raw data's ``path_key``) and whose split of them it
+    uses (its ``path_key``: datasets read from one raw folder split each song the same way,
+    e.g. ``mdb_drums`` and ``mdb_drums_drum_only``)."""
+    key = path_key(name)
+    return str(getattr(datasets.get(name), "songs", None) or key), key
+
+
+def check_song_overlap(config: Mapping) -> None:
+    """Refuse a study whose training data share songs with what it is tested on.
+
+    For every training dataset or combination (``datasets``,
+    ``dataset_study.train_combinations``, ``release.datasets``) and every test set it is
+    tested on, a training member and a test member made of the same songs
+    (:func:`song_source`) overlap when the test set uses another split of those songs,
+    or when the splits tested (``evaluation.test_splits``) include one trained on
+    (:data:`TRAINED_SPLITS`). A ``ConfigError`` names the key.
+    """
+    extra = list(config["evaluation"]["extra_test_datasets"])
+    plans = [(f"datasets[{i}]", d, [d] + [t for t in extra if t != d]) for i, d in enumerate(config["datasets"])]
+    plans += [(f"dataset_study.train_combinations[{i}]", "+".join(c), list(config["dataset_study"]["test_datasets"]))
+              for i, c in enumerate(config["dataset_study"]["train_combinations"])]
+    plans.append(("release.datasets", "+".join(config["release"]["datasets"]), release_test_datasets(config)))
+    for where, train, tests in plans:
+        for test in tests:
+            for t in members(test):
+                songs_t, split_t = song_source(t)
+                tested = test_splits(config, t)
+                for m in members(train):
+                    songs_m, split_m = song_source(m)
+                    if songs_m != songs_t:
+                        continue
+                    if split_m != split_t:
+                        why = f"the songs of {songs_m!r}, split another way"
+                    elif set(tested) & set(TRAINED_SPLITS):
+                        why = (f"evaluation.test_splits of {t!r} ({', '.join(tested)}) includes a split "
+                               f"{m!r} is trained on")
+                    else:
+                        continue
+                    raise ConfigError(f"{where}: trained on {m!r} and tested on {t!r}, the same songs ({why})")
 
 
 # --------------------------------------------------------------------------- data
@@ -563,7 +611,8 @@ def _dataset_names(h5_paths: Sequence[str | os.PathLike]) -> list[str]:
 def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os.PathLike],
               out_model: str | os.PathLike, out_history: str | os.PathLike, out_metrics: str | os.PathLike,
               training: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
-              threads: int | None = None, progress: bool = True) -> dict:
+              threads: int | None = None, progress: bool = True, seed: int = 0,
+              trial: str | None = None) -> dict:
     """Train one trial on the caches ``train_h5s`` and tune its thresholds on validation.
 
     1. Normalisation statistics, class weights and datapoints come from the **train**
@@ -578,6 +627,10 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
        go into ``model.pt`` with the normalisation, feature config and peak parameters.
     4. ``out_metrics`` gets the validation scores with the tuned thresholds, the
        thresholds, parameters, epochs and seconds (what ``select_best`` ranks).
+
+    ``seed`` > 0 makes this a seed run (:func:`run_seed`): trained with
+    ``training.seed + seed``; ``seed`` and ``trial`` (default: the folder's name) are
+    recorded in ``model.pt`` and ``out_metrics``.
     """
     import time
 
@@ -591,6 +644,9 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
 
     t_start = time.perf_counter()
     out_dir = Path(out_model).parent
+    seed = int(seed)
+    if seed:
+        training = {**training, "seed": int(training.get("seed") or 0) + seed}
     if Path(out_history).parent != out_dir or Path(out_metrics).parent != out_dir:
         raise ConfigError(f"{out_dir}: model, history and metrics must share one trial folder")
     _set_threads(threads)
@@ -631,7 +687,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     datasets_ = _dataset_names(train_h5s)
     meta = {
         "feature_config": cfg.to_dict(), "norm_mean": mean, "norm_std": std, "peak_params": peak_params,
-        "datasets": datasets_, "trial": out_dir.name, "datapoint_frames": frames, "widen": widen,
+        "datasets": datasets_, "trial": trial or out_dir.name, "seed": seed, "datapoint_frames": frames,
+        "widen": widen,
     }
     t_train = time.perf_counter()
     summary = train_mod.train_trial(arch, dict(params), train_data, val_data, out_dir, training,
@@ -644,7 +701,8 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     best = summary["val_metrics"]
     scores, thresholds = best["scores"], best["thresholds"]
     result = {
-        "trial": out_dir.name, "dataset": "+".join(datasets_), "arch": arch, "params": summary["params"],
+        "trial": trial or out_dir.name, "seed": seed, "dataset": "+".join(datasets_), "arch": arch,
+        "params": summary["params"],
         **{k: v for k, v in scores.items()},
         "thresholds": thresholds,
         "val_micro_f1_default_threshold": best["micro_f1_default_threshold"],
@@ -662,6 +720,28 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
         result["micro_f1"] = 0.0
     write_json(out_metrics, result)
     return result
+
+
+def run_seed(best_json: str | os.PathLike, seed: int, train_h5s: Sequence[str | os.PathLike],
+             out_model: str | os.PathLike, out_history: str | os.PathLike, out_metrics: str | os.PathLike,
+             training: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
+             threads: int | None = None, progress: bool = True) -> dict:
+    """Retrain the winner of a search (its ``best.json``) with another seed (rule train_seed).
+
+    The same architecture, hyperparameters and data as the winning trial, trained with
+    ``training.seed + seed`` (seed 0 is the trial itself, so ``seed`` >= 1); see
+    :func:`run_trial`. The tables pool the seed runs (``evaluation.seeds``).
+    """
+    path = Path(best_json)
+    try:
+        best = json.loads(path.read_text())
+        arch, params, trial = best["metrics"]["arch"], best["metrics"]["params"], best["trial"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a search result ({type(exc).__name__}: {exc})") from None
+    if int(seed) < 1:
+        raise ConfigError(f"seed: {seed} is not a seed run (seed 0 is the search trial itself)")
+    return run_trial(arch, params, train_h5s, out_model, out_history, out_metrics, training, targets, peaks,
+                     evaluation, threads=threads, progress=progress, seed=int(seed), trial=str(trial))
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -742,6 +822,7 @@ def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Seque
         "train_dataset": "+".join(train_datasets),
         "arch": meta["arch"],
         "trial": meta.get("trial"),
+        "seed": int(meta.get("seed") or 0),
         "params": meta["params"],
         "zero_shot": not set(members(test_dataset)) <= set(train_datasets),
         "n_tracks": len(items),
@@ -812,20 +893,47 @@ def plot_curves(best_json: str | os.PathLike, out_png: str | os.PathLike, title:
 
 
 def architecture_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
-                       datasets: Sequence[str] = (), zero_shot: Sequence[str] = ()) -> None:
-    """Architecture study table, long table and bar plot (``studies.architecture_table``)."""
+                       datasets: Sequence[str] = (), zero_shot: Sequence[str] = (), out_tracks=None,
+                       bootstrap_samples: int = 1000, note: str | None = None) -> None:
+    """Architecture study table, long and tracks tables and bar plot (``studies.architecture_table``);
+    ``metric_paths`` hold every seed run's evaluations (pooled per cell)."""
     from . import studies
 
-    studies.architecture_table(list(metric_paths), out_csv, out_long, out_png, datasets=list(datasets) or None)
+    _check_resamples(bootstrap_samples)
+    studies.architecture_table(list(metric_paths), out_csv, out_long, out_png, datasets=list(datasets) or None,
+                               out_tracks_csv=out_tracks, n_resamples=int(bootstrap_samples), note=note)
 
 
 def dataset_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
-                  combinations: Sequence[str] = (), test_datasets: Sequence[str] = ()) -> None:
-    """Dataset study matrix, long table and heatmap (``studies.dataset_table``)."""
+                  combinations: Sequence[str] = (), test_datasets: Sequence[str] = (), out_tracks=None,
+                  bootstrap_samples: int = 1000, note: str | None = None) -> None:
+    """Dataset study matrix, long and tracks tables and heatmap (``studies.dataset_table``)."""
     from . import studies
 
+    _check_resamples(bootstrap_samples)
     studies.dataset_table(list(metric_paths), out_csv, out_long, out_png,
-                          combinations=list(combinations) or None, test_datasets=list(test_datasets) or None)
+                          combinations=list(combinations) or None, test_datasets=list(test_datasets) or None,
+                          out_tracks_csv=out_tracks, n_resamples=int(bootstrap_samples), note=note)
+
+
+def _check_resamples(n) -> None:
+    from .stats import MIN_RESAMPLES
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < MIN_RESAMPLES:
+        raise ConfigError(f"evaluation.bootstrap_samples: {n!r} is less than {MIN_RESAMPLES}")
+
+
+def study_note(config: Mapping) -> str:
+    """The line under the studies' plot titles: the run's scale, and "smoke run" for a
+    run too short to mean anything (``training.max_epochs`` below 5, as the quick preset)."""
+    s, t = config["search"], config["training"]
+    n = "grid" if s["method"] == "grid" else f"{s['n_trials']} trial{'s' if s['n_trials'] != 1 else ''}"
+    scale = f"{n} per search, at most {t['max_epochs']} epoch{'s' if t['max_epochs'] != 1 else ''}"
+    if t.get("max_train_datapoints"):
+        scale += f" of {t['max_train_datapoints']} datapoints"
+    if int(t["max_epochs"]) < 5:
+        return f"SMOKE RUN ({scale}): not a result"
+    return scale
 
 
 def best_architecture(long_csv: str | os.PathLike, datasets: Sequence[str] | None = None) -> str:

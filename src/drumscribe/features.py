@@ -37,6 +37,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import logging
 import os
 import pickle
@@ -318,6 +319,57 @@ def spectrogram(y: np.ndarray, cfg: FeatureConfig | None = None) -> np.ndarray:
     else:
         out = np.log1p(filt)
     return out.astype(np.float32, copy=False)
+
+
+def context_samples(cfg: FeatureConfig) -> int:
+    """Samples of audio a clip needs at each side of its frames so that every frame sees
+    what it would see in the whole signal: half a frame, rounded up to whole hops."""
+    return int(math.ceil((cfg.frame_size // 2) / cfg.hop)) * cfg.hop
+
+
+class TorchSpectrogram:
+    """:func:`spectrogram` of a batch of audio clips on a torch device (a GPU in training).
+
+    ``self(clips)`` takes (B, L) float32 audio whose frames of interest start
+    :func:`context_samples` samples into the clip (``L = frames * hop + 2 * context``)
+    and returns (B, frames, bins) float32: frame ``i`` is centred on sample
+    ``context + i * hop``, exactly the frame :func:`spectrogram` computes at that sample
+    of the whole signal (same Hann window, FFT, filterbank and log; zero padding where
+    the clip was padded). Equal to the numpy chain within float32 rounding
+    (``tests/test_features.py``); it lets the training machine's GPU take the
+    spectrogram of audio that was mixed and degraded on its CPUs.
+    """
+
+    def __init__(self, cfg: FeatureConfig | None = None, device=None):
+        import torch
+
+        self.cfg = cfg or FeatureConfig()
+        self.device = torch.device(device or "cpu")
+        self.context = context_samples(self.cfg)
+        self.offset = self.context - self.cfg.frame_size // 2
+        fb = filterbank(self.cfg)
+        self.nbins_fft = fb.shape[0]
+        self.fb = torch.as_tensor(fb, device=self.device)
+        self.window = torch.as_tensor(np.hanning(self.cfg.frame_size).astype(np.float32), device=self.device)
+
+    def clip_samples(self, frames: int) -> int:
+        """Length of the clip that gives ``frames`` frames."""
+        return frames * self.cfg.hop + 2 * self.context
+
+    def __call__(self, clips):
+        import torch
+
+        x = torch.as_tensor(clips, dtype=torch.float32, device=self.device)
+        if x.ndim != 2:
+            raise ValueError(f"TorchSpectrogram: clips must be (batch, samples), got {tuple(x.shape)}")
+        hop, n = self.cfg.hop, self.cfg.frame_size
+        frames = (x.shape[1] - 2 * self.context) // hop
+        if frames < 1:
+            raise ValueError(f"TorchSpectrogram: clips of {x.shape[1]} samples hold no frame")
+        seg = x[:, self.offset:self.offset + (frames - 1) * hop + n].unfold(1, n, hop)
+        mag = torch.fft.rfft(seg * self.window, dim=-1).abs()[..., :self.nbins_fft]
+        filt = mag @ self.fb
+        return torch.log10(1.0 + filt) if self.cfg.kind == "logfilt" else torch.log1p(filt)
 
 
 # ------------------------------------------------------------------------ HDF5 cache

@@ -278,14 +278,18 @@ class _Indices(Dataset):
 
 def _batches(data: Dataset, cfg: Mapping, device: torch.device, sampler=None):
     """``(x, y)`` float32 batches on ``device``: gathered from a preloaded dataset
-    (``data.batch``), else read through a DataLoader."""
+    (``data.batch``), else read through a DataLoader (and, for a dataset with a
+    ``device_transform``, such as audio clips, turned into its inputs on the device)."""
     if hasattr(data, "batch"):
         for idx in _loader(_Indices(len(data)), {**cfg, "num_workers": 0}, torch.device("cpu"), sampler):
             yield data.batch(idx)
         return
+    transform = getattr(data, "device_transform", None)
     for batch in _loader(data, cfg, device, sampler):
         x, y = _as_float(batch)
-        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        # audio datasets (drumscribe.mixing.MixDataset) take their spectrograms on the device
+        yield (transform(x) if transform is not None else x), y
 
 
 def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: bool) -> Dataset:
@@ -457,6 +461,7 @@ def train_trial(
     n_bins: int | None = None,
     threads: int | None = None,
     stop_after_epochs: int | None = None,
+    init_state: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one trial of ``arch`` with hyperparameters ``params`` and write its outputs.
 
@@ -484,6 +489,9 @@ def train_trial(
     threads : ``torch.set_num_threads`` for CPU work.
     stop_after_epochs : stop (without ``model.pt``) once this many epochs are done,
         as if the job were killed there; for tests of resuming.
+    init_state : a ``state_dict`` of the same architecture and parameters to start
+        from instead of a random initialisation (fine-tuning a released model); part
+        of the resume fingerprint.
 
     Returns
     -------
@@ -528,6 +536,12 @@ def train_trial(
 
     _seed_all(cfg["seed"])
     model = models.build(arch, int(n_bins), **dict(params)).to(device)
+    if init_state is not None:
+        try:
+            model.load_state_dict(dict(init_state))
+        except (RuntimeError, KeyError) as exc:
+            raise ConfigError(f"init_state: does not fit {arch} {dict(params)} "
+                              f"({str(exc).splitlines()[0]})") from None
     full_params = dict(model.params)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -535,6 +549,14 @@ def train_trial(
     )
     criterion = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
     fingerprint = _fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins))
+    if init_state is not None:
+        import hashlib
+
+        digest = hashlib.sha1()
+        for k in sorted(init_state):
+            digest.update(k.encode())
+            digest.update(np.ascontiguousarray(init_state[k].detach().cpu().float().numpy()).tobytes())
+        fingerprint += "|init:" + digest.hexdigest()
 
     state_path = out_dir / "checkpoint.pt"
     history_path = out_dir / "history.csv"

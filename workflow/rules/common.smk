@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from drumscribe import experiment
+from drumscribe import experiment, robustness
 from drumscribe.errors import DrumscribeError
 
 
@@ -26,6 +26,7 @@ except WorkflowError as error:
 try:
     experiment.check_config(config)
     experiment.check_paths(config, Path(workflow.basedir))
+    robustness.check_config(config["robustness"], experiment.dataset_root(config, "mdb_drums", Path(workflow.basedir)))
 except DrumscribeError as error:
     fail(error)
 
@@ -69,6 +70,7 @@ wildcard_constraints:
     test_dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
     arch=_names_regex(experiment.known_architectures()),
     trial=r"t\d{3}",
+    seed=r"[1-9]\d*",
     kit=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
 
 
@@ -209,13 +211,25 @@ def test_splits(wildcards):
     return {d: experiment.test_splits(config, d) for d in members(wildcards.test_dataset)}
 
 
+def seeds():
+    """Seed runs of each search winner besides the trial itself (seed 0): 1..evaluation.seeds-1."""
+    return list(range(1, config["evaluation"]["seeds"]))
+
+
+def seed_evals(dataset, arch, test):
+    """The test results of every seed run of a search's winner: the trial (seed 0), then train_seed's."""
+    base = f"results/eval/{dataset}/{arch}/{test}"
+    return [f"{base}/metrics.json"] + [f"{base}/s{seed}/metrics.json" for seed in seeds()]
+
+
 def architecture_study_evals():
-    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets."""
+    """Every architecture on every dataset: in-distribution test plus the zero-shot test sets, every seed."""
     return [
-        f"results/eval/{dataset}/{arch}/{test}/metrics.json"
+        path
         for dataset in DATASETS
         for arch in ARCHITECTURES
         for test in [dataset] + [t for t in EXTRA_TEST_DATASETS if t != dataset]
+        for path in seed_evals(dataset, arch, test)
     ]
 
 
@@ -231,9 +245,10 @@ def study_architecture():
 def dataset_study_evals(wildcards):
     arch = study_architecture()
     return [
-        f"results/eval/{combination}/{arch}/{test}/metrics.json"
+        path
         for combination in COMBINATIONS
         for test in STUDY_TEST_DATASETS
+        for path in seed_evals(combination, arch, test)
     ]
 
 
@@ -256,6 +271,35 @@ def release_command():
     return " ".join(["snakemake --cores all release"] + (["--configfile"] + [str(f) for f in extra] if extra else []))
 
 
+# ---- the robustness suite ----
+ROBUSTNESS_MODELS = dict(config["robustness"]["models"])  # name -> model (path, `package` or song -> model)
+
+
+wildcard_constraints:
+    model=_names_regex(ROBUSTNESS_MODELS) if ROBUSTNESS_MODELS else r"(?!)",
+
+
+def robustness_models(wildcards):
+    """The robustness.models entry of {model}: a path, `package`, or a mapping song -> model."""
+    return ROBUSTNESS_MODELS[wildcards.model]
+
+
+def robustness_model_files(wildcards):
+    """The checkpoint files the suite of {model} reads (graph outputs are built first)."""
+    return robustness.model_files(ROBUSTNESS_MODELS[wildcards.model])
+
+
+def robustness_data_input(wildcards):
+    """The MDB folder with multi-tracks, or the download rule's output when it is absent."""
+    return raw_dataset_input("mdb_drums")
+
+
+def robustness_outputs(names):
+    return [f"results/robustness/{name}.csv" for name in names] + [
+        f"results/plots/robustness_{name}.png" for name in names
+    ]
+
+
 # ---- targets ----
 def get_final_output():
     """What `snakemake` builds with no target: both studies, their plots and the data summary."""
@@ -270,4 +314,75 @@ def get_final_output():
     outputs += [f"results/plots/curves/{d}_{a}.png" for d in DATASETS for a in ARCHITECTURES]
     if "mdb_drums" in ALL_DATASETS:
         outputs.append("results/plots/mdb_drums_example.png")
+    outputs += robustness_outputs(config["robustness"]["in_all"])
     return outputs
+
+
+# ---- cross-validation over the real songs (crossval.smk) ----
+def _crossval_folds():
+    from drumscribe import crossval, robustness
+
+    cv = config["crossval"]
+    songs = cv.get("songs", "all")
+    if songs in (None, "all"):
+        root = Path(dataset_root("mdb_drums"))
+        songs = robustness.mdb_tracks(root) if root.exists() else []
+    if not songs:
+        return []
+    return crossval.make_folds(songs, cv["folds"], cv["validation_songs"])
+
+
+try:
+    FOLDS = _crossval_folds()
+except DrumscribeError as error:
+    fail(error)
+FOLD_NAMES = [f.name for f in FOLDS]
+
+
+wildcard_constraints:
+    fold=r"fold\d+|release",
+
+
+def fold_songs(wildcards):
+    """The songs of a fold as a plain dict (train, validation, test)."""
+    from drumscribe import crossval
+
+    return crossval.fold_of(FOLDS, wildcards.fold).to_dict()
+
+
+def crossval_manifests(dataset):
+    """The render manifests of every kit of a synthetic dataset (the fold models' drums)."""
+    return expand("results/audio/{dataset}/{kit}/manifest.csv", dataset=dataset, kit=render_kits(dataset))
+
+
+try:
+    from drumscribe.mixing import mixing_config as _mixing_config
+
+    _mixing_config(config["mixing"])
+except DrumscribeError as error:
+    fail(error)
+# ---- the accompaniment pool (workflow/rules/pool.smk, docs/pool.md) ----
+def _pool_uses(source):
+    sources = config["pool"]["sources"]
+    return sources == "all" or source in sources
+
+
+def pool_mdb_root(wildcards=None):
+    """MDB Drums' folder for the pool's real stems (paths.mdb_drums), or None when not used."""
+    return str(dataset_root("mdb_drums")) if _pool_uses("mdb") else None
+
+
+def pool_pop909_root(wildcards=None):
+    """POP909's folder (paths.pop909), or None when the pool does not use it."""
+    if not _pool_uses("pop909"):
+        return None
+    path = Path(config["paths"].get("pop909") or "resources/pop909")
+    if not path.exists() and not path.is_absolute() and (PROJECT_ROOT / path).exists():
+        path = (PROJECT_ROOT / path).resolve()
+    return str(path)
+
+
+def pool_inputs(wildcards):
+    """The source folders of the pool's sources that exist (a missing one fails in the rule, by name)."""
+    roots = [pool_mdb_root(), pool_pop909_root()]
+    return [r for r in roots if r and Path(r).is_dir()]

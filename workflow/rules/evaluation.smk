@@ -26,3 +26,29 @@ rule evaluate:
         "../../envs/drumscribe.yaml"
     script:
         "../scripts/evaluate.py"
+
+
+# A seed run of the winner (train_seed) on the same test sets, beside the trial's result.
+rule evaluate_seed:
+    input:
+        model="results/seeds/{dataset}/{arch}/s{seed}/model.pt",
+        h5=test_features,
+    output:
+        metrics="results/eval/{dataset}/{arch}/{test_dataset}/s{seed}/metrics.json",
+        predictions=directory("results/eval/{dataset}/{arch}/{test_dataset}/s{seed}/predictions"),
+    log:
+        "logs/evaluate_seed/{dataset}/{arch}/{test_dataset}/s{seed}.log",
+    benchmark:
+        "benchmarks/evaluate_seed/{dataset}/{arch}/{test_dataset}/s{seed}.tsv"
+    params:
+        splits=test_splits,
+        evaluation=config["evaluation"],
+        targets=config["targets"],
+    threads: config["resources"]["eval_threads"]
+    resources:
+        mem_mb=config["resources"]["eval_mem_mb"],
+        runtime=60,
+    conda:
+        "../../envs/drumscribe.yaml"
+    script:
+        "../scripts/evaluate.py"

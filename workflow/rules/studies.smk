@@ -17,6 +17,7 @@ checkpoint architecture_study:
             caption="../report/architecture_long.rst",
             category="Architecture study",
         ),
+        tracks="results/architecture_tracks.csv",
         plot=report(
             "results/plots/architecture_study.png",
             caption="../report/architecture_study.rst",
@@ -27,6 +28,8 @@ checkpoint architecture_study:
     params:
         datasets=DATASETS,
         zero_shot=EXTRA_TEST_DATASETS,
+        bootstrap_samples=config["evaluation"]["bootstrap_samples"],
+        note=experiment.study_note(config),
     threads: 1
     resources:
         mem_mb=1000,
@@ -52,6 +55,7 @@ rule dataset_study:
             caption="../report/dataset_long.rst",
             category="Dataset study",
         ),
+        tracks="results/dataset_tracks.csv",
         plot=report(
             "results/plots/dataset_study.png",
             caption="../report/dataset_study.rst",
@@ -62,6 +66,8 @@ rule dataset_study:
     params:
         combinations=COMBINATIONS,
         test_datasets=STUDY_TEST_DATASETS,
+        bootstrap_samples=config["evaluation"]["bootstrap_samples"],
+        note=experiment.study_note(config),
     threads: 1
     resources:
         mem_mb=1000,

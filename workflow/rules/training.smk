@@ -2,6 +2,7 @@
 # its end), so --cores N or a cluster runs trials side by side and a stopped search
 # resumes trial by trial. {dataset} may join datasets with '+': trained on the union
 # of their train splits, validated on the union of their validation splits.
+# train_seed retrains a search's winner with seed k (evaluation.seeds; seed 0 = the trial).
 
 
 rule train_trial:
@@ -30,6 +31,34 @@ rule train_trial:
         "../../envs/drumscribe.yaml"
     script:
         "../scripts/train_trial.py"
+
+
+rule train_seed:
+    input:
+        best="results/search/{dataset}/{arch}/best.json",
+        features=train_features,
+    output:
+        model="results/seeds/{dataset}/{arch}/s{seed}/model.pt",
+        history="results/seeds/{dataset}/{arch}/s{seed}/history.csv",
+        metrics="results/seeds/{dataset}/{arch}/s{seed}/metrics.json",
+    log:
+        "logs/train_seed/{dataset}/{arch}/s{seed}.log",
+    benchmark:
+        "benchmarks/train_seed/{dataset}/{arch}/s{seed}.tsv"
+    params:
+        training=config["training"],
+        targets=config["targets"],
+        peaks=config["peaks"],
+        evaluation=config["evaluation"],
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime"],
+        gpu=config["resources"]["train_gpus"],
+    conda:
+        "../../envs/drumscribe.yaml"
+    script:
+        "../scripts/train_seed.py"
 
 
 rule select_best:

@@ -16,6 +16,9 @@ try:
         out_csv=snakemake.output.table,
         out_long=snakemake.output.long,
         out_png=snakemake.output.plot,
+        out_tracks=snakemake.output.tracks,
+        bootstrap_samples=snakemake.params.bootstrap_samples,
+        note=snakemake.params.note,
         combinations=snakemake.params.combinations,
         test_datasets=snakemake.params.test_datasets,
     )

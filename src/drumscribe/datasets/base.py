@@ -61,6 +61,13 @@ class DatasetSpec:
     config key ``paths.<path_key>``, or the rendered folder for ``gmd_synth``);
     it raises :class:`drumscribe.errors.InputError` naming ``root`` when the layout
     is not there.
+
+    ``songs`` names the recordings the tracks are made of when they are another
+    dataset's songs under a split of their own (e.g. remixes of MDB Drums songs in
+    folds: ``songs="mdb_drums"``); by default a dataset's songs are those of its raw
+    data (``path_key``), split the same way for every dataset read from it. The config
+    checks refuse a study that tests on songs it was trained on
+    (``experiment.check_song_overlap``).
     """
 
     name: str
@@ -71,3 +78,4 @@ class DatasetSpec:
     downloads: tuple[Download, ...] = ()
     path_key: str | None = None
     citation: str = ""
+    songs: str | None = None

