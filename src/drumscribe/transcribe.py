@@ -849,8 +849,9 @@ def _n_bins(features, cfg) -> int | None:
 def _trace_cache_dir(model_path: Path) -> Path | None:
     """The folder for the traces of one model file: ``$DRUMSCRIBE_CACHE_DIR`` (else
     ``$XDG_CACHE_HOME/drumscribe``, else ``~/.cache/drumscribe``) ``/traces/<key>``, the key
-    the sha256 of the model file with the torch and drumscribe versions (a retrained model,
-    another torch or drumscribe never meets an old trace). None if it cannot be made."""
+    the sha256 of the model file, the torch and drumscribe versions and the models' source
+    (a retrained model, another torch or an edited architecture never meets an old trace).
+    None if it cannot be made."""
     import hashlib
 
     import torch
@@ -862,6 +863,8 @@ def _trace_cache_dir(model_path: Path) -> Path | None:
             os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "drumscribe")
         h = hashlib.sha256(Path(model_path).read_bytes())
         h.update(f"|torch {torch.__version__}|drumscribe {__version__}".encode())
+        for src in sorted((Path(__file__).parent / "models").glob("*.py")):  # the code traced
+            h.update(src.read_bytes())
         folder = Path(root) / "traces" / h.hexdigest()[:24]
         folder.mkdir(parents=True, exist_ok=True)
         return folder if os.access(folder, os.W_OK) else None
