@@ -863,7 +863,7 @@ def _trace_cache_dir(model_path: Path) -> Path | None:
             os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "drumscribe")
         h = hashlib.sha256(Path(model_path).read_bytes())
         h.update(f"|torch {torch.__version__}|drumscribe {__version__}".encode())
-        for src in sorted((Path(__file__).parent / "models").glob("*.py")):  # the code traced
+        for src in [Path(__file__), *sorted((Path(__file__).parent / "models").glob("*.py"))]:  # the code traced
             h.update(src.read_bytes())
         folder = Path(root) / "traces" / h.hexdigest()[:24]
         folder.mkdir(parents=True, exist_ok=True)
