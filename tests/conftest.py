@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# the CPU traces of test models go to a temporary cache, not the user's ~/.cache/drumscribe
+os.environ.setdefault("DRUMSCRIBE_CACHE_DIR", tempfile.mkdtemp(prefix="drumscribe-test-cache."))
 SHARED = REPO.parent / "shared"
 #: Seconds the quick DAG may take before the fixture gives up (CI budget: 10 minutes).
 QUICK_DAG_TIMEOUT_S = 15 * 60

@@ -391,3 +391,23 @@ def test_bad_mp3_gives_one_line_and_no_decoder_chatter(tmp_path, capfd):
     main(["transcribe", str(bad), "-o", str(tmp_path / "out"), "-q"])
     err = [l for l in capfd.readouterr().err.splitlines() if l.strip()]
     assert len(err) == 1 and err[0].startswith(f"drumscribe: error: {bad}:"), err
+
+
+def test_kits_lists_licences(capsys):
+    from drumscribe.synth.kits import list_kits
+
+    if not list_kits():
+        pytest.skip("no drum kits installed")
+    kits = list_kits()
+    assert main(["kits"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(kits) and all(l.endswith(k["license"]) for l, k in zip(lines, kits)), lines[:3]
+
+
+def test_transcription_png_rows_end_with_the_song():
+    from drumscribe.plotting import row_layout
+
+    assert row_layout(28.8) == (2, 14.4)  # not 20 s and a half-empty row to 40 s
+    assert row_layout(20.0) == (1, 20.0) and row_layout(12.0) == (1, 12.0)
+    n, per = row_layout(3600.0)
+    assert n == 24 and per == 150.0

@@ -430,3 +430,29 @@ def test_checkpoint_without_thresholds_is_a_model_error(crnn, tmp_path, threshol
     torch.save({**ckpt, "thresholds": thresholds}, bad)
     with pytest.raises(ModelError, match=f"nothr.pt: .*{re.escape(needle)}"):
         Transcriber(bad)
+
+
+def test_traces_are_made_once_and_kept_on_disk(tmp_path, monkeypatch, small_crnn):
+    """The CPU traces of a model file are saved (TorchScript, keyed by the file's sha256):
+    a second process loads them instead of tracing again, with the same activations."""
+    monkeypatch.setenv("DRUMSCRIBE_CACHE_DIR", str(tmp_path / "cache"))
+    song = tmp_path / "song.wav"
+    sf.write(str(song), np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE * 25).astype(np.float32), SAMPLE_RATE)
+    first = Transcriber(small_crnn, threads=1).transcribe(song).activations
+    files = sorted(p.name for p in (tmp_path / "cache").rglob("*.pt"))
+    assert len(files) == 2 and files[0].startswith("back-400x") and files[1] == "front-1004x84.pt", files
+
+    def no_trace(*a, **k):
+        raise AssertionError("traced again")
+
+    monkeypatch.setattr(torch.jit, "trace", no_trace)
+    again = Transcriber(small_crnn, threads=1)
+    np.testing.assert_allclose(again.transcribe(song).activations, first, atol=1e-5)
+    assert again._front_fast is not again._front and list(again._traced_back)
+    # a broken cache file is traced anew (here: not at all, so the eager module runs)
+    for p in (tmp_path / "cache").rglob("*.pt"):
+        p.write_bytes(b"junk")
+    monkeypatch.undo()
+    monkeypatch.setenv("DRUMSCRIBE_CACHE_DIR", str(tmp_path / "cache"))
+    np.testing.assert_allclose(Transcriber(small_crnn, threads=1).transcribe(song).activations, first, atol=1e-5)
+    assert all(p.stat().st_size > 100 for p in (tmp_path / "cache").rglob("*.pt"))  # rewritten

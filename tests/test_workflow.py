@@ -513,3 +513,26 @@ def test_quick_dag_job_logs_are_not_empty(quick_dag_results):
     assert "epoch 1/" in trial and "val micro F1" in trial
     features = next(p for p in logs if p.parent.name == "features").read_text()
     assert re.search(r"features \w+: (\d+)/\1 tracks \(100%\)", features)
+
+
+def test_corrupt_cache_fails_once_then_the_rerun_rebuilds_it(quick_dag_results, tmp_path):
+    """A truncated feature cache: the consumer stops with one line naming the file and sets
+    it aside; the same command run again rebuilds the cache and finishes."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(quick_dag_results.parent, work, symlinks=True, ignore=shutil.ignore_patterns("benchmarks"))
+    cache = work / "results" / "features" / "gmd_synth.h5"
+    data = cache.read_bytes()
+    cache.write_bytes(data[: len(data) // 2])
+    cmd = snakemake_cmd("--cores", "2", "--configfile", str(REPO / "config" / "presets" / "quick.yaml"),
+                        "--directory", str(work), "results/datasets/summary.csv")
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert first.returncode != 0
+    log = (work / "logs" / "dataset_summary" / "summary.log").read_text()
+    line = [l for l in log.splitlines() if "gmd_synth.h5" in l]
+    assert line and "corrupt or truncated HDF5 feature cache" in line[-1] and "Traceback" not in log, log
+    assert not cache.exists() and cache.with_name("gmd_synth.h5.corrupt").exists()
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert cache.is_file() and len(cache.read_bytes()) == len(data)

@@ -315,7 +315,14 @@ def _summary(result, targets: Sequence[Path]) -> str:
     names = ",".join(p.suffix.lstrip(".") for p in targets)
     base = targets[0].with_suffix("") if targets else ""
     return (f"{result.path.name}: {result.duration:.1f} s, {sum(result.counts().values())} onsets "
-            f"({counts}), {result.seconds:.1f} s ({speed:.0f}x real time) -> {base}.{{{names}}}")
+            f"({counts}), {result.seconds:.1f} s ({_speed(speed)}x real time) -> {base}.{{{names}}}")
+
+
+def _speed(x: float) -> str:
+    """A real-time factor with the digits it needs: 164, 7.5, 0.42 (never "0")."""
+    if x != x or x == float("inf"):
+        return "inf"
+    return f"{x:.0f}" if x >= 10 else f"{x:.1f}" if x >= 1 else f"{x:.2g}"
 
 
 # --------------------------------------------------------------------------- commands
@@ -608,7 +615,7 @@ def cmd_kits(args) -> int:
     if not kits:
         _warn("no drum kits found (install fluid-soundfont-gm, avldrums.lv2-soundfont, hydrogen-drumkits)")
         return 1
-    keys = [k for k in ("id", "name", "source", "classes") if k in kits[0]] or list(kits[0])[:4]
+    keys = [k for k in ("id", "name", "source", "classes", "license") if k in kits[0]] or list(kits[0])[:4]
     for k in kits:
         print("  ".join(str(k.get(x, "")) if not isinstance(k.get(x), (list, tuple)) else "/".join(map(str, k[x]))
                         for x in keys))

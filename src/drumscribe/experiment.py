@@ -437,11 +437,16 @@ def summarize_datasets(h5_paths: Sequence[str | os.PathLike], out_csv: str | os.
     long["class"] = long["class"].str.replace("onsets_", "", regex=False)
     names = list(dict.fromkeys(table["dataset"]))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False, sharey=False)
-    for ax, name in zip(axes[0], names):
+    for i, (ax, name) in enumerate(zip(axes[0], names)):
         sns.barplot(data=long[long["dataset"] == name], x="class", y="onsets", hue="split",
                     order=list(CLASSES), ax=ax)
         ax.set_title(name)
         ax.set_xlabel("")
+        # one legend, outside the axes, so it hides no bar
+        if i == len(names) - 1:
+            sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="split")
+        elif ax.get_legend() is not None:
+            ax.get_legend().remove()
     fig.suptitle("Onsets per class and split")
     fig.tight_layout()
     _savefig(fig, out_png)

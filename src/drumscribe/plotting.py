@@ -24,6 +24,21 @@ from .errors import InputError
 CLASS_COLOURS = {"BD": "#0072B2", "SD": "#D55E00", "TT": "#009E73", "HH": "#CC79A7", "CY": "#E69F00"}
 
 
+def row_layout(duration: float, seconds_per_row: float = 20.0, max_rows: int = 24) -> tuple[int, float]:
+    """``(rows, seconds per row)`` for a song of ``duration`` s: as few rows of at most
+    ``seconds_per_row`` s as cover it (at most ``max_rows``), all of the same length, so
+    the last row ends with the song (28.8 s: two rows of 14.4 s, not 20 s and a half-empty
+    second row to 40 s).
+
+    >>> row_layout(28.8)
+    (2, 14.4)
+    >>> row_layout(12.0)
+    (1, 12.0)
+    """
+    n_rows = min(max(1, math.ceil(duration / float(seconds_per_row) - 1e-9)), max_rows)
+    return n_rows, duration / n_rows
+
+
 def plot_transcription(path: str | os.PathLike, spectrogram: np.ndarray | None,
                        onsets: Mapping[str, np.ndarray], confidences: Mapping[str, np.ndarray] | None = None,
                        fps: float = FPS, duration: float | None = None, title: str | None = None,
@@ -48,11 +63,7 @@ def plot_transcription(path: str | os.PathLike, spectrogram: np.ndarray | None,
         last = max((float(np.max(v)) for v in onsets.values() if len(v)), default=0.0)
         duration = len(spectrogram) / fps if spectrogram is not None else last + 1.0
     duration = max(float(duration), 1.0 / fps)
-    seconds_per_row = min(float(seconds_per_row), duration)
-    n_rows = max(1, math.ceil(duration / seconds_per_row - 1e-9))
-    if n_rows > max_rows:
-        seconds_per_row = math.ceil(duration / max_rows)
-        n_rows = max(1, math.ceil(duration / seconds_per_row))
+    n_rows, seconds_per_row = row_layout(duration, seconds_per_row, max_rows)
     lane_h, spec_h = 0.9, 1.6
     fig_h = n_rows * (lane_h + spec_h + 0.45) + 0.8
     fig = plt.figure(figsize=(14, fig_h), dpi=dpi)

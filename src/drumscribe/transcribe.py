@@ -396,6 +396,7 @@ class Transcriber:
                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         models.checkpoint_thresholds(path, meta)  # none: a ModelError, never a silent 0.5
         self._setup(model, meta, path, window, context, batch_size)
+        self._trace_dir = _trace_cache_dir(path)  # traces of this model file are kept on disk
 
     @classmethod
     def from_model(cls, model, meta: dict, device: str = "cpu", window: float | None = None,
@@ -479,6 +480,7 @@ class Transcriber:
         self._front_fast = None
         self._traced_back: dict[int, object] = {}
         self._may_trace = True
+        self._trace_dir: Path | None = None  # set for a model file (from_model: none)
 
     # ------------------------------------------------------------------ spectrogram
     def _context_samples(self) -> int:
@@ -551,8 +553,15 @@ class Transcriber:
                 or (key not in cache and len(cache) >= 4)):
             return module
         if key not in cache:
-            cache[key] = _frozen_trace(torch, module, x)
+            kind = "model" if module is self.model else "back"
+            cache[key] = _frozen_trace(torch, module, x, self._trace_file(kind, x))
         return cache[key]
+
+    def _trace_file(self, kind: str, x) -> Path | None:
+        """Where the trace of ``kind`` for inputs shaped like ``x`` (its length) is kept."""
+        if self._trace_dir is None:
+            return None
+        return self._trace_dir / f"{kind}-{int(x.shape[1])}x{int(x.shape[2])}.pt"
 
     def _front_module(self):
         """The front end to run: on the CPU a frozen trace, made once; it takes any
@@ -562,7 +571,7 @@ class Transcriber:
             self._front_fast = self._front
             if self.device.type == "cpu" and self._may_trace:
                 x = torch.zeros(1, FRONT_FRAMES + 2 * self._halo, self.n_bins)
-                fast = _frozen_trace(torch, self._front, x)
+                fast = _frozen_trace(torch, self._front, x, self._trace_file("front", x))
                 check = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 57, self.n_bins),
                                                                                  dtype=np.float32))
                 with torch.inference_mode():
@@ -837,13 +846,61 @@ def _n_bins(features, cfg) -> int | None:
         return None
 
 
-def _frozen_trace(torch, module, x):
+def _trace_cache_dir(model_path: Path) -> Path | None:
+    """The folder for the traces of one model file: ``$DRUMSCRIBE_CACHE_DIR`` (else
+    ``$XDG_CACHE_HOME/drumscribe``, else ``~/.cache/drumscribe``) ``/traces/<key>``, the key
+    the sha256 of the model file, the torch and drumscribe versions and the models' source
+    (a retrained model, another torch or an edited architecture never meets an old trace).
+    None if it cannot be made."""
+    import hashlib
+
+    import torch
+
+    from . import __version__
+
+    try:
+        root = os.environ.get("DRUMSCRIBE_CACHE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "drumscribe")
+        h = hashlib.sha256(Path(model_path).read_bytes())
+        h.update(f"|torch {torch.__version__}|drumscribe {__version__}".encode())
+        for src in [Path(__file__), *sorted((Path(__file__).parent / "models").glob("*.py"))]:  # the code traced
+            h.update(src.read_bytes())
+        folder = Path(root) / "traces" / h.hexdigest()[:24]
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder if os.access(folder, os.W_OK) else None
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _frozen_trace(torch, module, x, cache_file: Path | None = None):
     """A TorchScript trace of ``module`` on ``x``, frozen for inference; ``module``
-    itself if it cannot be traced."""
+    itself if it cannot be traced.
+
+    Traced without ``check_trace`` (which reruns the module three times: 3-17 s for the
+    release CRNN's recurrent head on 2 busy cores; the callers and a test compare the
+    trace with the eager module instead). With ``cache_file`` the trace is saved there
+    (TorchScript, ``torch.jit.save``) and the next process loads it (``torch.jit.load``,
+    no pickle) instead of tracing again; a file that does not load is traced anew.
+    """
+    if cache_file is not None and cache_file.is_file():
+        try:
+            with torch.inference_mode():
+                return torch.jit.optimize_for_inference(torch.jit.load(str(cache_file), map_location="cpu"))
+        except Exception:  # noqa: BLE001 - a stale or broken cache file: trace again
+            cache_file.unlink(missing_ok=True)
     try:
         with warnings.catch_warnings():  # TracerWarnings on shape checks: one window length is traced
             warnings.simplefilter("ignore")
             with torch.inference_mode():
-                return torch.jit.optimize_for_inference(torch.jit.trace(module, x))
+                traced = torch.jit.trace(module, x, check_trace=False)
+                if cache_file is not None:
+                    from .atomic import atomic_path
+
+                    try:
+                        with atomic_path(cache_file) as tmp:
+                            torch.jit.save(traced, str(tmp))
+                    except Exception:  # noqa: BLE001 - a cache that cannot be written is no cache
+                        pass
+                return torch.jit.optimize_for_inference(traced)
     except Exception:  # noqa: BLE001 - an untraceable model still runs eagerly
         return module
