@@ -22,7 +22,8 @@ from scipy.signal import correlate, welch
 from drumscribe import CLASSES, degrade, robustness
 from drumscribe.errors import ConfigError, InputError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
 MDB_DEV = SHARED / "data" / "mdb_drums_dev" / "MDB Drums"
 SR = 44100
 
@@ -372,20 +373,30 @@ def test_no_multitracks_folder(tmp_path):
 
 
 # ------------------------------------------------------------------ end to end
-def test_evaluate_one_song_two_conditions_shipped_model(mdb_root, tmp_path):
+def test_the_suite_refuses_a_model_on_a_song_it_heard(mdb_root, tmp_path):
+    # the shipped release 4 trained on 7 of the 9 songs (and validated on the other 2)
     out = tmp_path / "rob"
-    wide = robustness.evaluate(None, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
+    with pytest.raises(ConfigError, match="trained or validated on MusicDelta_Punk"):
+        robustness.evaluate(None, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
+                            conditions=["drums"], tracks=["Punk"], threads=2, crop_s=4.0, progress=False)
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_evaluate_one_song_two_conditions_fold_model(mdb_root, tmp_path):
+    out = tmp_path / "rob"
+    fold2 = REPO / "docs" / "results" / "release4-2026-12-01" / "models" / "fold2.pt"
+    wide = robustness.evaluate({"Punk": str(fold2)}, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
                                conditions=["drums", "lp6k"], tracks=["Punk"], threads=2, crop_s=8.0,
                                progress=False)
     long_df = pd.read_csv(out / "long.csv")
     assert len(long_df) == 2 * len(CLASSES)
-    assert set(long_df["condition"]) == {"drums", "lp6k"} and set(long_df["model"]) == {"package"}
+    assert set(long_df["condition"]) == {"drums", "lp6k"} and set(long_df["model"]) == {str(fold2)}
     assert long_df["natural_ratio_db"].nunique() == 1
     w = pd.read_csv(out / "wide.csv")
     assert list(w["condition"]) == ["drums", "lp6k", "worst", "mean"]
     assert {"micro_f1", "macro_f1", *(f"f1_{c}" for c in CLASSES)} <= set(w.columns)
     drums = w.set_index("condition").loc["drums"]
-    assert drums["micro_f1"] > 0.5  # the shipped model hears the Punk drums
+    assert drums["micro_f1"] > 0.5  # the fold model (never trained on Punk) hears its drums
     # the wide scores are those of the summed counts
     sub = long_df[long_df["condition"] == "drums"]
     tp, fp, fn = sub["tp"].sum(), sub["fp"].sum(), sub["fn"].sum()
@@ -436,13 +447,14 @@ def test_graph_plans_the_suite_per_model_and_refuses_unknown_conditions(tmp_path
 
 
 @pytest.mark.slow
-def test_quick_dag_runs_the_suite_on_the_shipped_model(quick_dag_results):
-    wide = pd.read_csv(quick_dag_results / "robustness" / "shipped.csv")
+def test_quick_dag_runs_the_suite_on_the_fold_models(quick_dag_results):
+    wide = pd.read_csv(quick_dag_results / "robustness" / "cv.csv")
     assert list(wide["condition"]) == ["drums", "mix_natural", "lp8k", "mp3_64", "worst", "mean"]
     assert wide.set_index("condition").loc["drums", "micro_f1"] > 0.6
-    long_df = pd.read_csv(quick_dag_results / "robustness" / "shipped_long.csv")
-    assert set(long_df["song"]) == {"MusicDelta_Punk"} and set(long_df["model"]) == {"package"}
-    assert (quick_dag_results / "plots" / "robustness_shipped.png").is_file()
+    long_df = pd.read_csv(quick_dag_results / "robustness" / "cv_long.csv")
+    assert set(long_df["song"]) == {"MusicDelta_Punk"}
+    assert set(long_df["model"]) == {"docs/results/release4-2026-12-01/models/fold2.pt"}
+    assert (quick_dag_results / "plots" / "robustness_cv.png").is_file()
 
 
 def test_check_config(tmp_path, mdb_root):

@@ -405,6 +405,13 @@ def _crop_onsets(onsets: Mapping, seconds: float | None) -> dict[str, np.ndarray
     return {c: np.asarray(onsets[c], np.float64)[np.asarray(onsets[c]) < seconds] for c in CLASSES}
 
 
+def heard_songs(meta) -> set[str]:
+    """The real songs a checkpoint trained or was validated on (its ``fold``'s training and
+    validation songs; none for a model trained on synthetic data only)."""
+    fold = (meta or {}).get("fold") or {}
+    return set(fold.get("train") or ()) | set(fold.get("validation") or ())
+
+
 def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, window: float = 0.05,
               crop_s: float | None = None, progress: bool = True):
     """Transcribe and score every (song, condition); return the long table (a DataFrame:
@@ -442,6 +449,11 @@ def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, 
             if key not in transcribers:
                 transcribers[key] = Transcriber(model_path, threads=threads)
             tr = transcribers[key]
+            heard = heard_songs(tr.meta)
+            if song in heard:
+                raise ConfigError(f"models: {model_path} was trained or validated on {song} (its fold: "
+                                  f"{', '.join(sorted(heard))}): its figure there would not be a real-music "
+                                  f"figure; give the fold model that never heard it")
             stems = song_stems(mdb_root, song)
             if crop_s is not None:
                 stems = stems.cropped(crop_s)
