@@ -47,6 +47,7 @@ localrules:
     dataset_summary,
     dataset_example,
     release_card,
+    crossval_card,
 
 ARCHITECTURES = list(config["architectures"])
 DATASETS = list(config["datasets"])  # architecture study: trained and tested on each

@@ -45,3 +45,29 @@ rule train_fold:
 rule crossval:
     input:
         expand("results/crossval/{fold}/model.pt", fold=FOLD_NAMES),
+
+
+rule crossval_card:
+    input:
+        model=config["crossval"]["card"]["model"],
+        metrics=config["crossval"]["card"]["metrics"],
+        robustness="results/robustness/cv.csv",
+        baseline="results/robustness/release3.csv",
+    output:
+        card=report(
+            "results/crossval/MODEL_CARD.md",
+            caption="../report/crossval_card.rst",
+            category="Release",
+        ),
+    log:
+        "logs/crossval_card/card.log",
+    params:
+        command=config["crossval"]["card"]["command"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/drumscribe.yaml"
+    script:
+        "../scripts/crossval_card.py"

@@ -1,0 +1,22 @@
+"""The model card of the release fold's model with the fold models' robustness table (rule crossval_card)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import datetime
+
+from drumscribe import crossval
+from drumscribe.errors import DrumscribeError
+
+try:
+    crossval.model_card(
+        model=snakemake.input.model,
+        train_metrics=snakemake.input.metrics,
+        robustness_csv=snakemake.input.robustness,
+        baseline_csv=snakemake.input.baseline,
+        out_md=snakemake.output.card,
+        command=snakemake.params.command,
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+except DrumscribeError as error:
+    sys.exit(str(error))
