@@ -1,0 +1,60 @@
+"""Compare robustness-suite runs: release 3, release 4's recipe over seeds, its ablation, the peer.
+
+Reads the suite's long tables (song x condition x class counts; the graph's
+results/robustness/{model}_long.csv or benchmarks/robustness.py's robustness_long.csv) and
+writes one wide CSV (micro F1 and HH F1 per condition and run, the seeds' mean and spread)
+plus a Markdown table for docs/robustness.md:
+
+    .venv/bin/python benchmarks/gpu/collect_crossval.py --out docs/results/release4-2026-12-01/comparison \
+        --run release3=results/robustness/release3_long.csv --run seed0=results/robustness/cv_long.csv \
+        --run seed1=results/bench/seed1/long.csv --run nochain=results/bench/nochain/long.csv \
+        --seeds seed0 seed1 --peer docs/results/peer_adtof_port.csv
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from drumscribe.robustness import wide_table
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", action="append", required=True, help="NAME=long.csv")
+    ap.add_argument("--seeds", nargs="*", default=[], help="runs that are seeds of one recipe")
+    ap.add_argument("--peer", default=None, help="CSV of the peer's figures (condition, micro_f1, f1_HH)")
+    ap.add_argument("--out", required=True, help="output prefix (writes PREFIX.csv and PREFIX.md)")
+    args = ap.parse_args(argv)
+    tables = {}
+    for spec in args.run:
+        name, path = spec.split("=", 1)
+        tables[name] = wide_table(pd.read_csv(path)).set_index("condition")
+    conditions = list(next(iter(tables.values())).index)
+    out = pd.DataFrame(index=conditions)
+    for name, t in tables.items():
+        out[f"{name}_micro_f1"] = t["micro_f1"]
+        out[f"{name}_f1_HH"] = t["f1_HH"]
+    if args.seeds:
+        cols = [f"{s}_micro_f1" for s in args.seeds]
+        out["seeds_mean"] = out[cols].mean(axis=1)
+        out["seeds_spread"] = out[cols].max(axis=1) - out[cols].min(axis=1)
+    if args.peer:
+        peer = pd.read_csv(args.peer).set_index("condition")
+        out["peer_micro_f1"] = peer["micro_f1"]
+        out["peer_f1_HH"] = peer["f1_HH"]
+    out.index.name = "condition"
+    prefix = Path(args.out)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    out.round(4).to_csv(prefix.with_suffix(".csv"))
+    cols = [c for c in out.columns if c.endswith("micro_f1") or c.startswith("seeds_")]
+    md = ["| condition | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for cond, r in out.iterrows():
+        md.append(f"| {cond} | " + " | ".join("-" if pd.isna(r[c]) else f"{r[c]:.3f}" for c in cols) + " |")
+    prefix.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
