@@ -333,6 +333,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
 
     from . import models
     from .atomic import write_text
+    from .experiment import card_header
 
     _, meta = models.load_checkpoint(model, map_location="cpu")
     m = json.loads(Path(train_metrics).read_text())
@@ -341,13 +342,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
     fold = meta.get("fold") or {}
     fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"  # noqa: E731
     lines = [
-        "# drumscribe default model (release 4)",
-        "",
-        f"Automatic drum transcription, 5 classes ({', '.join(CLASSES)}: bass drum, snare, toms, hi-hat, "
-        "cymbals + ride), onsets written as General MIDI notes 35/38/47/42/49.",
-        "",
-        "## Model",
-        f"- architecture: `{meta['arch']}`, parameters: `{json.dumps(meta['params'], sort_keys=True)}`",
+        *card_header(meta, "# drumscribe default model (release 4)"),
         f"- input: {meta.get('n_bins')} bins of `{json.dumps(meta.get('feature_config'), sort_keys=True)}`; "
         f"the input is first brought to a gated RMS level of {meta.get('input_level_db')} dBFS "
         "(the transcription does not depend on the input level)",

@@ -966,18 +966,25 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def model_card(meta: Mapping, train_metrics: Mapping, test_metrics: Mapping[str, Mapping],
-               config: Mapping, command: str, commit: str, date: str) -> str:
-    """The Markdown model card of a released model."""
-    rel = config["release"]
-    lines = [
-        "# drumscribe default model",
+def card_header(meta: Mapping, title: str) -> list[str]:
+    """The first lines of a model card: title, task and the architecture line."""
+    return [
+        title,
         "",
         f"Automatic drum transcription, 5 classes ({', '.join(CLASSES)}: bass drum, snare, toms, hi-hat, "
         "cymbals + ride), onsets written as General MIDI notes 35/38/47/42/49.",
         "",
         "## Model",
         f"- architecture: `{meta['arch']}`, parameters: `{json.dumps(meta['params'], sort_keys=True)}`",
+    ]
+
+
+def model_card(meta: Mapping, train_metrics: Mapping, test_metrics: Mapping[str, Mapping],
+               config: Mapping, command: str, commit: str, date: str) -> str:
+    """The Markdown model card of a released model."""
+    rel = config["release"]
+    lines = [
+        *card_header(meta, "# drumscribe default model"),
         f"- input: {meta.get('n_bins')} bins of `{json.dumps(meta.get('feature_config'), sort_keys=True)}`",
         f"- trained on the train splits of: {', '.join(rel['datasets'])}; validated on their validation splits",
         f"- epochs: {train_metrics.get('epochs')}, best epoch: {train_metrics.get('best_epoch')}, "
