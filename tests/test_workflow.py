@@ -536,3 +536,32 @@ def test_corrupt_cache_fails_once_then_the_rerun_rebuilds_it(quick_dag_results, 
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert cache.is_file() and len(cache.read_bytes()) == len(data)
+
+
+@pytest.mark.parametrize("overlay, words", [
+    ({"mixing": {"cutoff_hz": [4000.0, 30000.0]}}, "drumscribe: mixing.cutoff_hz: 30000.0 Hz is not below Nyquist"),
+    ({"mixing": {"level_db": [12.0, -6.0]}}, "drumscribe: mixing.level_db: low end 12.0 is above high end -6.0"),
+    ({"mixing": {"codecs": ["mp3", "aac"]}}, "drumscribe: mixing.codecs: ['mp3', 'aac'] names an unknown codec"),
+    ({"crossval": {"folds": 9}}, "drumscribe: crossval: 9 songs are too few for 9 folds"),
+])
+def test_mixing_and_fold_config_checked_at_dag_build(tmp_path, overlay, words):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    proc = _dry_run(tmp_path / "work", "--configfile", str(tmp_path / "bad.yaml"))
+    assert _one_line_failure(proc).startswith(words)
+    assert not (tmp_path / "work" / "results").exists()
+
+
+def test_crossval_dry_run_plans_one_job_per_fold_and_the_cv_suite_uses_the_right_fold_models(tmp_path):
+    from drumscribe import crossval, robustness
+
+    proc = _dry_run(tmp_path / "work", "--configfile", str(REPO / "config" / "presets" / "quick.yaml"),
+                    targets=("crossval",))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _job_counts(proc.stdout)["train_fold"] == 4
+    # the committed cv mapping is the folds' own: every song by the model of the fold that tests on it
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    songs = robustness.mdb_tracks(REPO.parent / "shared" / "data" / "mdb_drums_dev" / "MDB Drums")
+    folds = crossval.make_folds(songs, config["crossval"]["folds"], config["crossval"]["validation_songs"])
+    expected = crossval.test_models(folds, {f.name: f"docs/results/release4-2026-12-01/models/{f.name}.pt"
+                                            for f in folds})
+    assert config["robustness"]["models"]["cv"] == expected
