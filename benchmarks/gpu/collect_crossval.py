@@ -25,11 +25,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", nargs="*", default=[], help="runs that are seeds of one recipe")
     ap.add_argument("--peer", default=None, help="CSV of the peer's figures (condition, micro_f1, f1_HH)")
     ap.add_argument("--out", required=True, help="output prefix (writes PREFIX.csv and PREFIX.md)")
+    ap.add_argument("--paired", nargs=2, action="append", default=[], metavar=("A", "B"),
+                    help="paired permutation test of run A against run B over the songs, per condition")
     args = ap.parse_args(argv)
-    tables = {}
+    tables, longs = {}, {}
     for spec in args.run:
         name, path = spec.split("=", 1)
-        tables[name] = wide_table(pd.read_csv(path)).set_index("condition")
+        longs[name] = pd.read_csv(path)
+        tables[name] = wide_table(longs[name]).set_index("condition")
     conditions = list(next(iter(tables.values())).index)
     out = pd.DataFrame(index=conditions)
     for name, t in tables.items():
@@ -43,11 +46,24 @@ def main(argv=None) -> int:
         peer = pd.read_csv(args.peer).set_index("condition")
         out["peer_micro_f1"] = peer["micro_f1"]
         out["peer_f1_HH"] = peer["f1_HH"]
+    for a, b in args.paired:
+        from drumscribe.stats import paired_test
+
+        for cond in conditions:
+            per = []
+            for name in (a, b):
+                d = longs[name][longs[name]["condition"] == cond]
+                per.append(d.groupby("song")[["tp", "fp", "fn"]].sum().sort_index())
+            if per[0].empty or list(per[0].index) != list(per[1].index):
+                continue
+            r = paired_test(per[0].to_numpy(), per[1].to_numpy(), n_resamples=10000)
+            out.loc[cond, f"{a}_vs_{b}_diff"] = r.difference
+            out.loc[cond, f"{a}_vs_{b}_p"] = r.p_value
     out.index.name = "condition"
     prefix = Path(args.out)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     out.round(4).to_csv(prefix.with_suffix(".csv"))
-    cols = [c for c in out.columns if c.endswith("micro_f1") or c.startswith("seeds_")]
+    cols = [c for c in out.columns if c.endswith("micro_f1") or c.startswith("seeds_") or "_vs_" in c]
     md = ["| condition | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for cond, r in out.iterrows():
         md.append(f"| {cond} | " + " | ".join("-" if pd.isna(r[c]) else f"{r[c]:.3f}" for c in cols) + " |")
