@@ -63,10 +63,33 @@ def main(argv=None) -> int:
     prefix = Path(args.out)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     out.round(4).to_csv(prefix.with_suffix(".csv"))
-    cols = [c for c in out.columns if c.endswith("micro_f1") or c.startswith("seeds_") or "_vs_" in c]
-    md = ["| condition | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    def f(v, signed=False):
+        return "–" if pd.isna(v) else (f"{v:+.3f}" if signed else f"{v:.3f}")
+
+    head = ["condition"]
+    for name in tables:
+        head.append(name)
+        if name == args.seeds[-1:][0] if args.seeds else False:
+            head.append("seed spread")
+        for a, b in args.paired:
+            if b == name:
+                head.append(f"{a} − {b} (p)")
+    if args.peer:
+        head.append("peer")
+    md = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for cond, r in out.iterrows():
-        md.append(f"| {cond} | " + " | ".join("-" if pd.isna(r[c]) else f"{r[c]:.3f}" for c in cols) + " |")
+        cells = [cond if cond not in ("worst", "mean") else f"**{cond}**"]
+        for name in tables:
+            cells.append(f(r[f"{name}_micro_f1"]))
+            if args.seeds and name == args.seeds[-1]:
+                cells.append(f(r["seeds_spread"]))
+            for a, b in args.paired:
+                if b == name:
+                    d, pv = r.get(f"{a}_vs_{b}_diff"), r.get(f"{a}_vs_{b}_p")
+                    cells.append("" if pd.isna(d) else f"{f(d, True)} ({pv:.3f})")
+        if args.peer:
+            cells.append(f(r["peer_micro_f1"]))
+        md.append("| " + " | ".join(cells) + " |")
     prefix.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
