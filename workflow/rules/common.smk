@@ -273,7 +273,21 @@ def release_command():
 
 
 # ---- the robustness suite ----
-ROBUSTNESS_MODELS = dict(config["robustness"]["models"])  # name -> model (path, `package` or song -> model)
+def project_file(path):
+    """A committed file named relative to the project (docs/results/..., src/...), absolute, so a
+    run with --directory elsewhere reads it; graph outputs (results/...) and other values as given."""
+    if isinstance(path, str) and not os.path.isabs(path) and not path.startswith("results/"):
+        if (PROJECT_ROOT / path).exists():
+            return str(PROJECT_ROOT / path)
+    return path
+
+
+def _project_models(spec):
+    return {k: project_file(v) for k, v in spec.items()} if isinstance(spec, dict) else project_file(spec)
+
+
+# name -> model (path, `package` or song -> model)
+ROBUSTNESS_MODELS = {name: _project_models(spec) for name, spec in config["robustness"]["models"].items()}
 
 
 wildcard_constraints:

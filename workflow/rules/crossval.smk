@@ -49,8 +49,8 @@ rule crossval:
 
 rule crossval_card:
     input:
-        model=config["crossval"]["card"]["model"],
-        metrics=config["crossval"]["card"]["metrics"],
+        model=project_file(config["crossval"]["card"]["model"]),
+        metrics=project_file(config["crossval"]["card"]["metrics"]),
         robustness="results/robustness/cv.csv",
         baseline="results/robustness/release3.csv",
     output:
