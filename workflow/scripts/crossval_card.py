@@ -3,6 +3,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from drumscribe import logs
+
+logs.setup(snakemake)  # started/ended lines and per-epoch lines go to the log
+
 import datetime
 
 from drumscribe import crossval
