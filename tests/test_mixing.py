@@ -246,3 +246,31 @@ def test_pool_accompaniment_keeps_other_folds_songs_out():
     assert "a.ogg" in got and "b.ogg" not in got and "bd.ogg" not in got
     split = crossval._family_split("fof_x")
     assert ("g.ogg" in got) == (split == "train")
+
+
+# --------------------------------------------------------------------------- the graph's fold training
+@pytest.mark.slow
+def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_results):
+    """rule train_fold end to end on the quick preset's renders and a tiny pool (CPU)."""
+    import json
+    import subprocess
+
+    from conftest import REPO, snakemake_cmd
+
+    from drumscribe import models, robustness
+
+    work = quick_dag_results.parent
+    cmd = snakemake_cmd("results/crossval/fold0/model.pt", "--cores", "2", "--configfile",
+                        str(REPO / "config/presets/quick.yaml"), "--directory", str(work))
+    proc = subprocess.run(["timeout", "-s", "INT", "-k", "30", "900", *cmd], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = work / "results" / "crossval" / "fold0"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fold"] == "fold0" and metrics["n_real_validation"] == 2 * 5
+    assert set(metrics["songs"]["test"]) == {"MusicDelta_80sRock", "MusicDelta_Country1", "MusicDelta_Rockabilly"}
+    assert not set(metrics["songs"]["train"]) & set(metrics["songs"]["test"])
+    assert set(metrics["thresholds"]) == set(CLASSES) and 0.0 <= metrics["real_micro_f1"] <= 1.0
+    _, meta = models.load_checkpoint(out / "model.pt")
+    assert meta["input_level_db"] == audio.INPUT_LEVEL_DB and meta["fold"]["name"] == "fold0"
+    assert robustness.heard_songs(meta) == set(metrics["songs"]["train"]) | set(metrics["songs"]["validation"])
+    assert (work / "logs" / "train_fold" / "fold0.log").stat().st_size > 0
