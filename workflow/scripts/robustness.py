@@ -3,6 +3,10 @@ import logging
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from drumscribe import logs
+
+logs.setup(snakemake)  # started/ended lines (and progress) go to the log
 logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
 from drumscribe import robustness

@@ -3,6 +3,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from drumscribe import logs
+
+logs.setup(snakemake)  # started/ended lines (and progress) go to the log
+
 from drumscribe import experiment
 from drumscribe.errors import DrumscribeError
 
