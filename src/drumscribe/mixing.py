@@ -355,6 +355,14 @@ class MixDataset(_TorchDataset):
             "synthetic": self._duration_weights(self.synthetic),
             "real": self._duration_weights(self.real),
         }
+        # synthetic tracks with and without the generated accompaniment, with their duration
+        # weights: drawn between by p_mix_tracks (computed once, not for every datapoint)
+        mixed = np.array([i for i, t in enumerate(self.synthetic) if t.has_accompaniment], np.int64)
+        plain = np.array([i for i, t in enumerate(self.synthetic) if not t.has_accompaniment], np.int64)
+        self._groups = None
+        if len(mixed) and len(plain):
+            w = self._weights["synthetic"]
+            self._groups = tuple((idx, w[idx] / w[idx].sum()) for idx in (mixed, plain))
         self._spec = None
         if mean is None or std is None:
             mean, std = self._norm_stats(norm_items)
@@ -378,14 +386,11 @@ class MixDataset(_TorchDataset):
     def _pick(self, rng: np.random.Generator) -> DrumTrack:
         use_real = bool(self.real) and (not self.synthetic or rng.random() < self.cfg["p_real_drums"])
         pool = self.real if use_real else self.synthetic
+        if not use_real and self._groups is not None:
+            (mixed, w_mixed), (plain, w_plain) = self._groups
+            idx, w = (mixed, w_mixed) if rng.random() < self.cfg["p_mix_tracks"] else (plain, w_plain)
+            return pool[int(idx[int(rng.choice(len(idx), p=w))])]
         weights = self._weights["real" if use_real else "synthetic"]
-        if not use_real:
-            mixed = [i for i, t in enumerate(pool) if t.has_accompaniment]
-            plain = [i for i, t in enumerate(pool) if not t.has_accompaniment]
-            if mixed and plain:
-                idx = mixed if rng.random() < self.cfg["p_mix_tracks"] else plain
-                w = weights[idx] / weights[idx].sum()
-                return pool[idx[int(rng.choice(len(idx), p=w))]]
         return pool[int(rng.choice(len(pool), p=weights))]
 
     def _segment(self, y: np.ndarray, start: int, n: int) -> np.ndarray:
