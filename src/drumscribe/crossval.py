@@ -200,7 +200,8 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
     peak_params = {k: int(peaks[k]) for k in ("pre_max", "post_max", "pre_avg", "post_avg", "wait")}
     window = float(evaluation["window"])
-    seed = int(train_mod.training_config(training)["seed"])
+    train_cfg = train_mod.training_config(training)
+    seed = int(train_cfg["seed"])
     loader_threads = max(1, int(threads or 1))
 
     pool = pool_mod.read_pool(pool_dir)
@@ -263,7 +264,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         "mixing": mix_cfg, "init_from": str(init_from) if init_from else None, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
     }
     default_threshold = float(peaks.get("default_threshold", 0.5))
-    device = train_mod.resolve_device(train_mod.training_config(training)["device"])
+    device = train_mod.resolve_device(train_cfg["device"])
 
     def evaluate_fn(model) -> dict:
         t = Transcriber.from_model(model, meta, device=str(device))
@@ -311,8 +312,9 @@ def _class_weights(data, n: int, widen: float) -> np.ndarray:
         _, y, _ = data.example(3 * (1 << 24) + i)
         pos += y.sum(0)
         total += len(y)
-    inv = total / np.maximum(pos, 1.0)
-    return (inv / inv.mean()).astype(np.float32)
+    from .targets import infrequency_weights
+
+    return infrequency_weights(pos, total)
 
 
 # --------------------------------------------------------------------------- the model card

@@ -110,7 +110,13 @@ def class_weights(h5_paths: Sequence[str | os.PathLike], split: str = "train", w
                 h5.close()
     if total == 0:
         raise InputError(f"{', '.join(map(str, h5_paths))}: no {split}-split frames to compute class weights")
-    inv = total / np.maximum(pos, 1.0)
+    return infrequency_weights(pos, total)
+
+
+def infrequency_weights(positives: np.ndarray, total: int) -> np.ndarray:
+    """``w_c = (1 / p_c) / mean_k(1 / p_k)`` with ``p_c = positives_c / total`` (a class with
+    no positive counts as one positive frame): :func:`class_weights`' formula on counts."""
+    inv = total / np.maximum(np.asarray(positives, np.float64), 1.0)
     return (inv / inv.mean()).astype(np.float32)
 
 
