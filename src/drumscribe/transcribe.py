@@ -767,8 +767,9 @@ class Transcriber:
                 yield b
 
         if info is not None and info.duration > STREAM_ABOVE_S:
-            blocks = _stream_audio(path)
-            if self.input_level_db is not None:
+            if self.input_level_db is None:
+                blocks = _stream_audio(path)
+            else:
                 # two passes over the file: its level first, then the scaled blocks
                 from .audio import LevelMeter, level_gain
 
