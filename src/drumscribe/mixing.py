@@ -205,18 +205,14 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def band_limit(y: np.ndarray, cutoff_hz: float, resample: bool) -> np.ndarray:
-    """``y`` with nothing above ``cutoff_hz``: an 8th-order Butterworth low-pass run forwards
-    and backwards (zero phase), or (``resample``) soxr down to ``2 * cutoff_hz`` and back."""
+    """``y`` with nothing above ``cutoff_hz``: the robustness suite's 8th-order Butterworth
+    low-pass run forwards and backwards (``degrade.lowpass``), or (``resample``) a soxr round
+    trip through ``2 * cutoff_hz`` (``degrade.resample_through``); same length."""
+    from . import degrade
+
     if resample:
-        import soxr
-
-        rate = int(max(2 * cutoff_hz, 2000))
-        return soxr.resample(soxr.resample(y, SAMPLE_RATE, rate, quality="HQ"), rate, SAMPLE_RATE,
-                             quality="HQ")[:len(y)].astype(np.float32)
-    from scipy.signal import butter, sosfiltfilt
-
-    sos = butter(8, cutoff_hz, fs=SAMPLE_RATE, output="sos")
-    return sosfiltfilt(sos, y).astype(np.float32)
+        return degrade.resample_through(y, int(max(2 * cutoff_hz, 2000)))
+    return degrade.lowpass(y, cutoff_hz)
 
 
 def codec_roundtrip(y: np.ndarray, codec: str, rng: np.random.Generator) -> np.ndarray:
