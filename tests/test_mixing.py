@@ -233,6 +233,34 @@ def test_make_folds_refuses_too_few_songs():
         crossval.make_folds(SONGS[:4], 3, 2)
 
 
+def test_init_from_one_checkpoint_or_one_per_fold():
+    names = [f.name for f in crossval.make_folds(SONGS, 3, 2)]
+    assert crossval.init_checkpoint(None, "fold1", names) is None
+    assert crossval.init_checkpoint("package", "fold1", names) == "package"
+    per_fold = {n: f"m/{n}.pt" for n in names}
+    assert [crossval.init_checkpoint(per_fold, n, names) for n in names] == [f"m/{n}.pt" for n in names]
+    with pytest.raises(ConfigError, match=r"crossval.init_from: no checkpoint for fold\(s\) release"):
+        crossval.init_checkpoint({n: "x.pt" for n in names[:-1]}, "fold0", names)
+    with pytest.raises(ConfigError, match=r"unknown fold\(s\) fold7"):
+        crossval.init_checkpoint({**per_fold, "fold7": "x.pt"}, "fold0", names)
+
+
+def test_a_fold_refuses_a_start_that_heard_its_test_or_validation_songs():
+    folds = crossval.make_folds(SONGS, 3, 2)
+    fold0, release = folds[0], folds[-1]
+    # each fold may continue from its own earlier model
+    crossval.check_init_songs({"fold": fold0.to_dict()}, fold0, "fold0.pt")
+    crossval.check_init_songs({}, fold0, "release3.pt")  # synthetic only: no fold
+    # the release trained on fold 0's test songs: starting fold 0 from it would leak
+    with pytest.raises(ConfigError) as err:
+        crossval.check_init_songs({"fold": release.to_dict()}, fold0, "release.pt")
+    assert "release.pt" in str(err.value) and fold0.test[0] in str(err.value) and "test song of fold0" in str(err.value)
+    # a model that trained on a fold's validation songs would select its epochs on heard songs
+    other = crossval.Fold("x", tuple(fold0.validation), (), ())
+    with pytest.raises(ConfigError, match="validation song of fold0"):
+        crossval.check_init_songs({"fold": other.to_dict()}, fold0, "x.pt")
+
+
 def test_pool_accompaniment_keeps_other_folds_songs_out():
     import pandas as pd
 

@@ -307,6 +307,22 @@ def test_early_stopping_and_lr_on_plateau(tmp_path):
         assert lrs[i] == pytest.approx(lrs[i - 1] * (1.0 if improved else 0.2))
 
 
+def test_time_budget_ends_the_trial_with_its_best_epoch(tmp_path):
+    train, val = _data(), _data(n=4, seed=1)
+    ev = lambda m: {"micro_f1": _f1_stub(m, val)}  # noqa: E731
+    # a budget shorter than one epoch: the first epoch runs, then the trial ends and writes model.pt
+    cfg = {**CFG, "max_epochs": 50, "max_seconds": 1e-6}
+    result = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "t", cfg, progress=False, evaluate_fn=ev)
+    assert result["stopped_by_time"] and result["finished"] and not result["stopped_early"]
+    assert result["epochs"] == 1 and (tmp_path / "t" / "model.pt").exists()
+    # without a budget the same trial runs on (the budget is no part of the resume fingerprint)
+    more = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "u", {**CFG, "max_epochs": 3},
+                                progress=False, evaluate_fn=ev)
+    assert more["epochs"] == 3 and not more["stopped_by_time"]
+    with pytest.raises(ConfigError, match="training.max_seconds"):
+        training.training_config({**CFG, "max_seconds": 0})
+
+
 def test_nan_loss_raises_and_names_the_trial(tmp_path):
     train = _data(n=4)
     x, y = train.tensors

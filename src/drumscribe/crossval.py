@@ -111,6 +111,42 @@ def test_models(folds: Sequence[Fold], model_of: Mapping[str, str]) -> dict[str,
     return {s: model_of[f.name] for f in folds for s in f.test}
 
 
+def init_checkpoint(init_from: "str | Mapping[str, str] | None", fold: str,
+                    folds: Sequence[str] | None = None) -> str | None:
+    """The checkpoint ``fold``'s model starts from: ``init_from`` itself (one checkpoint,
+    or ``package``, for every fold), its entry for ``fold`` (a mapping from every fold
+    name to a checkpoint: each fold continues from its own earlier model), or None.
+    ``ConfigError`` for a mapping that misses a fold of ``folds`` or names another."""
+    if init_from is None or isinstance(init_from, (str, os.PathLike)):
+        return None if init_from is None else str(init_from)
+    if not isinstance(init_from, Mapping):
+        raise ConfigError(f"crossval.init_from: {init_from!r} is not a checkpoint, a mapping or null")
+    if folds is not None:
+        missing = [f for f in folds if f not in init_from]
+        unknown = sorted(set(init_from) - set(folds))
+        if missing or unknown:
+            raise ConfigError("crossval.init_from: " + "; ".join(
+                [f"no checkpoint for fold(s) {', '.join(missing)}"] * bool(missing)
+                + [f"unknown fold(s) {', '.join(unknown)}"] * bool(unknown)))
+    if fold not in init_from:
+        raise ConfigError(f"crossval.init_from: no checkpoint for fold {fold}")
+    return str(init_from[fold])
+
+
+def check_init_songs(init_meta: Mapping[str, Any], fold: Fold, path: str | os.PathLike) -> None:
+    """``ConfigError`` when the checkpoint a fold starts from (``init_meta``: its
+    metadata) trained or validated on a song that the fold validates or tests on: the
+    fold's figures would then come from songs its model heard."""
+    earlier = init_meta.get("fold") or {}
+    heard = set(earlier.get("train") or ()) | set(earlier.get("validation") or ())
+    for part in ("test", "validation"):
+        own = set(getattr(fold, part))
+        both = sorted(heard & own) if part == "test" else sorted(set(earlier.get("train") or ()) & own)
+        if both:
+            raise ConfigError(f"crossval.init_from: {path} (fold {earlier.get('name', '?')}) heard "
+                              f"{', '.join(both)}, a {part} song of {fold.name}")
+
+
 # --------------------------------------------------------------------------- sources
 def _family_split(family: str) -> str:
     h = int(hashlib.sha1(family.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -230,6 +266,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         if init_meta.get("arch") != arch or dict(init_model.params) != {**init_model.params, **dict(params)}:
             raise ConfigError(f"crossval.init_from: {path} is {init_meta.get('arch')} {init_model.params}, "
                               f"not {arch} {dict(params)}")
+        check_init_songs(init_meta, fold, path)
         init_state = init_model.state_dict()
         mean, std = init_meta.get("norm_mean"), init_meta.get("norm_std")
     irs = pool_mod.load_irs(pool_dir)

@@ -4,7 +4,8 @@ The protocol of the thesis (chapter 4) and the brief:
 
 - loss: ``BCEWithLogitsLoss(pos_weight=...)`` with the infrequency weights of the
   training data (``drumscribe.targets.class_weights``);
-- Adam with ``training.learning_rate``; at most ``max_epochs`` epochs;
+- Adam with ``training.learning_rate``; at most ``max_epochs`` epochs (and, with
+  ``max_seconds``, at most that much time in training and validation);
 - early stopping when the validation loss has not improved for ``patience`` epochs;
 - ``ReduceLROnPlateau(factor=lr_factor, patience=lr_patience)`` on the validation loss;
 - the weights of the epoch with the best validation micro F1 (from ``evaluate_fn``,
@@ -74,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "auto",
     "max_train_datapoints": None,
+    "max_seconds": None,
     "preload": "auto",
     "preload_max_gb": 4.0,
     "augment_gain_db": 0.0,
@@ -108,6 +110,9 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
     _int(cfg, "seed", 0)
     _int(cfg, "max_train_datapoints", 1, allow_none=True)
     _int(cfg, "augment_pitch_bins", 0)
+    v = cfg["max_seconds"]
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+        raise ConfigError(f"training.max_seconds: {v!r} is not a number > 0 (or null)")
     if cfg["preload"] not in ("auto", True, False):
         raise ConfigError(f"training.preload: {cfg['preload']!r} is not auto, true or false")
     for key in ("preload_max_gb", "augment_gain_db", "augment_tilt_db", "augment_eq_db"):
@@ -498,7 +503,9 @@ def train_trial(
     dict with ``arch``, ``params`` (all, defaults included), ``epochs``,
     ``best_epoch``, ``best_val_loss``, ``val_micro_f1`` (best epoch; NaN without
     ``evaluate_fn``), ``val_metrics`` (best epoch's ``evaluate_fn`` result),
-    ``stopped_early``, ``resumed_from_epoch``, ``finished``, ``seconds``,
+    ``stopped_early``, ``stopped_by_time`` (``max_seconds`` of training and validation,
+    resumed runs included, spent: the trial ends between epochs with the best epoch so
+    far), ``resumed_from_epoch``, ``finished``, ``seconds``,
     ``datapoints_per_s``, ``device``, ``model_path``, ``history_path``.
 
     Raises
@@ -583,8 +590,14 @@ def train_trial(
     val_data = _maybe_preload(val_data, cfg, device, progress)
     n_per_epoch = min(n_train, cfg["max_train_datapoints"] or n_train)
     epoch = start_epoch
+    out_of_time = False
     while epoch < cfg["max_epochs"] and not stop["stopped_early"]:
         if stop_after_epochs is not None and epoch >= stop_after_epochs:
+            break
+        # the time budget (training + validation, resumed runs included) ends the trial between epochs
+        if cfg["max_seconds"] and sum(r["seconds"] for r in history) >= cfg["max_seconds"]:
+            out_of_time = True
+            log.info("%s %s: time budget of %.0f s spent after epoch %d", arch, out_dir.name, cfg["max_seconds"], epoch)
             break
         epoch += 1
         # the shuffle of each epoch depends only on (seed, epoch): identical after a resume
@@ -665,7 +678,7 @@ def train_trial(
                  arch, out_dir.name, epoch, cfg["max_epochs"], train_loss, val_loss, score, lr, seconds,
                  " (best)" if better else "")
 
-    finished = stop["stopped_early"] or epoch >= cfg["max_epochs"]
+    finished = stop["stopped_early"] or epoch >= cfg["max_epochs"] or out_of_time
     summary = {
         "arch": arch,
         "params": full_params,
@@ -675,6 +688,7 @@ def train_trial(
         "val_micro_f1": best["metrics"].get("micro_f1", math.nan) if best["metrics"] else math.nan,
         "val_metrics": best["metrics"],
         "stopped_early": stop["stopped_early"],
+        "stopped_by_time": out_of_time,
         "resumed_from_epoch": start_epoch if resumed is not None else None,
         "finished": finished,
         "seconds": round(sum(r["seconds"] for r in history), 3),

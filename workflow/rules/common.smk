@@ -365,6 +365,30 @@ def fold_songs(wildcards):
     return crossval.fold_of(FOLDS, wildcards.fold).to_dict()
 
 
+def crossval_init_from(wildcards):
+    """The checkpoint {fold}'s model starts from (crossval.init_from: one for every fold, or
+    one per fold), absolute if committed; 'package' or None as given."""
+    from drumscribe import crossval
+
+    path = crossval.init_checkpoint(config["crossval"]["init_from"], wildcards.fold)
+    return path if path in (None, "package") else project_file(path)
+
+
+def crossval_init_input(wildcards):
+    """That checkpoint as an input of train_fold (nothing for 'package' or a random start)."""
+    path = crossval_init_from(wildcards)
+    return [] if path in (None, "package") else [path]
+
+
+try:
+    if FOLD_NAMES:
+        from drumscribe.crossval import init_checkpoint as _init_checkpoint
+
+        _init_checkpoint(config["crossval"]["init_from"], FOLD_NAMES[0], FOLD_NAMES)
+except DrumscribeError as error:
+    fail(error)
+
+
 def crossval_manifests(dataset):
     """The render manifests of every kit of a synthetic dataset (the fold models' drums)."""
     return expand("results/audio/{dataset}/{kit}/manifest.csv", dataset=dataset, kit=render_kits(dataset))

@@ -11,6 +11,7 @@ rule train_fold:
         synth=crossval_manifests("gmd_synth"),
         mix=crossval_manifests("gmd_synth_mix"),
         pool="results/pool/pool.csv",
+        init=crossval_init_input,
     output:
         model="results/crossval/{fold}/model.pt",
         history="results/crossval/{fold}/history.csv",
@@ -30,7 +31,7 @@ rule train_fold:
         peaks=config["peaks"],
         evaluation=config["evaluation"],
         mdb_root=dataset_root("mdb_drums"),
-        init_from=config["crossval"]["init_from"],
+        init_from=crossval_init_from,
     threads: config["resources"]["train_threads"]
     resources:
         mem_mb=config["resources"]["train_mem_mb"],
