@@ -18,7 +18,7 @@ def fail(message):
 
 
 PROJECT_ROOT = Path(workflow.basedir)  # config paths may be relative to it
-#: where the download rule (download.smk) puts a raw dataset: resources/<config paths key>
+#: the folder download.smk fills with a raw dataset (resources/<config paths key>)
 DOWNLOAD_DIR = "resources"
 
 
