@@ -479,7 +479,7 @@ def test_threads_dead_worker_raises_and_leaves_no_h5(tmp_path):
 
 
 def test_corrupt_cache_is_one_line_and_set_aside_for_the_rebuild(tmp_path):
-    from drumscribe import experiment
+    from drumscribe import plotting
     from drumscribe.features import verify_cache
 
     good = build_cache("toy", None, tmp_path / "good.h5", CFG, tracks=make_tracks(tmp_path, TOY), progress=False)
@@ -488,7 +488,7 @@ def test_corrupt_cache_is_one_line_and_set_aside_for_the_rebuild(tmp_path):
     truncated = tmp_path / "toy.h5"
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError) as err:
-        experiment.summary_table([truncated])  # a consumer (raw OSError before)
+        plotting.summary_table([truncated])  # a consumer (raw OSError before)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith(f"{truncated}: corrupt or truncated HDF5 feature cache")
     assert "rerun to rebuild it" in msg

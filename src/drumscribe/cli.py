@@ -153,13 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", default="midi,json,csv", metavar="LIST", type=_formats,
                    help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
     _model_args(t)
-    t.add_argument("--window", type=_positive(float), default=None, metavar="S",
-                   help="model window in seconds (default: the model's training datapoints, 4 s); "
-                        "songs are processed window by window")
+    t.add_argument("--chunk-seconds", dest="chunk", type=_positive(float), default=None, metavar="S",
+                   help="the model's window: seconds of audio one forward pass sees (default: the model's "
+                        "training datapoints, 4 s); songs are processed chunk by chunk")
+    # the old name of --chunk-seconds, hidden: `window` is the onset tolerance (drumscribe evaluate)
+    t.add_argument("--window", dest="chunk", type=_positive(float), help=argparse.SUPPRESS)
     t.add_argument("--context", type=float, default=None, metavar="S",
-                   help="context dropped at each side of a window when stitching, seconds (default 0.5)")
+                   help="context dropped at each side of a chunk when stitching, seconds (default 0.5)")
     t.add_argument("--batch-size", type=_positive(int), default=None, metavar="N",
-                   help="windows per forward pass (default on the CPU: 32 for a CRNN's recurrent "
+                   help="chunks per forward pass (default on the CPU: 32 for a CRNN's recurrent "
                         "head, 16 otherwise; 128 on a GPU)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
 
@@ -338,7 +340,7 @@ def cmd_transcribe(args) -> int:
     songs = collect_audio(args.inputs, fail)
     if not songs:
         return 1
-    transcriber = Transcriber(args.model, device=args.device, threads=args.threads, window=args.window,
+    transcriber = Transcriber(args.model, device=args.device, threads=args.threads, chunk=args.chunk,
                               context=args.context, batch_size=args.batch_size)
     writable: dict[Path, str | None] = {}
     produced: dict[Path, Path] = {}  # output base -> the song that wrote it in this run

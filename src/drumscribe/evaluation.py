@@ -23,7 +23,7 @@ import numpy as np
 
 from . import CLASSES, FPS
 from .atomic import write_json
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .labels import GM_TO_CLASS, onsets_from_json, onsets_from_midi, onsets_to_json, read_annotation_txt
 from .metrics import _fast_match_count, _validate_onsets, class_counts, scores, sum_counts, validate_window
 from .peaks import PeakInputError, pick_onsets
@@ -269,3 +269,150 @@ def scores_from_predictions(pred_dir: str | os.PathLike, references: Mapping[str
         refs.append(read_reference(ref) if isinstance(ref, (str, os.PathLike)) else ref)
     pooled, per_track = evaluate_onsets(refs, [preds[t] for t in ids], window, ids, method, empty_f1)
     return {**pooled, "n_tracks": len(ids), "per_track": per_track}
+
+
+# --------------------------------------------------------------------------- a model on feature caches
+# (rules evaluate, evaluate_seed, release_evaluate; the activations of drumscribe.inference,
+# the path `drumscribe transcribe` runs)
+
+
+def resolve_device(name: str | None = "auto"):
+    """The torch device of ``training.device`` (``auto``: a GPU when there is one)."""
+    import torch
+
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("training.device: cuda asked for, but no GPU is available")
+    return torch.device(name)
+
+
+def set_threads(threads: int | None) -> None:
+    """``torch.set_num_threads(threads)`` for a job's ``threads:`` (None: torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def cache_dataset_name(h5_path: str | os.PathLike) -> str:
+    """The dataset name a feature cache was built for (its ``dataset`` attribute; a corrupt
+    cache: one line, set aside for the rerun to rebuild)."""
+    import h5py
+
+    from .features import verify_cache
+
+    verify_cache(h5_path)
+    with h5py.File(h5_path, "r") as h5:
+        return str(h5.attrs.get("dataset", Path(h5_path).stem))
+
+
+def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, mean, std,
+                      chunk_frames: int = 400, device=None, fps: float = FPS) -> list[tuple[str, np.ndarray, dict]]:
+    """``[(track_id, activations, reference onsets)]`` of every ``split`` track of the caches:
+    whole tracks through :func:`drumscribe.inference.batch_activations` (normalised with
+    ``mean``/``std``; chunks of ``chunk_frames``, the default context)."""
+    from . import inference, targets
+
+    tracks = [(tid, spec, onsets) for path in h5_paths for spec, onsets, tid in targets.track_arrays(path, split)]
+    acts = inference.batch_activations(model, [spec for _, spec, _ in tracks], mean=mean, std=std,
+                                       chunk_frames=chunk_frames, context_frames=int(round(inference.CONTEXT_S * fps)),
+                                       device=device)
+    return [(tid, act, onsets) for (tid, _, onsets), act in zip(tracks, acts)]
+
+
+def score_activations(items, thresholds, peak_params: Mapping, fps: int, window: float,
+                      method: str = "mir_eval") -> tuple[dict, list[dict]]:
+    """Peak-pick ``[(track_id, activations, reference)]`` and score them with global counts
+    (:func:`evaluate_activations`): ``(scores, per_track)``."""
+    return evaluate_activations([a for _, a, _ in items], [r for _, _, r in items], thresholds, peak_params, fps,
+                                window, track_ids=[t for t, _, _ in items], method=method)
+
+
+def best_model(best_json: str | os.PathLike) -> Path:
+    """The ``model.pt`` of the trial a ``best.json`` (rule select_best) names."""
+    path = Path(best_json)
+    try:
+        best = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable ({exc})") from None
+    model = Path(best["trial_dir"]) / "model.pt"
+    if not model.is_file():
+        raise InputError(f"{path}: the best trial's model {model} does not exist")
+    return model
+
+
+def evaluate(model: str | os.PathLike, h5_paths: str | os.PathLike | Sequence[str | os.PathLike],
+             splits: Sequence[str] | Mapping[str, Sequence[str]],
+             out_metrics: str | os.PathLike, out_predictions: str | os.PathLike,
+             window: float = 0.05, test_dataset: str | None = None, threads: int | None = None,
+             device: str | None = "auto") -> dict:
+    """Test a checkpoint on the test split(s) of one or more feature caches with its validation-tuned thresholds.
+
+    ``model`` is a ``model.pt`` or the ``best.json`` of a search. ``h5_paths`` is one
+    cache or several (a combination ``a+b`` is tested on the pooled tracks of its
+    members); ``splits`` is a list of splits for every cache, or ``{dataset: splits}``.
+    The activations are those of :mod:`drumscribe.inference` (chunks of the checkpoint's
+    training length, stitched), what ``drumscribe transcribe`` computes. Writes the
+    scores (micro, macro and per-class F1 from counts summed over every track; the
+    onset tolerance ``window`` in seconds) with what was tested to ``out_metrics``, and one JSON of onsets per track
+    into the ``out_predictions`` folder (both atomically). Each cache must have the
+    checkpoint's feature config.
+    """
+    from . import features as feat
+    from . import models, peaks
+    from .atomic import atomic_dir
+    from .config import members
+    from .inference import default_chunk as inference_chunk
+
+    set_threads(threads)
+    if isinstance(h5_paths, (str, os.PathLike)):
+        h5_paths = [h5_paths]
+    h5_paths = [Path(p) for p in h5_paths]
+    names = [cache_dataset_name(p) for p in h5_paths]
+    test_dataset = test_dataset or "+".join(names)
+    model = Path(model)
+    if model.suffix == ".json":
+        model = best_model(model)
+    net, meta = models.load_checkpoint(model, map_location="cpu")
+    cfg = feat.FeatureConfig.from_dict(meta["feature_config"])
+    dev = resolve_device(device)
+    net.to(dev)
+    mean, std = meta["norm_mean"], meta["norm_std"]
+    thresholds, peak_params = models.checkpoint_thresholds(model, meta), meta["peak_params"]
+    chunk = int(round(inference_chunk(meta, cfg.fps) * cfg.fps))
+    items = []
+    used_splits = {}
+    for path, name in zip(h5_paths, names):
+        feat.check_cache(path, cfg)
+        wanted = list(splits.get(name, ["test"]) if isinstance(splits, Mapping) else splits)
+        used_splits[name] = wanted
+        for split in wanted:
+            items += split_activations(net, [path], split, mean, std, chunk, dev, cfg.fps)
+    if not items:
+        raise InputError(f"{', '.join(map(str, h5_paths))}: no tracks in the split(s) tested ({used_splits})")
+    train_datasets = list(meta.get("datasets") or [])
+    result = {
+        "test_dataset": test_dataset,
+        "splits": sorted({s for v in used_splits.values() for s in v}, key=["train", "validation", "test"].index),
+        "splits_per_dataset": used_splits,
+        "train_dataset": "+".join(train_datasets),
+        "arch": meta["arch"],
+        "trial": meta.get("trial"),
+        "seed": int(meta.get("seed") or 0),
+        "params": meta["params"],
+        "zero_shot": not set(members(test_dataset)) <= set(train_datasets),
+        "n_tracks": len(items),
+        "window": window,
+        "thresholds": thresholds,
+        "model": str(model),
+    }
+    scores, per_track = score_activations(items, thresholds, peak_params, cfg.fps, window)
+    result.update(scores)
+    result["per_track"] = per_track
+    with atomic_dir(out_predictions) as tmp:
+        for tid, act, _ in items:
+            onsets, conf = peaks.pick_onsets_with_confidence(act, thresholds, peak_params, cfg.fps)
+            predictions_to_json(Path(tmp) / f"{tid.replace('/', '__')}.json", onsets, conf, track_id=tid)
+    write_json(out_metrics, result)
+    return result
