@@ -14,3 +14,6 @@ GM_NOTES_OUT: tuple[int, ...] = (35, 38, 47, 42, 49)
 SAMPLE_RATE: int = 44100
 #: Frames per second of every spectrogram and frame target (hop 441 samples).
 FPS: int = 100
+#: Frames of one datapoint (4 s at FPS): the training example, the cache chunk, the
+#: model window. The config's ``targets.datapoint_frames`` carries the same default.
+DATAPOINT_FRAMES: int = 400

@@ -369,12 +369,14 @@ def build_features(dataset: str, root: str | os.PathLike, out_h5: str | os.PathL
 
     ``threads`` processes compute the spectrograms (the rule's ``threads:``).
     """
+    from . import cache
     from . import features as feat
 
     _set_threads(threads)
     cfg = feat.FeatureConfig.from_dict(dict(features))
-    out = feat.build_cache(dataset, root, out_h5, cfg, threads=max(1, int(threads or 1)))
-    feat.verify_cache(out, full=True)  # a bad write fails this job, not every consumer
+    tracks = datasets.get(dataset).tracks(Path(root))
+    out = cache.build_cache(tracks, out_h5, cfg, name=dataset, threads=max(1, int(threads or 1)))
+    cache.verify_cache(out, full=True)  # a bad write fails this job, not every consumer
     return out
 
 
@@ -394,7 +396,7 @@ def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int =
 
     from .datasets import SPLITS
 
-    from .features import verify_cache
+    from .cache import verify_cache
 
     rows = []
     for path in h5_paths:
@@ -457,7 +459,7 @@ def plot_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: 
     """Plot the first ``seconds`` of one track: spectrogram (train-split normalised) and widened targets."""
     import numpy as np
 
-    from . import features as feat
+    from . import cache as feat
     from . import targets
 
     feat.verify_cache(h5_path)
@@ -591,7 +593,7 @@ def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
 
 def _feature_config_of(h5_paths: Sequence[str | os.PathLike]):
     """The one feature config shared by ``h5_paths`` (``InputError`` when they differ)."""
-    from . import features as feat
+    from . import cache as feat
 
     cfgs = [(Path(p), feat.cache_config(p)) for p in h5_paths]
     first_path, first = cfgs[0]
@@ -639,7 +641,7 @@ def run_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | os
     from . import training as train_mod
     from . import peaks as peaks_mod
     from . import targets as targets_mod
-    from . import features as feat
+    from . import cache as feat
     from .atomic import write_json
 
     t_start = time.perf_counter()
@@ -761,12 +763,10 @@ def best_model(best_json: str | os.PathLike) -> Path:
 
 
 def _h5_dataset_name(h5_path) -> str:
-    from .features import verify_cache, _open
+    from .cache import dataset_name, verify_cache
 
     verify_cache(h5_path)  # a corrupt cache: one line, set aside for the rerun to rebuild
-    h5, _ = _open(h5_path)
-    with h5:
-        return str(h5.attrs.get("dataset", Path(h5_path).stem))
+    return dataset_name(h5_path)
 
 
 def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Sequence[str | os.PathLike],
@@ -784,7 +784,7 @@ def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Seque
     into the ``out_predictions`` folder (both atomically). Each cache must have the
     checkpoint's feature config.
     """
-    from . import evaluation, models, peaks
+    from . import cache, evaluation, models, peaks
     from . import features as feat
     from .atomic import atomic_dir, write_json
 
@@ -807,7 +807,7 @@ def evaluate_model(model: str | os.PathLike, h5_paths: str | os.PathLike | Seque
     items = []
     used_splits = {}
     for path, name in zip(h5_paths, names):
-        feat.check_cache(path, cfg)
+        cache.check_cache(path, cfg)
         wanted = list(splits.get(name, ["test"]) if isinstance(splits, Mapping) else splits)
         used_splits[name] = wanted
         for split in wanted:
