@@ -30,7 +30,7 @@ import numpy as np
 
 from . import CLASSES, FPS
 from .errors import ConfigError, InputError
-from .metrics import _fast_match_count, validate_window
+from .metrics import fast_match_count, validate_window
 
 #: Keys of the ``peaks:`` config section that :func:`pick_onsets` uses (all in frames).
 PEAK_PARAM_KEYS: tuple[str, ...] = ("pre_max", "post_max", "pre_avg", "post_avg", "wait")
@@ -330,18 +330,18 @@ def threshold_counts(activations_list: Sequence, references_list: Sequence, para
                              f"{len(activations_list)} activation matrices")
     if len(activations_list) == 0:
         raise PeakInputError("activations_list: no tracks to tune on")
-    from .metrics import _validate_onsets
+    from .metrics import validate_onsets
 
     out = {c: np.zeros((len(grid), 3), dtype=np.int64) for c in CLASSES}
     for t, (act, ref) in enumerate(zip(activations_list, references_list)):
         a = _check_activations(act, f"activations_list[{t}]")
-        ref = _validate_onsets(ref, f"references_list[{t}]")
+        ref = validate_onsets(ref, f"references_list[{t}]")
         for i, c in enumerate(CLASSES):
             ref_c = ref[c]
             prep = _Prepared(np.ascontiguousarray(a[:, i]), p["pre_max"], p["post_max"], p["pre_avg"], p["post_avg"])
             for g, delta in enumerate(grid):
                 est = prep.pick(delta, p["wait"]).astype(np.float64) / fps
-                tp = _fast_match_count(ref_c, est, window)
+                tp = fast_match_count(ref_c, est, window)
                 out[c][g] += (tp, est.size - tp, ref_c.size - tp)
     return out
 
