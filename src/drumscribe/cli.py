@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import CLASSES, __version__
+from . import CLASSES, ONSET_WINDOW, __version__
 from .errors import ConfigError, DrumscribeError, InputError, ModelError
 
 PROG = "drumscribe"
@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(mir_eval matching), of predictions against references.")
     e.add_argument("pred", metavar="PRED_OR_AUDIO", help="predictions or audio: a file or a folder")
     e.add_argument("ref", metavar="REF", help="reference annotations: a file or a folder")
-    e.add_argument("--window", type=_positive(float), default=0.05, metavar="S",
-                   help="onset tolerance in seconds (default 0.05)")
+    e.add_argument("--window", type=_positive(float), default=ONSET_WINDOW, metavar="S",
+                   help=f"onset tolerance in seconds (default {ONSET_WINDOW})")
     e.add_argument("--reference-format", choices=("auto", "mdb", "midi", "json"), default="auto",
                    help="reference format (default auto: by extension, .txt = MDB/ENST text)")
     e.add_argument("--ignore-unknown-labels", action="store_true",

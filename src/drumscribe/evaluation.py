@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, FPS, ONSET_WINDOW
 from .atomic import write_json
 from .errors import InputError
 from .labels import onsets_to_json
@@ -54,7 +54,7 @@ def predictions_to_json(path: str | os.PathLike, onsets: Mapping, confidences: M
 
 # --------------------------------------------------------------------------- scoring
 
-def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping], window: float = 0.05,
+def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping], window: float = ONSET_WINDOW,
                     track_ids: Sequence[str] | None = None, method: str = "mir_eval",
                     empty_f1: float | None = None) -> tuple[dict, list[dict]]:
     """Score estimated onsets against references, track by track and pooled.
@@ -92,7 +92,7 @@ def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping],
 
 
 def evaluate_activations(activations_list: Sequence, references_list: Sequence[Mapping], thresholds,
-                         params: Mapping, fps: float = FPS, window: float = 0.05,
+                         params: Mapping, fps: float = FPS, window: float = ONSET_WINDOW,
                          track_ids: Sequence[str] | None = None, method: str = "mir_eval",
                          empty_f1: float | None = None) -> tuple[dict, list[dict]]:
     """Peak-pick activations with ``thresholds`` and score them (:func:`evaluate_onsets`).
@@ -118,7 +118,7 @@ def evaluate_activations(activations_list: Sequence, references_list: Sequence[M
 
 
 def scores_from_predictions(pred_dir: str | os.PathLike, references: Mapping[str, object],
-                            window: float = 0.05, method: str = "mir_eval",
+                            window: float = ONSET_WINDOW, method: str = "mir_eval",
                             empty_f1: float | None = None) -> dict:
     """Recompute scores from a folder of prediction JSONs and the references.
 

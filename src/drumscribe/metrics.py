@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from . import CLASSES
+from . import CLASSES, ONSET_WINDOW
 from .errors import InputError
 
 Counts = dict  # {class: (tp, fp, fn)}
@@ -105,7 +105,7 @@ def _validate_counts(counts, name: str = "counts") -> dict[str, tuple[int, int, 
 
 # --------------------------------------------------------------------------- counting
 
-def match_counts(ref_times, est_times, window: float = 0.05) -> tuple[int, int, int]:
+def match_counts(ref_times, est_times, window: float = ONSET_WINDOW) -> tuple[int, int, int]:
     """TP, FP, FN of one class on one track.
 
     Maximum matching of ``mir_eval.util.match_events`` (the matching behind
@@ -154,7 +154,7 @@ def fast_match_count(ref: np.ndarray, est: np.ndarray, window: float) -> int:
     return tp
 
 
-def class_counts(ref_onsets: Mapping, est_onsets: Mapping, window: float = 0.05) -> dict[str, tuple[int, int, int]]:
+def class_counts(ref_onsets: Mapping, est_onsets: Mapping, window: float = ONSET_WINDOW) -> dict[str, tuple[int, int, int]]:
     """``{class: (tp, fp, fn)}`` for one track's reference and estimated onsets.
 
     Both arguments are onsets dicts ``{class: sorted seconds}``; a missing class means

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, FPS, ONSET_WINDOW
 from .errors import ConfigError, InputError
 from .metrics import fast_match_count, validate_window
 
@@ -314,7 +314,7 @@ def pick_onsets(activations, thresholds, params: Mapping, fps: float = FPS) -> d
 # --------------------------------------------------------------------------- tuning
 
 def threshold_counts(activations_list: Sequence, references_list: Sequence, params: Mapping,
-                     fps: float = FPS, window: float = 0.05,
+                     fps: float = FPS, window: float = ONSET_WINDOW,
                      grid: Sequence[float] | None = None) -> dict[str, np.ndarray]:
     """Global TP/FP/FN per class and threshold, summed over all tracks.
 
@@ -356,7 +356,7 @@ def _check_grid(grid) -> list[float]:
 
 
 def tune_thresholds(activations_list: Sequence, references_list: Sequence, params: Mapping,
-                    fps: float = FPS, window: float = 0.05,
+                    fps: float = FPS, window: float = ONSET_WINDOW,
                     grid: Sequence[float] | None = None) -> dict[str, float]:
     """Per-class thresholds that maximise each class's F1 over a set of tracks.
 
@@ -374,7 +374,7 @@ def tune_thresholds(activations_list: Sequence, references_list: Sequence, param
     references_list : sequence of onsets dicts ``{class: seconds}``, same order
     params : peak-picking parameters in frames (config ``peaks:``)
     fps : frames per second of the activations
-    window : onset tolerance in seconds (default 0.05)
+    window : onset tolerance in seconds (default :data:`drumscribe.ONSET_WINDOW`, 0.05)
     grid : thresholds to try (default :data:`DEFAULT_THRESHOLD_GRID`)
 
     Returns

@@ -38,7 +38,14 @@ def onset_frames(times: np.ndarray, fps: int = FPS) -> np.ndarray:
     return np.floor(np.asarray(times, dtype=np.float64) * fps + 0.5).astype(np.int64)
 
 
-def _fill(out: np.ndarray, frames_per_class: Sequence[np.ndarray], start: int, widen: float) -> np.ndarray:
+def fill_targets(out: np.ndarray, frames_per_class: Sequence[np.ndarray], start: int, widen: float) -> np.ndarray:
+    """Write widened targets into ``out`` (frames, 5) in place and return it.
+
+    ``frames_per_class[j]`` holds the onset frames of class ``j`` (:func:`onset_frames`);
+    ``out`` covers frames ``[start, start + len(out))``: each onset frame inside gets 1.0 and
+    its in-range neighbours ``widen`` unless they hold more. :func:`frame_targets` on a
+    zero matrix; datapoints (here and in :mod:`drumscribe.mixing`) on their slice.
+    """
     n = out.shape[0]
     for j, fr in enumerate(frames_per_class):
         if len(fr) == 0:
@@ -77,7 +84,7 @@ def frame_targets(onsets: Mapping[str, np.ndarray], n_frames: int, fps: int = FP
         raise ValueError(f"onsets: unknown class(es) {sorted(unknown)} (classes: {CLASSES})")
     out = np.zeros((int(n_frames), len(CLASSES)), dtype=np.float32)
     frames = [onset_frames(onsets.get(c, ()), fps) for c in CLASSES]
-    return _fill(out, frames, 0, float(widen))
+    return fill_targets(out, frames, 0, float(widen))
 
 
 def class_weights(h5_paths: Sequence[str | os.PathLike], split: str = "train", widen: float = 0.5,
@@ -200,7 +207,7 @@ class DatapointDataset(_TorchDataset):
         x[: len(spec)] = spec
         x -= self.mean
         x /= self.std
-        y = _fill(np.zeros((self.frames, len(CLASSES)), np.float32), self._onsets[(fi, key)], start, self.widen)
+        y = fill_targets(np.zeros((self.frames, len(CLASSES)), np.float32), self._onsets[(fi, key)], start, self.widen)
         y[len(spec):] = 0.0  # no targets in the padding
         return x, y
 
@@ -231,7 +238,7 @@ class DatapointDataset(_TorchDataset):
             for i, start in items:
                 part = spec[start:start + T]
                 x[i, : len(part)] = part
-                _fill(y[i], self._onsets[(fi, key)], start, self.widen)
+                fill_targets(y[i], self._onsets[(fi, key)], start, self.widen)
                 y[i, len(part):] = 0.0
         self.close()
         return PreloadedDatapoints(torch.from_numpy(x), torch.from_numpy(y), self.mean, self.std, device)
