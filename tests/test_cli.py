@@ -17,7 +17,7 @@ import torch
 
 from drumscribe import CLASSES, SAMPLE_RATE
 from drumscribe.cli import _pair_key, main
-from drumscribe.labels import onsets_from_midi
+from drumscribe.references import onsets_from_midi
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_transcribe import FLUIDSYNTH, SF2, fit_tiny_model, make_groove, untrained_checkpoint  # noqa: E402

@@ -20,7 +20,7 @@ import torch
 
 from drumscribe import CLASSES, SAMPLE_RATE, features, inference, models
 from drumscribe.errors import ConfigError, InputError, ModelError
-from drumscribe.labels import onsets_from_midi
+from drumscribe.references import onsets_from_midi
 from drumscribe.metrics import class_counts, scores
 import drumscribe.transcribe as tr
 from drumscribe.transcribe import Transcriber

@@ -344,7 +344,7 @@ def _tiny_cache(tmp_path: Path, name: str = "mdb_drums") -> Path:
     import numpy as np
     import soundfile as sf
 
-    from drumscribe import SAMPLE_RATE, features
+    from drumscribe import SAMPLE_RATE, cache
     from drumscribe.datasets import Track
     from drumscribe.labels import empty_onsets
 
@@ -363,7 +363,7 @@ def _tiny_cache(tmp_path: Path, name: str = "mdb_drums") -> Path:
         sf.write(path, y, SAMPLE_RATE)
         tracks.append(Track(track_id=f"t_{split}", split=split, group=split, audio=(path,),
                             load_onsets=lambda o=onsets: o))
-    return features.build_cache(name, None, tmp_path / f"{name}.h5", progress=False, tracks=tracks)
+    return cache.build_cache(tracks, tmp_path / f"{name}.h5", name=name, progress=False)
 
 
 def test_summary_table_counts_tracks_datapoints_and_onsets(tmp_path):

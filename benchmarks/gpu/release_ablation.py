@@ -72,11 +72,11 @@ def main(argv=None) -> int:
             sys.exit(f"release_ablation: feature caches missing: {[str(p) for p in needed if not p.exists()]}")
         time.sleep(5)
 
-    from drumscribe import features as feat
+    from drumscribe import cache
 
     # what the caches really hold (the graph may have built them from other config files):
     # the kits of the train split, from the synthetic track ids ``<kit>__<performance>``
-    train_kits = sorted({tid.split("__")[0] for h5 in train_h5s for tid in feat.list_tracks(h5, "train") if "__" in tid})
+    train_kits = sorted({tid.split("__")[0] for h5 in train_h5s for tid in cache.list_tracks(h5, "train") if "__" in tid})
     render = config.get("render") or {}
     if train_kits and isinstance(render.get("kits"), list):
         split = render.get("kit_split") or {}

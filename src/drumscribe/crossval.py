@@ -185,8 +185,8 @@ def song_audio(pool: "Any", song: str, load) -> tuple[np.ndarray, np.ndarray]:
 
 def song_onsets(mdb_root: str | os.PathLike, song: str) -> dict[str, np.ndarray]:
     """Reference onsets of an MDB song from ``annotations/class`` (``OT`` ignored)."""
-    from .datasets.mdb_drums import CLASS_LABELS
-    from .labels import read_annotation_txt
+    from .labels import MDB_CLASS_LABELS as CLASS_LABELS
+    from .references import read_annotation_txt
 
     return read_annotation_txt(Path(mdb_root) / "annotations" / "class" / f"{song}_class.txt", CLASS_LABELS)
 

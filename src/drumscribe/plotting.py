@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import CLASSES, FPS
-from . import features as feat
+from . import cache
 from .atomic import atomic_path
 from .errors import InputError
 
@@ -138,7 +138,7 @@ def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int =
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: feature cache not found")
-        feat.verify_cache(path)
+        cache.verify_cache(path)
         with h5py.File(path, "r") as h5:
             name = str(h5.attrs.get("dataset", path.stem))
             acc = {s: {"tracks": 0, "seconds": 0.0, "datapoints": 0, "frames": 0, **{c: 0 for c in CLASSES}}
@@ -192,13 +192,13 @@ def dataset_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, wide
     """Plot the first ``seconds`` of one track: spectrogram (train-split normalised) and widened targets."""
     from . import targets
 
-    feat.verify_cache(h5_path)
-    tracks = feat.list_tracks(h5_path)
+    cache.verify_cache(h5_path)
+    tracks = cache.list_tracks(h5_path)
     if not tracks:
         raise InputError(f"{h5_path}: no tracks")
     tid = track_id or tracks[0]
-    spec, onsets, attrs = feat.read_track(h5_path, tid)
-    fps = int(feat.cache_config(h5_path).fps)
+    spec, onsets, attrs = cache.read_track(h5_path, tid)
+    fps = int(cache.cache_config(h5_path).fps)
     n = min(len(spec), int(seconds * fps))
     y = targets.frame_targets(onsets, len(spec), fps, widen)[:n]
     plt, _ = _pyplot()

@@ -52,6 +52,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
+import drumscribe
 from drumscribe import models
 from drumscribe.atomic import atomic_path, write_text
 from drumscribe.errors import ConfigError, TrainingError
@@ -188,12 +189,8 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU → ``ConfigError``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"training.device: {name} asked for, but no GPU is available")
-    return torch.device(name)
+    """The device of ``training.device`` (:func:`drumscribe.resolve_device`, the one resolution)."""
+    return drumscribe.resolve_device(name, "training.device")
 
 
 # --------------------------------------------------------------------------- state

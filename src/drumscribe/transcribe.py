@@ -44,7 +44,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import CLASSES, FPS, SAMPLE_RATE
+from . import CLASSES, FPS, SAMPLE_RATE, resolve_device
 from .errors import ConfigError, InputError, ModelError
 from .inference import (CONTEXT_S, CPU_BATCH, CPU_BATCH_RECURRENT, CUDA_BATCH, ChunkedInference,  # noqa: F401
                         default_chunk, trace_cache_dir)
@@ -268,7 +268,7 @@ class Transcriber(ChunkedInference):
 
         from . import models
 
-        device = _check_device(device)
+        device = resolve_device(device, "--device")
         if threads is not None:
             if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
                 raise ConfigError(f"--threads: {threads!r} is not a positive integer")
@@ -303,7 +303,7 @@ class Transcriber(ChunkedInference):
         import torch
 
         self = cls.__new__(cls)
-        device = torch.device(device) if not isinstance(device, str) else _check_device(device)
+        device = torch.device(device) if not isinstance(device, str) else resolve_device(device, "--device")
         self._setup(model, dict(meta), Path(name), device, chunk, context, batch_size, trace_dir=None)
         self._may_trace = False
         return self
@@ -497,27 +497,6 @@ class Transcriber(ChunkedInference):
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_device(device: str):
-    """Validate ``device``; ConfigError if unknown or if CUDA is asked for without a GPU."""
-    import torch
-
-    dev = str(device).strip().lower()
-    if dev == "cpu":
-        return torch.device("cpu")
-    if dev == "cuda" or dev.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {device}: no CUDA GPU is available to torch "
-                              f"(torch {torch.__version__}); use --device cpu")
-        try:
-            d = torch.device(dev)
-        except RuntimeError:
-            raise ConfigError(f"--device {device}: not a valid device") from None
-        if d.index is not None and d.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
-        return d
-    raise ConfigError(f"--device {device}: unknown device (use cpu or cuda)")
-
-
 def _feature_config(features, fc, path: Path):
     """Rebuild the checkpoint's FeatureConfig (ModelError if missing or invalid)."""
     if fc is None:

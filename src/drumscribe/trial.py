@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import features as feat
+from . import cache
 from . import inference, peaks as peaks_mod, targets as targets_mod
 from . import training as train_mod
 from .atomic import write_json
@@ -73,7 +73,7 @@ class CacheValidator:
 
 def feature_config_of(h5_paths: Sequence[str | os.PathLike]):
     """The one feature config shared by ``h5_paths`` (``InputError`` when they differ)."""
-    cfgs = [(Path(p), feat.cache_config(p)) for p in h5_paths]
+    cfgs = [(Path(p), cache.cache_config(p)) for p in h5_paths]
     first_path, first = cfgs[0]
     for path, cfg in cfgs[1:]:
         if cfg.hash() != first.hash():
@@ -89,7 +89,7 @@ def train_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | 
     """Train one trial on the caches ``train_h5s`` and tune its thresholds on validation.
 
     1. Normalisation statistics, class weights and datapoints come from the **train**
-       split(s) of ``train_h5s`` only (``features.norm_stats``, ``targets.class_weights``,
+       split(s) of ``train_h5s`` only (``cache.norm_stats``, ``targets.class_weights``,
        ``targets.DatapointDataset``); validation datapoints use the same statistics.
     2. ``training.fit`` fits the model in ``out_model``'s folder (history,
        resumable ``checkpoint.pt``); after each epoch a :class:`CacheValidator`
@@ -115,13 +115,13 @@ def train_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | 
     set_threads(threads)
     train_h5s = [Path(p) for p in train_h5s]
     for p in train_h5s:
-        feat.verify_cache(p)  # a corrupt cache: one line, set aside for the rerun to rebuild
+        cache.verify_cache(p)  # a corrupt cache: one line, set aside for the rerun to rebuild
     cfg = feature_config_of(train_h5s)
     fps = int(cfg.fps)
     frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
     peak_params = peak_params_of(peaks)
     window = float(evaluation["window"])
-    mean, std = feat.norm_stats(train_h5s)
+    mean, std = cache.norm_stats(train_h5s)
     train_data = targets_mod.DatapointDataset(train_h5s, "train", frames, widen, mean, std, fps)
     val_data = targets_mod.DatapointDataset(train_h5s, "validation", frames, widen, mean, std, fps)
     pos_weight = targets_mod.class_weights(train_h5s, "train", widen, fps)

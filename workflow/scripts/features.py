@@ -7,17 +7,20 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import features
+from pathlib import Path
+
+from drumscribe import cache, datasets, features
 from drumscribe.errors import DrumscribeError
 
 try:
-    out = features.build_cache(
-        snakemake.wildcards.dataset,
-        snakemake.params.root,
+    dataset = snakemake.wildcards.dataset
+    out = cache.build_cache(
+        datasets.get(dataset).tracks(Path(snakemake.params.root)),
         snakemake.output.h5,
         features.FeatureConfig.from_dict(dict(snakemake.params.features)),
+        name=dataset,
         threads=max(1, int(snakemake.threads or 1)),  # processes computing the spectrograms
     )
-    features.verify_cache(out, full=True)  # a bad write fails this job, not every consumer
+    cache.verify_cache(out, full=True)  # a bad write fails this job, not every consumer
 except DrumscribeError as error:
     sys.exit(str(error))
