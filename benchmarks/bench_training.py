@@ -80,7 +80,7 @@ def main(argv=None):
     ap.add_argument("--rnn-autocast", action="store_true",
                     help="let autocast run GRU/LSTM layers in bf16 too (default: they run in float32)")
     ap.add_argument("--trial-epochs", type=int, default=0,
-                    help="also run training.train_trial for this many epochs per architecture on "
+                    help="also run training.fit for this many epochs per architecture on "
                          "random in-memory data (--trial-datapoints train, a quarter as many validation) "
                          "and report seconds per epoch")
     ap.add_argument("--trial-datapoints", type=int, default=1024)
@@ -115,8 +115,8 @@ def main(argv=None):
 
 
 def trial_bench(args, device):
-    """Whole epochs through ``training.train_trial`` (data loading from memory, validation loss,
-    checkpoint writing included; no evaluate_fn)."""
+    """Whole epochs through ``training.fit`` (data loading from memory, validation loss,
+    checkpoint writing included; no validator)."""
     import tempfile
 
     from torch.utils.data import TensorDataset
@@ -132,12 +132,12 @@ def trial_bench(args, device):
     train, val = data(args.trial_datapoints, 0), data(max(1, args.trial_datapoints // 4), 1)
     cfg = {"max_epochs": args.trial_epochs, "batch_size": args.batch, "num_workers": 0,
            "device": str(device), "seed": 0}
-    print(f"# train_trial: {len(train)} train + {len(val)} validation datapoints in memory, "
+    print(f"# fit: {len(train)} train + {len(val)} validation datapoints in memory, "
           f"{args.trial_epochs} epochs")
     print(f"{'arch':<18}{'s/epoch':>10}{'train dp/s':>12}{'last val loss':>15}")
     for arch in args.arch:
         with tempfile.TemporaryDirectory() as tmp:
-            training.train_trial(arch, MIDDLE[arch], train, val, tmp, cfg, progress=False,
+            training.fit(arch, MIDDLE[arch], train, val, tmp, cfg, progress=False,
                                  pos_weight=[3.0] * 5)
             hist = training.read_history(f"{tmp}/history.csv")
         s = sum(r["seconds"] for r in hist[1:]) / max(1, len(hist) - 1) if len(hist) > 1 else hist[0]["seconds"]

@@ -100,7 +100,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from drumscribe.transcribe import Transcriber
-kw = {"window": float(sys.argv[6]), "context": float(sys.argv[7])} if float(sys.argv[6]) > 0 else {}
+kw = {"chunk": float(sys.argv[6]), "context": float(sys.argv[7])} if float(sys.argv[6]) > 0 else {}
 t = Transcriber(sys.argv[1], device=sys.argv[3], threads=int(sys.argv[4]), batch_size=int(sys.argv[5]) or None, **kw)
 t1 = time.perf_counter()
 r = t.transcribe(sys.argv[2], keep_activations=False) if sys.argv[2] != "-" else None
@@ -160,9 +160,9 @@ def main(argv=None) -> int:
 
     # ---- warm speed
     song = synth_song(work / f"song_{args.song_minutes:g}min.wav", args.song_minutes, seed=1)
-    kw = {"window": args.window, "context": args.context} if args.window > 0 else {}
+    kw = {"chunk": args.window, "context": args.context} if args.window > 0 else {}
     t = Transcriber(model, device=args.device, threads=args.threads, batch_size=args.batch_size or None, **kw)
-    res["window"], res["context"] = t.window_frames / t.fps, t.context_frames / t.fps
+    res["chunk"], res["context"] = t.chunk_frames / t.fps, t.context_frames / t.fps
     warm = synth_song(work / "warmup.wav", 0.25, seed=2)
     t.transcribe(warm)
     best = None

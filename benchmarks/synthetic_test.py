@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
 
-    from drumscribe import CLASSES, experiment, metrics
+    from drumscribe import CLASSES, metrics, synth
+    from drumscribe import config as ds_config
     from drumscribe.labels import onsets_from_json
     from drumscribe.transcribe import Transcriber
 
@@ -40,11 +41,11 @@ def main(argv=None) -> int:
         for k, v in (yaml.safe_load(Path(p).read_text()) or {}).items():
             config[k] = {**config[k], **v} if isinstance(v, dict) and isinstance(config.get(k), dict) else v
     render = config["render"]
-    kits = experiment.render_kits(config)
+    kits = ds_config.render_kits(config)
     test_kits = list(render["kit_split"]["test"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    assignments = experiment.assign_kits(args.gmd, kits, render, out / "assignments.csv")
+    assignments = synth.assign_kits(args.gmd, kits, render, out / "assignments.csv")
     models = dict(m.split("=", 1) for m in args.model)
     transcribers = {n: Transcriber(p, threads=args.threads) for n, p in models.items()}
     result = {"preset": args.preset, "test_kits": test_kits, "models": models, "datasets": {}}
@@ -53,7 +54,7 @@ def main(argv=None) -> int:
         rows = {n: {c: [0, 0, 0] for c in CLASSES} for n in models}
         n_tracks = 0
         for kit in test_kits:
-            manifest = experiment.render_kit(kit, assignments, args.gmd, out / dataset, mix, render)
+            manifest = synth.render_kit(kit, assignments, args.gmd, out / dataset, mix, render)
             import pandas as pd
 
             table = pd.read_csv(manifest)

@@ -58,7 +58,7 @@ def test_real_full_disk_audio_cache_and_cli(tiny_disk, tmp_path, capsys):
     from drumscribe.audio import write_wav
     from drumscribe.cli import main
     from test_features import CFG, make_tracks
-    from drumscribe.features import build_cache
+    from drumscribe.cache import build_cache
     from test_transcribe import untrained_checkpoint
 
     y = np.random.default_rng(0).normal(0, 0.1, SAMPLE_RATE * 20).astype(np.float32)
@@ -67,7 +67,7 @@ def test_real_full_disk_audio_cache_and_cli(tiny_disk, tmp_path, capsys):
     tracks = make_tracks(tmp_path, [(f"t{i}", "train", {"BD": [0.5]}, 20.0) for i in range(4)])
     (tiny_disk / "fill").write_bytes(bytes(1000 * 1024))
     with pytest.raises(OutputError, match=r"toy\.h5: no space left on device"):
-        build_cache("toy", None, tiny_disk / "toy.h5", CFG, tracks=tracks, progress=False)
+        build_cache(tracks, tiny_disk / "toy.h5", CFG, name="toy", progress=False)
     assert [p.name for p in tiny_disk.iterdir()] == ["fill"]
 
     model = untrained_checkpoint(tmp_path / "m.pt", "crnn", seed=1, cell="gru", num_layers=1, hidden_size=16,
@@ -83,14 +83,14 @@ def test_real_full_disk_audio_cache_and_cli(tiny_disk, tmp_path, capsys):
 
 def test_cache_build_stops_before_the_disk_fills(tmp_path, monkeypatch):
     """h5py crashes (segfault) on a write that meets a full disk: the build must stop before."""
-    from drumscribe import features
+    from drumscribe import cache
     from test_features import CFG, make_tracks
 
     class Usage:
         free = 3 << 20
 
     tracks = make_tracks(tmp_path, [("t0", "train", {"BD": [0.5]}, 2.0)])
-    monkeypatch.setattr(features.shutil, "disk_usage", lambda folder: Usage)
+    monkeypatch.setattr(cache.shutil, "disk_usage", lambda folder: Usage)
     with pytest.raises(OutputError, match=r"out/toy\.h5: no space left on device \(stopped at 3 MiB free"):
-        features.build_cache("toy", None, tmp_path / "out" / "toy.h5", CFG, tracks=tracks, progress=False)
+        cache.build_cache(tracks, tmp_path / "out" / "toy.h5", CFG, name="toy", progress=False)
     assert list((tmp_path / "out").iterdir()) == []

@@ -17,7 +17,7 @@ import torch
 
 from drumscribe import CLASSES, SAMPLE_RATE
 from drumscribe.cli import _pair_key, main
-from drumscribe.labels import onsets_from_midi
+from drumscribe.references import onsets_from_midi
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_transcribe import FLUIDSYNTH, SF2, fit_tiny_model, make_groove, untrained_checkpoint  # noqa: E402
@@ -175,7 +175,8 @@ def test_bad_model_files_and_device(env, tmp_path, capsys):
 def test_bad_options_are_usage_errors(env, capsys):
     assert main(["transcribe", str(env["wav"]), "--format", "midi,mp4", "--model", str(env["model"])]) == 2
     assert "--format" in capsys.readouterr().err
-    for bad in (["--threads", "0"], ["--threads", "two"], ["--batch-size", "-1"], ["--window", "0"]):
+    for bad in (["--threads", "0"], ["--threads", "two"], ["--batch-size", "-1"], ["--window", "0"],
+                ["--chunk-seconds", "0"]):
         assert main(["transcribe", str(env["wav"]), "--model", str(env["model"]), *bad]) == 2, bad
         assert f"argument {bad[0]}" in capsys.readouterr().err
     assert main(["evaluate", "a.json", "b.txt", "--window", "-0.05"]) == 2

@@ -13,9 +13,9 @@ import soundfile as sf
 from drumscribe import CLASSES
 from drumscribe.datasets import Track
 from drumscribe.errors import ConfigError, InputError
+from drumscribe.cache import build_cache, check_cache, list_tracks, norm_stats, read_track
 from drumscribe.features import (
-    FeatureConfig, band_frequencies, build_cache, check_cache, fft_frequencies, frame_signal, list_tracks, log_filterbank,
-    n_bins, n_frames, norm_stats, read_track, spectrogram,
+    FeatureConfig, band_frequencies, fft_frequencies, frame_signal, log_filterbank, n_bins, n_frames, spectrogram,
 )
 from drumscribe.labels import empty_onsets
 
@@ -210,7 +210,7 @@ TOY = [
 
 def test_build_cache_layout_and_contents(tmp_path):
     tracks = make_tracks(tmp_path, TOY)
-    out = build_cache("toy", None, tmp_path / "out" / "toy.h5", CFG, tracks=tracks, progress=False)
+    out = build_cache(tracks, tmp_path / "out" / "toy.h5", CFG, name="toy", progress=False)
     assert out.is_file() and [p.name for p in out.parent.iterdir()] == ["toy.h5"]
     with h5py.File(out, "r") as h5:
         a = h5.attrs
@@ -258,7 +258,7 @@ def test_mixed_stems_and_max_tracks(tmp_path):
     sf.write(tmp_path / "b.wav", b, 22050, subtype="FLOAT")  # another rate: resampled
     t = Track("m", "train", "g", (tmp_path / "a.wav", tmp_path / "b.wav"), lambda: empty_onsets(), gains=(1.0, 0.5))
     extra = make_tracks(tmp_path, TOY[:1])
-    out = build_cache("toy", None, tmp_path / "m.h5", CFG, tracks=[t] + extra, max_tracks=1, progress=False)
+    out = build_cache([t] + extra, tmp_path / "m.h5", CFG, name="toy", max_tracks=1, progress=False)
     assert list_tracks(out) == ["m"]
     spec, _, attrs = read_track(out, "m")
     assert spec.shape == (100, 84) and attrs["duration"] == pytest.approx(1.0)
@@ -271,13 +271,13 @@ def test_precomputed_features_track(tmp_path):
     ann = tmp_path / "ann.txt"
     ann.write_text("x")
     t = Track("pre", "train", "g", (), lambda: empty_onsets(), annotation=ann, features=lambda: feats[:, :, None])
-    out = build_cache("adtof_like", None, tmp_path / "p.h5", CFG, tracks=[t], progress=False)
+    out = build_cache([t], tmp_path / "p.h5", CFG, name="adtof_like", progress=False)
     spec, _, attrs = read_track(out, "pre")
     np.testing.assert_allclose(spec, feats, atol=2e-3)
     assert attrs["duration"] == pytest.approx(4.3)
     bad = Track("bad", "train", "g", (), lambda: empty_onsets(), annotation=ann, features=lambda: feats[:, :80])
     with pytest.raises(InputError, match="ann.txt"):
-        build_cache("adtof_like", None, tmp_path / "q.h5", CFG, tracks=[bad], progress=False)
+        build_cache([bad], tmp_path / "q.h5", CFG, name="adtof_like", progress=False)
     assert not (tmp_path / "q.h5").exists()
 
 
@@ -295,15 +295,15 @@ def test_interrupted_write_leaves_nothing_and_rerun_builds(tmp_path):
 
     broken = Track("zz_broken", "train", "g", tracks[0].audio, boom)
     with pytest.raises(RuntimeError, match="killed"):
-        build_cache("toy", None, out_dir / "toy.h5", CFG, tracks=tracks + [broken], progress=False)
+        build_cache(tracks + [broken], out_dir / "toy.h5", CFG, name="toy", progress=False)
     assert _leftovers(out_dir) == []
-    out = build_cache("toy", None, out_dir / "toy.h5", CFG, tracks=tracks, progress=False)
+    out = build_cache(tracks, out_dir / "toy.h5", CFG, name="toy", progress=False)
     assert _leftovers(out_dir) == ["toy.h5"]
     assert len(list_tracks(out)) == 4
     # a failed rebuild leaves the previous good cache untouched
     before = out.read_bytes()
     with pytest.raises(RuntimeError):
-        build_cache("toy", None, out, CFG, tracks=[broken], progress=False)
+        build_cache([broken], out, CFG, name="toy", progress=False)
     assert out.read_bytes() == before and _leftovers(out_dir) == ["toy.h5"]
 
 
@@ -313,29 +313,29 @@ def test_bad_audio_track_names_the_file_and_leaves_no_h5(tmp_path):
     fake.write_text("not audio")
     bad = Track("bad", "train", "g", (fake,), lambda: empty_onsets())
     with pytest.raises(InputError, match="fake.wav"):
-        build_cache("toy", None, tmp_path / "out.h5", CFG, tracks=tracks + [bad], progress=False)
+        build_cache(tracks + [bad], tmp_path / "out.h5", CFG, name="toy", progress=False)
     assert not (tmp_path / "out.h5").exists() and not list(tmp_path.glob(".out.h5*"))
 
 
 def test_duplicate_ids_and_no_tracks(tmp_path):
     tracks = make_tracks(tmp_path, TOY[:1])
     with pytest.raises(InputError, match="duplicate"):
-        build_cache("toy", None, tmp_path / "d.h5", CFG, tracks=tracks * 2, progress=False)
+        build_cache(tracks * 2, tmp_path / "d.h5", CFG, name="toy", progress=False)
     with pytest.raises(InputError, match="no tracks"):
-        build_cache("toy", None, tmp_path / "d.h5", CFG, tracks=[], progress=False)
+        build_cache([], tmp_path / "d.h5", CFG, name="toy", progress=False)
 
 
 def test_norm_stats_combines_caches_count_weighted(tmp_path):
     ta = make_tracks(tmp_path, TOY[:1])
     tb = make_tracks(tmp_path, [("other", "train", {"BD": [0.1, 0.2, 0.3]}, 0.7), TOY[2]])
-    a = build_cache("a", None, tmp_path / "a.h5", CFG, tracks=ta, progress=False)
-    b = build_cache("b", None, tmp_path / "b.h5", CFG, tracks=tb, progress=False)
+    a = build_cache(ta, tmp_path / "a.h5", CFG, name="a", progress=False)
+    b = build_cache(tb, tmp_path / "b.h5", CFG, name="b", progress=False)
     mean, std = norm_stats([a, b])
     allx = np.concatenate([read_track(a, "kitA/t0")[0], read_track(b, "other")[0]]).astype(np.float64)
     np.testing.assert_allclose(mean, allx.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(std, np.maximum(allx.std(0), 1e-5), rtol=1e-4, atol=1e-5)
     assert mean.dtype == np.float32
-    only_val = build_cache("v", None, tmp_path / "v.h5", CFG, tracks=make_tracks(tmp_path, TOY[2:3]), progress=False)
+    only_val = build_cache(make_tracks(tmp_path, TOY[2:3]), tmp_path / "v.h5", CFG, name="v", progress=False)
     with pytest.raises(InputError, match="no train"):
         norm_stats([only_val])
 
@@ -349,8 +349,11 @@ def test_missing_and_non_hdf5_cache(tmp_path):
 
 
 def test_unknown_dataset_is_config_error(tmp_path):
+    # the cache takes tracks; naming a dataset that does not exist fails where the name is resolved
+    from drumscribe import datasets
+
     with pytest.raises(ConfigError):
-        build_cache("no_such_dataset", tmp_path, tmp_path / "x.h5", CFG, progress=False)
+        build_cache(datasets.get("no_such_dataset").tracks(tmp_path), tmp_path / "x.h5", CFG, progress=False)
 
 
 # ------------------------------------------------------- parallel cache build
@@ -390,14 +393,14 @@ def test_threads_build_equals_serial_build(tmp_path):
     picklable = [Track(t.track_id + "_p", t.split, t.group, t.audio,
                        functools.partial(dict, t.load_onsets()), meta={"x": lambda: 0}) for t in tracks]
     for name, ts in (("closures", tracks), ("picklable", picklable)):
-        one = build_cache("toy", None, tmp_path / f"{name}1.h5", CFG, tracks=ts, progress=False, threads=1)
-        two = build_cache("toy", None, tmp_path / f"{name}2.h5", CFG, tracks=ts, progress=False, threads=2)
+        one = build_cache(ts, tmp_path / f"{name}1.h5", CFG, name="toy", progress=False, threads=1)
+        two = build_cache(ts, tmp_path / f"{name}2.h5", CFG, name="toy", progress=False, threads=2)
         _assert_same_h5(one, two)
     # a lambda `features` callable does not pickle: that dataset is built serially, same file
     feats = np.random.default_rng(0).uniform(0, 2, (1030, 84)).astype(np.float32)
     pre = [Track(f"pre{n}", "train", "g", (), empty_onsets, features=lambda n=n: feats[:n]) for n in (1030, 230)]
-    one = build_cache("pre", None, tmp_path / "pre1.h5", CFG, tracks=pre, progress=False, threads=1)
-    two = build_cache("pre", None, tmp_path / "pre2.h5", CFG, tracks=pre, progress=False, threads=2)
+    one = build_cache(pre, tmp_path / "pre1.h5", CFG, name="pre", progress=False, threads=1)
+    two = build_cache(pre, tmp_path / "pre2.h5", CFG, name="pre", progress=False, threads=2)
     _assert_same_h5(one, two)
     # chunks compressed outside h5py (shuffle + deflate, zero-padded edge chunk) read back exactly
     ref = tmp_path / "ref.h5"
@@ -414,7 +417,7 @@ def test_threads_build_equals_serial_build(tmp_path):
             ours, theirs = (f.id.read_direct_chunk(at)[1] for f in (h5["tracks/pre1030/spec"], r["spec"]))
             assert zlib.decompress(ours) == zlib.decompress(theirs)
     with pytest.raises(ConfigError, match="threads"):
-        build_cache("toy", None, tmp_path / "x.h5", CFG, tracks=tracks, progress=False, threads=0)
+        build_cache(tracks, tmp_path / "x.h5", CFG, name="toy", progress=False, threads=0)
 
 
 def test_threads_bad_audio_names_the_file_and_leaves_no_h5(tmp_path):
@@ -424,7 +427,7 @@ def test_threads_bad_audio_names_the_file_and_leaves_no_h5(tmp_path):
     bad = Track("bad", "train", "g", (fake,), empty_onsets)
     out = tmp_path / "out" / "out.h5"
     with pytest.raises(InputError, match="fake.wav") as info:
-        build_cache("toy", None, out, CFG, tracks=[tracks[0], bad, tracks[1]], progress=False, threads=2)
+        build_cache([tracks[0], bad, tracks[1]], out, CFG, name="toy", progress=False, threads=2)
     assert type(info.value) is InputError and "\n" not in str(info.value)
     assert str(info.value).startswith(str(fake))
     assert [p.name for p in out.parent.iterdir()] == []
@@ -436,7 +439,7 @@ def test_threads_pool_jobs_and_unguarded_script(tmp_path):
     import subprocess
     import sys
 
-    from drumscribe.features import _pool_jobs
+    from drumscribe.cache import _pool_jobs
 
     tracks = make_tracks(tmp_path, TOY[:2])
     jobs, with_onsets, needs_main = _pool_jobs(tracks)
@@ -449,13 +452,13 @@ def test_threads_pool_jobs_and_unguarded_script(tmp_path):
         "import os, sys\n"
         "from pathlib import Path\n"
         "from drumscribe.datasets import Track\n"
-        "from drumscribe.features import build_cache\n"
+        "from drumscribe.cache import build_cache\n"
         "from drumscribe.labels import empty_onsets\n"
         "with open(Path(sys.argv[1]) / 'runs.txt', 'a') as f:\n"
         "    f.write('run\\n')\n"
         "wavs = sorted(Path(sys.argv[1]).glob('*.wav'))\n"
         "tracks = [Track(p.stem, 'train', 'g', (p,), empty_onsets) for p in wavs]\n"
-        "build_cache('toy', None, Path(sys.argv[1]) / 'c.h5', tracks=tracks, progress=False, threads=2)\n")
+        "build_cache(tracks, Path(sys.argv[1]) / 'c.h5', name='toy', progress=False, threads=2)\n")
     res = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "runs.txt").read_text() == "run\n"  # the children did not re-run it
@@ -473,22 +476,22 @@ def test_threads_dead_worker_raises_and_leaves_no_h5(tmp_path):
                  features=functools.partial(os._exit, 3))
     out = tmp_path / "out" / "out.h5"
     with pytest.raises(BrokenProcessPool) as info:
-        build_cache("toy", None, out, CFG, tracks=tracks + [dies], progress=False, threads=2)
+        build_cache(tracks + [dies], out, CFG, name="toy", progress=False, threads=2)
     assert any("feature worker died" in n for n in getattr(info.value, "__notes__", []))
     assert [p.name for p in out.parent.iterdir()] == []
 
 
 def test_corrupt_cache_is_one_line_and_set_aside_for_the_rebuild(tmp_path):
-    from drumscribe import experiment
-    from drumscribe.features import verify_cache
+    from drumscribe import plotting
+    from drumscribe.cache import verify_cache
 
-    good = build_cache("toy", None, tmp_path / "good.h5", CFG, tracks=make_tracks(tmp_path, TOY), progress=False)
+    good = build_cache(make_tracks(tmp_path, TOY), tmp_path / "good.h5", CFG, name="toy", progress=False)
     verify_cache(good, full=True)
     data = good.read_bytes()
     truncated = tmp_path / "toy.h5"
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError) as err:
-        experiment.summary_table([truncated])  # a consumer (raw OSError before)
+        plotting.summary_table([truncated])  # a consumer (raw OSError before)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith(f"{truncated}: corrupt or truncated HDF5 feature cache")
     assert "rerun to rebuild it" in msg

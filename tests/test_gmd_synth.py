@@ -14,7 +14,8 @@ import soundfile as sf
 
 from drumscribe import datasets
 from drumscribe.errors import ConfigError, InputError
-from drumscribe.labels import ROLAND_TO_CLASS, onsets_from_midi
+from drumscribe.labels import ROLAND_TO_CLASS
+from drumscribe.references import onsets_from_midi
 from drumscribe.synth import accompaniment, fluid, gmd, kits, render
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -7,7 +7,7 @@ import pytest
 from drumscribe import CLASSES
 from drumscribe.errors import InputError
 from drumscribe.metrics import (
-    _fast_match_count, add_counts, class_counts, counts_from_scores, match_counts, scores, sum_counts,
+    fast_match_count, add_counts, class_counts, counts_from_scores, match_counts, scores, sum_counts,
     zero_counts,
 )
 
@@ -97,7 +97,7 @@ def test_fast_matcher_equals_mir_eval_on_random_grid_times():
         est = np.sort(rng.integers(0, 300, m) / 100.0)
         window = [0.05, 0.02, 0.03, 0.1][trial % 4]
         tp = match_counts(ref, est, window)[0]
-        assert _fast_match_count(ref, est, window) == tp, (ref, est, window)
+        assert fast_match_count(ref, est, window) == tp, (ref, est, window)
         if n and m:
             assert tp == len(mir_eval.util.match_events(ref, est, window))
 

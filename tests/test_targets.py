@@ -12,7 +12,8 @@ import torch
 from drumscribe import CLASSES
 from drumscribe.datasets import Track
 from drumscribe.errors import InputError
-from drumscribe.features import FeatureConfig, build_cache, norm_stats, read_track
+from drumscribe.cache import build_cache, norm_stats, read_track
+from drumscribe.features import FeatureConfig
 from drumscribe.labels import empty_onsets
 from drumscribe.targets import (
     DatapointDataset, class_weights, datapoint_index, frame_targets, onset_frames, track_arrays,
@@ -74,7 +75,7 @@ def make_cache(tmp_path, name, tracks_spec):
         p = tmp_path / f"{name}_{tid}.wav"
         sf.write(p, y, SR, subtype="PCM_16")
         tracks.append(Track(tid, split, tid, (p,), (lambda o=on(**onsets): o)))
-    return build_cache(name, None, tmp_path / f"{name}.h5", FeatureConfig(), tracks=tracks, progress=False)
+    return build_cache(tracks, tmp_path / f"{name}.h5", FeatureConfig(), name=name, progress=False)
 
 
 SPEC_A = [

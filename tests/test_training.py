@@ -53,20 +53,20 @@ def _f1_stub(model, data):
 def test_killed_trial_resumes_to_the_same_history_and_model(tmp_path):
     train, val = _data(), _data(n=4, seed=1)
     ev = lambda m: {"micro_f1": _f1_stub(m, val)}  # noqa: E731
-    straight = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "a", CFG, progress=False,
-                                    pos_weight=[3.0] * 5, evaluate_fn=ev, meta={})
+    straight = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "a", CFG, progress=False,
+                                    pos_weight=[3.0] * 5, validator=training.FunctionValidator(ev), meta={})
     assert straight["finished"] and straight["epochs"] == 2
 
     # the same trial killed after epoch 1 ...
-    part = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", CFG, progress=False,
-                                pos_weight=[3.0] * 5, evaluate_fn=ev, meta={}, stop_after_epochs=1)
+    part = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "b", CFG, progress=False,
+                                pos_weight=[3.0] * 5, validator=training.FunctionValidator(ev), meta={}, stop_after_epochs=1)
     assert not part["finished"] and part["model_path"] is None
     assert not (tmp_path / "b" / "model.pt").exists()
     assert (tmp_path / "b" / "checkpoint.pt").is_file()
     assert len(training.read_history(tmp_path / "b" / "history.csv")) == 1
     # ... and started again: resumes from its checkpoint
-    resumed = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", CFG, progress=False,
-                                   pos_weight=[3.0] * 5, evaluate_fn=ev, meta={})
+    resumed = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "b", CFG, progress=False,
+                                   pos_weight=[3.0] * 5, validator=training.FunctionValidator(ev), meta={})
     assert resumed["resumed_from_epoch"] == 1 and resumed["finished"]
 
     ha = training.read_history(tmp_path / "a" / "history.csv")
@@ -107,14 +107,14 @@ def test_preloaded_and_dataloader_training_give_the_same_history(tmp_path):
     runs = {}
     for preload in (False, True, "auto"):
         out = tmp_path / str(preload)
-        training.train_trial("cnn", SMALL_CNN, train, val, out, {**CFG, "preload": preload,
+        training.fit("cnn", SMALL_CNN, train, val, out, {**CFG, "preload": preload,
                              "max_train_datapoints": 9}, progress=False, pos_weight=[3.0] * 5)
         rows = _without_timing(training.read_history(out / "history.csv"))
-        runs[preload] = [{k: v for k, v in r.items() if k != "val_micro_f1"} for r in rows]  # NaN: no evaluate_fn
+        runs[preload] = [{k: v for k, v in r.items() if k != "val_micro_f1"} for r in rows]  # NaN: no validator
     assert train.preloaded == 2 and val.preloaded == 2  # True and auto (small data) preload
     assert runs[False] == runs[True] == runs["auto"]
     assert runs[False][0]["train_loss"] != runs[False][1]["train_loss"]
-    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "cap", {**CFG, "preload": "auto",
+    training.fit("cnn", SMALL_CNN, train, val, tmp_path / "cap", {**CFG, "preload": "auto",
                          "preload_max_gb": 1e-9}, progress=False)
     assert train.preloaded == 2  # over the cap: read through the DataLoader
 
@@ -224,13 +224,13 @@ def test_augmented_trial_resumes_to_the_same_history(tmp_path):
     train.mean, train.std = np.zeros(F, np.float32), np.ones(F, np.float32)
     aug = {**CFG, "augment_gain_db": 6.0, "augment_tilt_db": 3.0, "augment_pitch_bins": 2, "augment_eq_db": 4.0,
            "preload": False}
-    straight = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "a", aug, progress=False)
-    part = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False, stop_after_epochs=1)
-    resumed = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False)
-    plain = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "c", {**aug, "augment_gain_db": 0.0,
+    straight = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "a", aug, progress=False)
+    part = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False, stop_after_epochs=1)
+    resumed = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "b", aug, progress=False)
+    plain = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "c", {**aug, "augment_gain_db": 0.0,
                                  "augment_tilt_db": 0.0, "augment_pitch_bins": 0, "augment_eq_db": 0.0},
                                  progress=False)
-    old = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "d", {**aug, "augment_pitch_bins": 0,
+    old = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "d", {**aug, "augment_pitch_bins": 0,
                                "augment_eq_db": 0.0}, progress=False)
     ha, hb, hc, hd = (_without_timing(training.read_history(tmp_path / k / "history.csv")) for k in "abcd")
     drop = lambda rows: [{k: v for k, v in r.items() if k != "val_micro_f1"} for r in rows]  # noqa: E731
@@ -243,9 +243,9 @@ def test_augmented_trial_resumes_to_the_same_history(tmp_path):
 
 def test_finished_checkpoint_without_model_only_writes_the_model(tmp_path):
     train, val = _data(n=4), _data(n=2, seed=1)
-    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
+    training.fit("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
     (tmp_path / "model.pt").unlink()  # killed between the last checkpoint and model.pt
-    again = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
+    again = training.fit("cnn", SMALL_CNN, train, val, tmp_path, {**CFG, "max_epochs": 1}, progress=False)
     assert again["resumed_from_epoch"] == 1 and again["epochs"] == 1
     assert (tmp_path / "model.pt").is_file()
     assert len(training.read_history(tmp_path / "history.csv")) == 1
@@ -253,8 +253,8 @@ def test_finished_checkpoint_without_model_only_writes_the_model(tmp_path):
 
 def test_checkpoint_of_other_params_is_not_resumed(tmp_path):
     train, val = _data(n=4), _data(n=2, seed=1)
-    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
-    other = training.train_trial("cnn", {**SMALL_CNN, "hidden_size": 144}, train, val, tmp_path, CFG, progress=False)
+    training.fit("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
+    other = training.fit("cnn", {**SMALL_CNN, "hidden_size": 144}, train, val, tmp_path, CFG, progress=False)
     assert other["resumed_from_epoch"] is None and other["epochs"] == 2
     assert models.load_checkpoint(tmp_path / "model.pt")[1]["params"]["hidden_size"] == 144
 
@@ -271,8 +271,8 @@ def test_best_epoch_by_validation_f1_thresholds_kept(tmp_path):
         return {"micro_f1": score, "macro_f1": score / 2, "thresholds": {c: score for c in CLASSES}}
 
     cfg = {**CFG, "max_epochs": 3, "patience": 10}
-    result = training.train_trial("rnn", {"num_layers": 2, "hidden_size": 16}, train, val, tmp_path, cfg,
-                                  progress=False, evaluate_fn=evaluate,
+    result = training.fit("rnn", {"num_layers": 2, "hidden_size": 16}, train, val, tmp_path, cfg,
+                                  progress=False, validator=training.FunctionValidator(evaluate),
                                   meta={"feature_config": {"kind": "logfilt"}})
     assert result["best_epoch"] == 2 and result["val_micro_f1"] == 0.9
     assert result["val_metrics"]["macro_f1"] == 0.45
@@ -293,13 +293,13 @@ def test_early_stopping_and_lr_on_plateau(tmp_path):
     x, y = train.tensors
     val = TensorDataset(x.flip(0)[:4], y[:4])
     cfg = {**CFG, "max_epochs": 30, "patience": 3, "lr_patience": 0, "learning_rate": 1e-2}
-    result = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, cfg, progress=False)
+    result = training.fit("cnn", SMALL_CNN, train, val, tmp_path, cfg, progress=False)
     hist = training.read_history(tmp_path / "history.csv")
     assert result["stopped_early"] and result["epochs"] == len(hist) < 30
     losses = [r["val_loss"] for r in hist]
     best = int(np.argmin(losses))
     assert len(hist) - 1 - best == 3  # exactly `patience` epochs without improvement
-    assert result["best_epoch"] == best + 1  # without evaluate_fn: lowest validation loss
+    assert result["best_epoch"] == best + 1  # without a validator: lowest validation loss
     lrs = [r["lr"] for r in hist]
     # lr_patience 0: every epoch without improvement multiplies the LR by 0.2 for the next one
     for i in range(1, len(hist)):
@@ -312,12 +312,12 @@ def test_time_budget_ends_the_trial_with_its_best_epoch(tmp_path):
     ev = lambda m: {"micro_f1": _f1_stub(m, val)}  # noqa: E731
     # a budget shorter than one epoch: the first epoch runs, then the trial ends and writes model.pt
     cfg = {**CFG, "max_epochs": 50, "max_seconds": 1e-6}
-    result = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "t", cfg, progress=False, evaluate_fn=ev)
+    result = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "t", cfg, progress=False, validator=training.FunctionValidator(ev))
     assert result["stopped_by_time"] and result["finished"] and not result["stopped_early"]
     assert result["epochs"] == 1 and (tmp_path / "t" / "model.pt").exists()
     # without a budget the same trial runs on (the budget is no part of the resume fingerprint)
-    more = training.train_trial("cnn", SMALL_CNN, train, val, tmp_path / "u", {**CFG, "max_epochs": 3},
-                                progress=False, evaluate_fn=ev)
+    more = training.fit("cnn", SMALL_CNN, train, val, tmp_path / "u", {**CFG, "max_epochs": 3},
+                                progress=False, validator=training.FunctionValidator(ev))
     assert more["epochs"] == 3 and not more["stopped_by_time"]
     with pytest.raises(ConfigError, match="training.max_seconds"):
         training.training_config({**CFG, "max_seconds": 0})
@@ -329,7 +329,7 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
     x = x.clone()
     x[1, 3, 5] = float("nan")
     with pytest.raises(TrainingError, match=r"t007: loss became NaN in epoch 1") as info:
-        training.train_trial("cnn", SMALL_CNN, TensorDataset(x, y), _data(n=2, seed=1),
+        training.fit("cnn", SMALL_CNN, TensorDataset(x, y), _data(n=2, seed=1),
                              tmp_path / "t007", CFG, progress=False)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "t007" / "model.pt").exists()
@@ -358,7 +358,7 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
 )
 def test_bad_config_fails_before_any_work(tmp_path, arch, params, cfg, needle):
     with pytest.raises(ConfigError, match=needle):
-        training.train_trial(arch, params, _data(n=2), _data(n=2), tmp_path / "t", {**CFG, **cfg}, progress=False)
+        training.fit(arch, params, _data(n=2), _data(n=2), tmp_path / "t", {**CFG, **cfg}, progress=False)
     assert not (tmp_path / "t").exists()
 
 
@@ -376,7 +376,7 @@ class _Planted:
 
 def test_resume_state_is_read_with_weights_only(tmp_path):
     train, val = _data(), _data(n=4, seed=1)
-    training.train_trial("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
+    training.fit("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # no other types in it
     assert state["state_version"] == training.STATE_VERSION and state["epoch"] == 1
 
@@ -386,7 +386,7 @@ def test_planted_resume_state_is_refused_and_nothing_runs(tmp_path, caplog):
     trial.mkdir()
     torch.save({"state_version": training.STATE_VERSION, "x": _Planted(marker)}, trial / "checkpoint.pt")
     with caplog.at_level("WARNING", logger="drumscribe.training"):
-        out = training.train_trial("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), trial, CFG, progress=False)
+        out = training.fit("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), trial, CFG, progress=False)
     assert not marker.exists()
     assert out["resumed_from_epoch"] is None and out["finished"]  # the trial started afresh
     lines = [r.getMessage() for r in caplog.records]
@@ -395,8 +395,8 @@ def test_planted_resume_state_is_refused_and_nothing_runs(tmp_path, caplog):
 
 def test_one_log_line_per_epoch(tmp_path, caplog):
     with caplog.at_level("INFO", logger="drumscribe.training"):
-        training.train_trial("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), tmp_path / "t007", CFG, progress=False,
-                             evaluate_fn=lambda m: {"micro_f1": 0.5})
+        training.fit("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), tmp_path / "t007", CFG, progress=False,
+                             validator=training.FunctionValidator(lambda m: {"micro_f1": 0.5}))
     lines = [r.getMessage() for r in caplog.records if r.name == "drumscribe.training"]
     assert len(lines) == 2 and lines[0].startswith("cnn t007 epoch 1/2: train loss ")
     assert all(k in lines[1] for k in ("val loss", "val micro F1 0.500", "lr 0.003", " s"))

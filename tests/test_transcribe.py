@@ -18,9 +18,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from drumscribe import CLASSES, SAMPLE_RATE, features, models
+from drumscribe import CLASSES, SAMPLE_RATE, features, inference, models
 from drumscribe.errors import ConfigError, InputError, ModelError
-from drumscribe.labels import onsets_from_midi
+from drumscribe.references import onsets_from_midi
 from drumscribe.metrics import class_counts, scores
 import drumscribe.transcribe as tr
 from drumscribe.transcribe import Transcriber
@@ -157,7 +157,7 @@ def test_chunked_equals_unchunked_cnn_exact(tiny):
     from drumscribe.audio import load_audio
 
     y = load_audio(wav)
-    t = Transcriber(model, window=2.0, context=0.5, batch_size=3)  # 16 s -> 16 windows, 6 batches
+    t = Transcriber(model, chunk=2.0, context=0.5, batch_size=3)  # 16 s -> 16 windows, 6 batches
     a_chunk, a_whole = t.activations(y), t.activations(y, chunked=False)
     assert a_chunk.shape == a_whole.shape == (features.n_frames(len(y), t.feature_config), 5)
     np.testing.assert_allclose(a_chunk, a_whole, atol=1e-5)
@@ -170,7 +170,7 @@ def test_chunked_equals_unchunked_cnn_exact(tiny):
 
 @pytest.mark.parametrize("window, context", [(3.0, 1.0), (None, None)])  # None: the defaults
 def test_chunked_matches_unchunked_crnn(crnn, window, context):
-    kw = {"window": window, "context": context} if window else {}
+    kw = {"chunk": window, "context": context} if window else {}
     t = Transcriber(crnn, batch_size=4, **kw)
     y = _noise_bursts(8.3)
     a_chunk, a_whole = t.activations(y), t.activations(y, chunked=False)
@@ -187,7 +187,7 @@ def test_chunked_matches_unchunked_crnn(crnn, window, context):
 
 
 def test_window_edges_short_and_exact_lengths(small_crnn):
-    t = Transcriber(small_crnn, window=2.0, context=0.5, batch_size=2)
+    t = Transcriber(small_crnn, chunk=2.0, context=0.5, batch_size=2)
     for frames in (1, 37, 199, 200, 201, 350, 351, 500):
         y = _noise_bursts(frames / 100 + 0.0001, seed=frames)[: frames * 441]
         a = t.activations(y)
@@ -305,7 +305,7 @@ def test_threads_and_window_validation(crnn):
     with pytest.raises(ConfigError, match="threads"):
         Transcriber(crnn, threads=0)
     with pytest.raises(ConfigError, match="window"):
-        Transcriber(crnn, window=2.0, context=1.0)
+        Transcriber(crnn, chunk=2.0, context=1.0)
 
 
 # --------------------------------------------------------------------------- the released model
@@ -331,10 +331,10 @@ def test_released_model_transcribes_rendered_groove(tmp_path):
 def test_traced_cpu_model_equals_eager_for_every_batch_size(tmp_path, arch, params):
     """Windows run through the frozen TorchScript trace give the eager model's output,
     whatever the batch size (the trace is made on the first batch and reused)."""
-    t = Transcriber(untrained_checkpoint(tmp_path / "m.pt", arch, **params), window=1.5, context=0.25,
+    t = Transcriber(untrained_checkpoint(tmp_path / "m.pt", arch, **params), chunk=1.5, context=0.25,
                     batch_size=4, threads=1)
     rng = np.random.default_rng(0)
-    frames = t.window_frames + 2 * t.context_frames
+    frames = t.chunk_frames + 2 * t.context_frames
     for batch in (4, 3, 5):
         windows = [rng.standard_normal((frames, 84)).astype(np.float32) for _ in range(batch)]
         fast = t._forward(windows)
@@ -366,7 +366,7 @@ def test_split_model_front_halo_and_back(tmp_path):
 @pytest.mark.parametrize("frames", [1, 4, 5, 36, 37, 38, 100, 333])
 def test_front_chunks_equal_whole_front(small_crnn, monkeypatch, frames):
     """The conv blocks run in pieces with their halo give the whole-spectrogram result."""
-    monkeypatch.setattr(tr, "FRONT_FRAMES", 37)
+    monkeypatch.setattr(inference, "FRONT_FRAMES", 37)
     t = Transcriber(small_crnn)
     x = np.random.default_rng(frames).standard_normal((frames, 84)).astype(np.float32)
     chunks = [x[i:i + 29] for i in range(0, frames, 29)]  # chunk size unrelated to FRONT_FRAMES
@@ -379,11 +379,11 @@ def test_front_chunks_equal_whole_front(small_crnn, monkeypatch, frames):
 
 def test_default_window_is_the_training_length(tmp_path):
     ckpt = untrained_checkpoint(tmp_path / "c.pt", "crnn", cell="gru", num_layers=1, hidden_size=8)
-    assert Transcriber(ckpt).window_frames == 400  # no datapoint_frames: 4 s
+    assert Transcriber(ckpt).chunk_frames == 400  # no datapoint_frames: 4 s
     torch.save({**torch.load(ckpt, weights_only=True), "datapoint_frames": 300}, tmp_path / "d.pt")
     t = Transcriber(tmp_path / "d.pt")
-    assert t.window_frames == 300 and t.context_frames == 50
-    assert Transcriber(tmp_path / "d.pt", window=8.0, context=1.0).window_frames == 800
+    assert t.chunk_frames == 300 and t.context_frames == 50
+    assert Transcriber(tmp_path / "d.pt", chunk=8.0, context=1.0).chunk_frames == 800
 
 
 def test_one_blas_thread_inside_and_restored_after():

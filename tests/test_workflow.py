@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drumscribe import CLASSES, experiment
+from drumscribe import CLASSES, evaluation, inference, plotting, search, trial as trial_mod
+from drumscribe import config as ds_config
 from drumscribe.errors import ConfigError
 
 from conftest import REPO, snakemake_cmd
@@ -68,8 +69,8 @@ def test_dry_run_default_config_lists_every_trial_and_study_job(tmp_path):
     assert counts["training_curves"] == n_datasets * n_archs
     assert counts["evaluate"] == n_datasets * n_archs * (1 + len(extra))
     assert counts["architecture_study"] == 1 and counts["dataset_study"] == 1
-    assert counts["features"] == len(experiment.used_datasets(config))
-    assert counts["render_kit"] == 2 * len(experiment.render_kits(config))
+    assert counts["features"] == len(ds_config.used_datasets(config))
+    assert counts["render_kit"] == 2 * len(ds_config.render_kits(config))
     assert counts["dataset_summary"] == 1
 
 
@@ -84,7 +85,7 @@ def test_dry_run_named_study_architecture_adds_the_combination_search(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = _job_counts(proc.stdout)
     assert counts["release_train"] == 1 and counts["release_card"] == 1
-    assert counts["release_evaluate"] == len(experiment.release_test_datasets(config))
+    assert counts["release_evaluate"] == len(ds_config.release_test_datasets(config))
     arch_study = config["datasets"], config["architectures"], config["search"]["n_trials"]
     new_combos = ["+".join(c) for c in config["dataset_study"]["train_combinations"] if "+".join(c) not in config["datasets"]]
     assert new_combos == ["gmd_synth+gmd_synth_mix"]
@@ -113,7 +114,7 @@ def test_dry_run_thesis_preset_lists_every_trial_seed_run_and_evaluation(tmp_pat
     assert counts["train_seed"] == searches * extra_seeds
     assert counts["evaluate"] == searches * tests_per_search
     assert counts["evaluate_seed"] == searches * tests_per_search * extra_seeds
-    assert counts["features"] == len(experiment.used_datasets(config))
+    assert counts["features"] == len(ds_config.used_datasets(config))
     assert counts["architecture_study"] == counts["dataset_study"] == 1
     assert "render_kit" not in counts
 
@@ -134,11 +135,11 @@ def test_dry_run_quick_preset_with_one_seed_has_no_seed_jobs_and_with_two_one_pe
 
 def test_trials_are_deterministic_and_shared_between_studies():
     config = _loaded_config()
-    a = experiment.trials(config, "gmd_synth", "crnn")
-    b = experiment.trials(config, "gmd_synth", "crnn")
+    a = ds_config.trials(config, "gmd_synth", "crnn")
+    b = ds_config.trials(config, "gmd_synth", "crnn")
     assert a == b and list(a) == [f"t{i:03d}" for i in range(8)]
     assert len({json.dumps(p, sort_keys=True) for p in a.values()}) == 8  # distinct points of the space
-    capped = experiment.trials(_loaded_config({"dataset_study": {"n_trials": 2}}), "gmd_synth+gmd_synth_mix", "crnn")
+    capped = ds_config.trials(_loaded_config({"dataset_study": {"n_trials": 2}}), "gmd_synth+gmd_synth_mix", "crnn")
     assert capped == dict(list(a.items())[:2])
 
 
@@ -165,7 +166,7 @@ def test_trials_are_deterministic_and_shared_between_studies():
 ])
 def test_semantic_errors_are_caught_before_any_job(overlay, message):
     with pytest.raises(ConfigError) as err:
-        experiment.check_config(_loaded_config(overlay))
+        ds_config.check_config(_loaded_config(overlay))
     text = str(err.value)
     assert message in text and "\n" not in text
 
@@ -212,7 +213,7 @@ def test_song_overlap_allows_held_out_splits_of_the_same_songs():
     (one split of the songs); testing a split it trains on, or another split of the songs, is."""
     base = {"datasets": ["mdb_drums"], "evaluation": {"extra_test_datasets": ["mdb_drums_drum_only"]},
             "dataset_study": {"train_combinations": [["mdb_drums"]], "test_datasets": ["mdb_drums_drum_only"]}}
-    experiment.check_song_overlap(_loaded_config(base))
+    ds_config.check_song_overlap(_loaded_config(base))
     import dataclasses
 
     from drumscribe import datasets
@@ -222,7 +223,7 @@ def test_song_overlap_allows_held_out_splits_of_the_same_songs():
     try:
         datasets.get = lambda name: remix if name == "egmd" else original(name)
         with pytest.raises(ConfigError, match="the songs of 'mdb_drums', split another way"):
-            experiment.check_song_overlap(_loaded_config({**base, "dataset_study": {
+            ds_config.check_song_overlap(_loaded_config({**base, "dataset_study": {
                 "train_combinations": [["egmd"]], "test_datasets": ["mdb_drums"]}, "evaluation": {
                 "extra_test_datasets": ["mdb_drums_drum_only", "egmd"]}}))
     finally:
@@ -245,7 +246,7 @@ def test_schema_error_message_names_the_key():
     config["peaks"]["threshold_grid"] = [0.2, 1.5]
     with pytest.raises(WorkflowError) as err:
         validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    msg = experiment.schema_error_message(err.value)
+    msg = ds_config.schema_error_message(err.value)
     assert msg == "config: peaks.threshold_grid.1: 1.5 is greater than the maximum of 1"
     assert isinstance(jsonschema.ValidationError("x"), Exception)
 
@@ -312,7 +313,7 @@ def test_quick_dag_builds_both_tables_and_plots(quick_dag_results):
             assert (res / "plots" / "curves" / f"{d}_{a}.png").is_file()
 
     summary = pd.read_csv(res / "datasets" / "summary.csv")
-    assert set(summary["dataset"]) == set(experiment.used_datasets(config))
+    assert set(summary["dataset"]) == set(ds_config.used_datasets(config))
     assert {f"onsets_{c}" for c in CLASSES} <= set(summary.columns)
     assert (summary.query("dataset == 'gmd_synth'")["tracks"] > 0).all()
 
@@ -336,14 +337,14 @@ def test_quick_dag_thresholds_come_from_validation_and_predictions_are_kept(quic
     assert mdb["zero_shot"] is True and mdb["n_tracks"] == 9
 
 
-# --------------------------------------------------------------------------- experiment glue on a tiny cache
+# --------------------------------------------------------------------------- the stages on a tiny cache
 
 def _tiny_cache(tmp_path: Path, name: str = "mdb_drums") -> Path:
     """A real HDF5 feature cache of 3 short click tracks (one per split) with known onsets."""
     import numpy as np
     import soundfile as sf
 
-    from drumscribe import SAMPLE_RATE, features
+    from drumscribe import SAMPLE_RATE, cache
     from drumscribe.datasets import Track
     from drumscribe.labels import empty_onsets
 
@@ -362,19 +363,19 @@ def _tiny_cache(tmp_path: Path, name: str = "mdb_drums") -> Path:
         sf.write(path, y, SAMPLE_RATE)
         tracks.append(Track(track_id=f"t_{split}", split=split, group=split, audio=(path,),
                             load_onsets=lambda o=onsets: o))
-    return features.build_cache(name, None, tmp_path / f"{name}.h5", progress=False, tracks=tracks)
+    return cache.build_cache(tracks, tmp_path / f"{name}.h5", name=name, progress=False)
 
 
 def test_summary_table_counts_tracks_datapoints_and_onsets(tmp_path):
     h5 = _tiny_cache(tmp_path)
-    table = experiment.summary_table([h5], datapoint_frames=400).set_index("split")
+    table = plotting.summary_table([h5], datapoint_frames=400).set_index("split")
     assert list(table.index) == ["train", "validation", "test"]
     assert table["tracks"].tolist() == [1, 1, 1]
     assert table["datapoints"].tolist() == [2, 1, 2]  # 500, 200 and 450 frames in 400-frame datapoints
     assert table.loc["train", ["onsets_BD", "onsets_HH", "onsets_SD"]].tolist() == [3, 1, 0]
     assert table.loc["test", ["onsets_BD", "onsets_CY"]].tolist() == [1, 2]
     assert abs(table.loc["test", "hours"] - 4.5 / 3600) < 1e-4
-    experiment.summarize_datasets([h5], tmp_path / "s.csv", tmp_path / "s.png")
+    plotting.dataset_summary([h5], tmp_path / "s.csv", tmp_path / "s.png")
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -385,11 +386,11 @@ def test_evaluate_model_refuses_a_cache_of_another_feature_config(tmp_path):
     h5 = _tiny_cache(tmp_path)
     net = models.build("cnn", 84, num_blocks=1, num_fc=1, hidden_size=72)
     meta = {"feature_config": {"kind": "mel", "n_mels": 84}, "norm_mean": [0.0] * 84, "norm_std": [1.0] * 84,
-            "thresholds": {c: 0.5 for c in CLASSES}, "peak_params": experiment.peak_params_of(
+            "thresholds": {c: 0.5 for c in CLASSES}, "peak_params": ds_config.peak_params_of(
                 yaml.safe_load(DEFAULT_CONFIG.read_text())["peaks"])}
     models.save_checkpoint(tmp_path / "model.pt", net, meta)
     with pytest.raises(InputError, match="feature config"):
-        experiment.evaluate_model(tmp_path / "model.pt", [h5], ["test"], tmp_path / "m.json", tmp_path / "pred",
+        evaluation.evaluate(tmp_path / "model.pt", [h5], ["test"], tmp_path / "m.json", tmp_path / "pred",
                                   device="cpu")
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "pred").exists()
 
@@ -403,9 +404,9 @@ def test_batched_activations_equal_track_by_track():
     torch.manual_seed(0)
     net = models.build("crnn", 84, cell="gru", num_layers=2, hidden_size=72).eval()
     specs = [np.random.default_rng(i).standard_normal((n, 84)).astype(np.float32) for i, n in enumerate((7, 400, 401, 950))]
-    batched = experiment.tracks_activations(net, specs, frames=400, batch_size=3)
+    batched = inference.batch_activations(net, specs, chunk_frames=400, batch_size=3)
     for spec, act in zip(specs, batched):
-        alone = experiment.track_activations(net, spec, frames=400, batch_size=1)
+        alone = inference.activations(net, spec, chunk_frames=400, batch_size=1)
         assert act.shape == (len(spec), 5)
         np.testing.assert_allclose(act, alone, atol=1e-5)
         assert ((act >= 0) & (act <= 1)).all()
@@ -419,7 +420,7 @@ def test_presets_pass_the_checks_and_keep_kit_families_in_one_pool(presets):
     from drumscribe.synth import gmd, kits
 
     config = _loaded_config(*[yaml.safe_load((REPO / f"config/presets/{p}.yaml").read_text()) for p in presets])
-    experiment.check_config(config)
+    ds_config.check_config(config)
     render = config["render"]
     ids = kits.resolve_kits("all") if render["kits"] == "all" else render["kits"]
     for kid in ids:
@@ -438,11 +439,11 @@ def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
     parts = {k: config[k] for k in ("training", "targets", "peaks", "evaluation")}
     params = {"num_blocks": 1, "num_fc": 1, "hidden_size": 72}
     trial = tmp_path / "trials" / "t000"
-    experiment.run_trial("cnn", params, [h5], trial / "model.pt", trial / "history.csv", trial / "metrics.json",
+    trial_mod.train_trial("cnn", params, [h5], trial / "model.pt", trial / "history.csv", trial / "metrics.json",
                          **parts, threads=1, progress=False)
-    experiment.select_best([trial / "metrics.json"], tmp_path / "best.json")
+    search.select_best([trial / "metrics.json"], tmp_path / "best.json")
     seed = tmp_path / "seeds" / "s1"
-    result = experiment.run_seed(tmp_path / "best.json", 1, [h5], seed / "model.pt", seed / "history.csv",
+    result = trial_mod.train_seed(tmp_path / "best.json", 1, [h5], seed / "model.pt", seed / "history.csv",
                                  seed / "metrics.json", **parts, threads=1, progress=False)
     assert result["seed"] == 1 and result["trial"] == "t000" and result["params"]["hidden_size"] == 72
     from drumscribe import models
@@ -454,7 +455,7 @@ def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
     evals = []
     for i, model in enumerate((trial / "model.pt", seed / "model.pt")):
         out = tmp_path / "eval" / str(i)
-        evals.append(experiment.evaluate_model(model, [h5], ["test"], out / "metrics.json", out / "predictions",
+        evals.append(evaluation.evaluate(model, [h5], ["test"], out / "metrics.json", out / "predictions",
                                                device="cpu"))
     assert [e["seed"] for e in evals] == [0, 1] and [e["trial"] for e in evals] == ["t000", "t000"]
     assert all(e["per_track"] and "tp_BD" in e["per_track"][0] for e in evals)
@@ -463,7 +464,7 @@ def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
                                          out_tracks_csv=tmp_path / "tracks.csv", n_resamples=100)
     assert long["n_seeds"].tolist() == [2] and long["seeds"].tolist() == ["0 1"]
     with pytest.raises(ConfigError, match="seed 0 is the search trial"):
-        experiment.run_seed(tmp_path / "best.json", 0, [h5], seed / "model.pt", seed / "history.csv",
+        trial_mod.train_seed(tmp_path / "best.json", 0, [h5], seed / "model.pt", seed / "history.csv",
                             seed / "metrics.json", **parts)
 
 
@@ -479,10 +480,11 @@ def test_dataset_path_under_resources_is_downloaded():
     """paths.<key> under resources/ that is not there yet: the download rule fills it."""
     config = _loaded_config({"evaluation": {"extra_test_datasets": ["enst_drums"]}})
     assert config["paths"]["enst_drums"] == "resources/enst_drums"
-    experiment.check_paths(config, REPO)  # no error
+    ds_config.check_paths(config, REPO, download_dir="resources")  # no error
     with pytest.raises(ConfigError, match=r"^paths\.enst_drums: /no/enst does not exist"):
-        experiment.check_paths(_loaded_config({"evaluation": {"extra_test_datasets": ["enst_drums"]},
-                                               "paths": {"enst_drums": "/no/enst"}}), REPO)
+        ds_config.check_paths(_loaded_config({"evaluation": {"extra_test_datasets": ["enst_drums"]},
+                                               "paths": {"enst_drums": "/no/enst"}}), REPO,
+                                download_dir="resources")
 
 
 def test_runtime_and_diagnostic_keys_replan_no_job(quick_dag_results, tmp_path):

@@ -110,7 +110,7 @@ def main() -> None:
     # the training curves of each dataset's best architecture (the graph's own plot function)
     import os
 
-    from drumscribe import experiment
+    from drumscribe import plotting
 
     with open(root / "results" / "architecture_long.csv") as fh:
         long = [r for r in csv.DictReader(fh) if r["best"] == "True" and r["test_dataset"] == r["dataset"]]
@@ -119,7 +119,7 @@ def main() -> None:
     try:
         for dataset in sorted({r["dataset"] for r in long}):
             win = max((r for r in long if r["dataset"] == dataset), key=lambda r: float(r["micro_f1"]))
-            experiment.plot_curves(best_json=f"results/search/{dataset}/{win['arch']}/best.json",
+            plotting.training_curves(best_json=f"results/search/{dataset}/{win['arch']}/best.json",
                                    out_png=Path(cwd, out, f"curves_{dataset}_{win['arch']}.png").resolve(),
                                    title=f"{win['arch']} on {dataset}")
     finally:

@@ -2,8 +2,8 @@
 
 Trains ``config.release``'s architecture and parameters on the release datasets' feature
 caches (``results/features/<dataset>.h5``, made by the graph) with the same library calls
-as the rules ``release_train`` and ``release_evaluate`` (``experiment.run_trial``,
-``experiment.evaluate_model``), but with ``--set KEY=VALUE`` changes, into
+as the rules ``release_train`` and ``release_evaluate`` (``trial.train_trial``,
+``evaluation.evaluate``), but with ``--set KEY=VALUE`` changes, into
 ``results/ablation/<NAME>/`` (train/ and eval/<test dataset>/), and prints one row of test
 micro F1 per test dataset. Resumable: a killed run continues from its last epoch's
 checkpoint; finished evaluations are kept.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from drumscribe import experiment
+from drumscribe import config as ds_config, evaluation, trial
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -64,19 +64,19 @@ def main(argv=None) -> int:
     rel = config["release"]
     training = {**config["training"], **(rel.get("training") or {})}
     train_h5s = [Path(f"results/features/{d}.h5") for d in rel["datasets"]]
-    tests = experiment.release_test_datasets(config)
-    needed = train_h5s + [Path(f"results/features/{m}.h5") for t in tests for m in experiment.members(t)]
+    tests = ds_config.release_test_datasets(config)
+    needed = train_h5s + [Path(f"results/features/{m}.h5") for t in tests for m in ds_config.members(t)]
     deadline = time.time() + args.wait
     while not all(p.exists() for p in needed):
         if time.time() > deadline:
             sys.exit(f"release_ablation: feature caches missing: {[str(p) for p in needed if not p.exists()]}")
         time.sleep(5)
 
-    from drumscribe import features as feat
+    from drumscribe import cache
 
     # what the caches really hold (the graph may have built them from other config files):
     # the kits of the train split, from the synthetic track ids ``<kit>__<performance>``
-    train_kits = sorted({tid.split("__")[0] for h5 in train_h5s for tid in feat.list_tracks(h5, "train") if "__" in tid})
+    train_kits = sorted({tid.split("__")[0] for h5 in train_h5s for tid in cache.list_tracks(h5, "train") if "__" in tid})
     render = config.get("render") or {}
     if train_kits and isinstance(render.get("kits"), list):
         split = render.get("kit_split") or {}
@@ -92,20 +92,20 @@ def main(argv=None) -> int:
                                                 indent=1, default=str))
     train = out / "train"
     if not (train / "model.pt").exists():
-        experiment.run_trial(arch=rel["architecture"], params=rel.get("params") or {}, train_h5s=train_h5s,
-                             out_model=train / "model.pt", out_history=train / "history.csv",
-                             out_metrics=train / "metrics.json", training=training, targets=config["targets"],
-                             peaks=config["peaks"], evaluation=config["evaluation"], threads=args.threads,
-                             progress=False)
+        trial.train_trial(arch=rel["architecture"], params=rel.get("params") or {}, train_h5s=train_h5s,
+                          out_model=train / "model.pt", out_history=train / "history.csv",
+                          out_metrics=train / "metrics.json", training=training, targets=config["targets"],
+                          peaks=config["peaks"], evaluation=config["evaluation"], threads=args.threads,
+                          progress=False)
     row = {"name": args.name}
     for test in tests:
         metrics = out / "eval" / test / "metrics.json"
         if not metrics.exists():
-            experiment.evaluate_model(model=train / "model.pt",
-                                      h5_paths=[f"results/features/{m}.h5" for m in experiment.members(test)],
-                                      splits=experiment.test_splits(config, test), test_dataset=test,
-                                      out_metrics=metrics, out_predictions=out / "eval" / test / "predictions",
-                                      window=config["evaluation"]["window"], threads=args.threads)
+            evaluation.evaluate(model=train / "model.pt",
+                                h5_paths=[f"results/features/{m}.h5" for m in ds_config.members(test)],
+                                splits=ds_config.test_splits(config, test), test_dataset=test,
+                                out_metrics=metrics, out_predictions=out / "eval" / test / "predictions",
+                                window=config["evaluation"]["window"], threads=args.threads)
         row[test] = round(json.loads(metrics.read_text())["micro_f1"], 3)
     print(json.dumps(row))
     return 0

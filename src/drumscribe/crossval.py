@@ -185,8 +185,8 @@ def song_audio(pool: "Any", song: str, load) -> tuple[np.ndarray, np.ndarray]:
 
 def song_onsets(mdb_root: str | os.PathLike, song: str) -> dict[str, np.ndarray]:
     """Reference onsets of an MDB song from ``annotations/class`` (``OT`` ignored)."""
-    from .datasets.mdb_drums import CLASS_LABELS
-    from .labels import read_annotation_txt
+    from .labels import MDB_CLASS_LABELS as CLASS_LABELS
+    from .references import read_annotation_txt
 
     return read_annotation_txt(Path(mdb_root) / "annotations" / "class" / f"{song}_class.txt", CLASS_LABELS)
 
@@ -319,8 +319,9 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
 
     pos_weight = _class_weights(train_data, 256, widen)
     t_train = time.perf_counter()
-    summary = train_mod.train_trial(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
-                                    pos_weight=pos_weight, evaluate_fn=evaluate_fn, meta=meta, threads=threads,
+    summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
+                                    pos_weight=pos_weight, validator=train_mod.FunctionValidator(evaluate_fn),
+                                    meta=meta, threads=threads,
                                     init_state=init_state)
     best = summary["val_metrics"]
     result = {
@@ -372,7 +373,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
 
     from . import models
     from .atomic import write_text
-    from .experiment import card_header
+    from .release import card_header
 
     _, meta = models.load_checkpoint(model, map_location="cpu")
     m = json.loads(Path(train_metrics).read_text())

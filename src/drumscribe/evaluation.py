@@ -1,4 +1,4 @@
-"""Evaluation glue: activations → onsets → scores, saved predictions, reference files.
+"""Evaluation glue: activations → onsets → scores, saved predictions.
 
 The protocol (see ``docs/evaluation.md``): per-class thresholds tuned on the
 validation split (:func:`drumscribe.peaks.tune_thresholds`), peak picking with
@@ -9,7 +9,8 @@ then micro / macro / per-class F1 (:func:`drumscribe.metrics.scores`).
 Test-split predictions are kept as one JSON file per track
 (``{"track_id", "onsets": {class: [s]}, "confidence": {class: [p]}}``), so every
 table can be recomputed from them and the references alone
-(:func:`scores_from_predictions`), without the model.
+(:func:`scores_from_predictions`), without the model. Reference and prediction files
+are read by :mod:`drumscribe.references` (one reader per format).
 """
 
 from __future__ import annotations
@@ -21,122 +22,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, FPS, ONSET_WINDOW, resolve_device
 from .atomic import write_json
-from .errors import InputError
-from .labels import GM_TO_CLASS, onsets_from_json, onsets_from_midi, onsets_to_json, read_annotation_txt
-from .metrics import _fast_match_count, _validate_onsets, class_counts, scores, sum_counts, validate_window
+from .errors import ConfigError, InputError
+from .labels import onsets_to_json
+from .metrics import class_counts, fast_match_count, scores, sum_counts, validate_onsets, validate_window
 from .peaks import PeakInputError, pick_onsets
-
-#: File name suffixes :func:`read_reference` understands.
-TEXT_SUFFIXES = (".txt", ".tsv")
-MIDI_SUFFIXES = (".mid", ".midi")
-JSON_SUFFIXES = (".json",)
-
-
-def text_label_map() -> dict[str, str]:
-    """Label → class for the text annotation formats: MDB Drums ``class`` and ``subclass``
-    labels (``KD``, ``SD``, ``CHH``, …) and ENST-Drums labels (``bd``, ``sd``, ``chh``, …).
-
-    The label sets do not collide (MDB is upper case, ENST lower case). MDB's ``OT`` and
-    ``TMB`` and ENST's ``cb``/``sticks`` map to no class and are dropped.
-    """
-    from .datasets.enst_drums import LABEL_MAP as ENST
-    from .datasets.mdb_drums import CLASS_LABELS, SUBCLASS_TO_GM
-
-    mdb_sub = {k: GM_TO_CLASS[v] for k, v in SUBCLASS_TO_GM.items() if v in GM_TO_CLASS}
-    return {**ENST, **mdb_sub, **CLASS_LABELS}
-
-
-#: Labels of the text formats that are known but map to no class (dropped without a word).
-IGNORED_LABELS = ("OT", "TMB", "cb", "sticks")
-
-
-def read_text_reference(path: str | os.PathLike, label_map: Mapping[str, str] | None = None,
-                        ignore_unknown: bool = False, unknown: dict | None = None) -> dict[str, np.ndarray]:
-    """Onsets of an MDB Drums / ENST-Drums text annotation; labels match case-insensitively.
-
-    ``label_map`` defaults to :func:`text_label_map` (plus :data:`IGNORED_LABELS`, known
-    and dropped). A label it does not know is an ``InputError`` listing every such label,
-    unless ``ignore_unknown``; then they are dropped, and counted in ``unknown``
-    (``{label: onsets}``) when given. An explicit ``label_map`` maps what it names and
-    drops the rest (counted in ``unknown``).
-    """
-    path = Path(path)
-    labels = {**{k: None for k in IGNORED_LABELS}, **text_label_map()} if label_map is None else label_map
-    found: dict[str, int] = {}
-    onsets = read_annotation_txt(path, labels, fold_case=True, unknown=found)
-    if found and not ignore_unknown and label_map is None:
-        listed = ", ".join(f"{k} ({n})" for k, n in sorted(found.items()))
-        raise InputError(f"{path}: unknown label(s) {listed}; known: MDB Drums class/subclass and "
-                         f"ENST-Drums labels (drop unknown ones with --ignore-unknown-labels)")
-    if unknown is not None:
-        for k, n in found.items():
-            unknown[k] = unknown.get(k, 0) + n
-    return onsets
-
-
-# --------------------------------------------------------------------------- references
-
-def read_reference(path: str | os.PathLike, label_map: Mapping[str, str] | None = None,
-                   note_map: Mapping[int, str] = GM_TO_CLASS, ignore_unknown: bool = False,
-                   unknown: dict | None = None) -> dict[str, np.ndarray]:
-    """Read reference onsets from a file; the format follows the extension.
-
-    - ``.txt`` (or ``.tsv``): MDB Drums / ENST-Drums lines ``time <tab or spaces> label``,
-      labels mapped by ``label_map`` (default :func:`text_label_map`), case-insensitively;
-      unknown labels are an error unless ``ignore_unknown`` (:func:`read_text_reference`).
-    - ``.mid`` / ``.midi``: every note of every track, mapped by ``note_map``
-      (default General MIDI; use ``labels.ROLAND_TO_CLASS`` for GMD / E-GMD).
-    - ``.json``: drumscribe onsets ``{class: [seconds]}``, or a prediction file
-      ``{"onsets": {class: [seconds]}, ...}``.
-
-    Raises
-    ------
-    InputError
-        Missing file, unknown extension, unreadable content, or no onset of any class.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: reference file not found")
-    suffix = path.suffix.lower()
-    if suffix in TEXT_SUFFIXES:
-        onsets = read_text_reference(path, label_map, ignore_unknown, unknown)
-    elif suffix in MIDI_SUFFIXES:
-        onsets = onsets_from_midi(path, note_map)
-    elif suffix in JSON_SUFFIXES:
-        onsets = _read_onsets_json(path)[0]
-    else:
-        raise InputError(f"{path}: unknown reference format {suffix or '(no extension)'} "
-                         f"(expected .txt, .mid/.midi or .json)")
-    if not any(len(v) for v in onsets.values()):
-        raise InputError(f"{path}: no onsets that map to {'/'.join(CLASSES)}")
-    return onsets
-
-
-def _read_onsets_json(path: Path) -> tuple[dict[str, np.ndarray], dict | None, str | None]:
-    """(onsets, confidence or None, track_id or None) of an onsets or prediction JSON."""
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
-    if not isinstance(obj, dict):
-        raise InputError(f"{path}: expected a JSON object of onsets")
-    body = obj.get("onsets", obj)
-    if not isinstance(body, dict):
-        raise InputError(f"{path}: 'onsets' is not an object {{class: [seconds]}}")
-    unknown = sorted(set(body) - set(CLASSES))
-    if unknown:
-        raise InputError(f"{path}: unknown class(es) {', '.join(map(str, unknown))} (expected {'/'.join(CLASSES)})")
-    try:
-        onsets = onsets_from_json(body)
-        _validate_onsets(onsets, "onsets")
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{path}: bad onset times ({exc})") from None
-    conf = obj.get("confidence") if "onsets" in obj else None
-    track_id = obj.get("track_id") if "onsets" in obj else None
-    return onsets, conf, track_id
-
+from .references import read_predictions, read_reference
 
 # --------------------------------------------------------------------------- predictions
 
@@ -148,7 +40,7 @@ def predictions_to_json(path: str | os.PathLike, onsets: Mapping, confidences: M
     (times rounded to µs, confidences to 1e-4). ``track_id`` defaults to the file stem.
     """
     path = Path(path)
-    onsets = _validate_onsets(onsets, "onsets")
+    onsets = validate_onsets(onsets, "onsets")
     obj = {"track_id": track_id if track_id is not None else path.stem, "onsets": onsets_to_json(onsets)}
     if confidences is not None:
         conf = {}
@@ -161,26 +53,9 @@ def predictions_to_json(path: str | os.PathLike, onsets: Mapping, confidences: M
     write_json(path, obj)
 
 
-def read_predictions(pred_dir: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
-    """``{track_id: onsets}`` of every ``*.json`` prediction file in ``pred_dir``."""
-    pred_dir = Path(pred_dir)
-    if not pred_dir.is_dir():
-        raise InputError(f"{pred_dir}: predictions folder not found")
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for path in sorted(pred_dir.glob("*.json")):
-        onsets, _, track_id = _read_onsets_json(path)
-        tid = track_id or path.stem
-        if tid in out:
-            raise InputError(f"{path}: track {tid!r} predicted twice in {pred_dir}")
-        out[tid] = onsets
-    if not out:
-        raise InputError(f"{pred_dir}: no prediction files (*.json)")
-    return out
-
-
 # --------------------------------------------------------------------------- scoring
 
-def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping], window: float = 0.05,
+def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping], window: float = ONSET_WINDOW,
                     track_ids: Sequence[str] | None = None, method: str = "mir_eval",
                     empty_f1: float | None = None) -> tuple[dict, list[dict]]:
     """Score estimated onsets against references, track by track and pooled.
@@ -204,11 +79,11 @@ def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping],
         if method == "mir_eval":
             per_counts.append(class_counts(ref, est, window))
         elif method == "fast":
-            r = _validate_onsets(ref, f"references[{t}]")
-            e = _validate_onsets(est, f"estimates[{t}]")
+            r = validate_onsets(ref, f"references[{t}]")
+            e = validate_onsets(est, f"estimates[{t}]")
             cc = {}
             for c in CLASSES:
-                tp = _fast_match_count(r[c], e[c], window)
+                tp = fast_match_count(r[c], e[c], window)
                 cc[c] = (tp, int(e[c].size - tp), int(r[c].size - tp))
             per_counts.append(cc)
         else:
@@ -218,7 +93,7 @@ def evaluate_onsets(references: Sequence[Mapping], estimates: Sequence[Mapping],
 
 
 def evaluate_activations(activations_list: Sequence, references_list: Sequence[Mapping], thresholds,
-                         params: Mapping, fps: float = FPS, window: float = 0.05,
+                         params: Mapping, fps: float = FPS, window: float = ONSET_WINDOW,
                          track_ids: Sequence[str] | None = None, method: str = "mir_eval",
                          empty_f1: float | None = None) -> tuple[dict, list[dict]]:
     """Peak-pick activations with ``thresholds`` and score them (:func:`evaluate_onsets`).
@@ -244,7 +119,7 @@ def evaluate_activations(activations_list: Sequence, references_list: Sequence[M
 
 
 def scores_from_predictions(pred_dir: str | os.PathLike, references: Mapping[str, object],
-                            window: float = 0.05, method: str = "mir_eval",
+                            window: float = ONSET_WINDOW, method: str = "mir_eval",
                             empty_f1: float | None = None) -> dict:
     """Recompute scores from a folder of prediction JSONs and the references.
 
@@ -269,3 +144,136 @@ def scores_from_predictions(pred_dir: str | os.PathLike, references: Mapping[str
         refs.append(read_reference(ref) if isinstance(ref, (str, os.PathLike)) else ref)
     pooled, per_track = evaluate_onsets(refs, [preds[t] for t in ids], window, ids, method, empty_f1)
     return {**pooled, "n_tracks": len(ids), "per_track": per_track}
+
+
+# --------------------------------------------------------------------------- a model on feature caches
+# (rules evaluate, evaluate_seed, release_evaluate; the activations of drumscribe.inference,
+# the path `drumscribe transcribe` runs)
+
+
+def set_threads(threads: int | None) -> None:
+    """``torch.set_num_threads(threads)`` for a job's ``threads:`` (None: torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def cache_dataset_name(h5_path: str | os.PathLike) -> str:
+    """The dataset name a feature cache was built for (its ``dataset`` attribute; a corrupt
+    cache: one line, set aside for the rerun to rebuild)."""
+    from .cache import dataset_name, verify_cache
+
+    verify_cache(h5_path)
+    return dataset_name(h5_path)
+
+
+def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, mean, std,
+                      chunk_frames: int = 400, device=None, fps: float = FPS) -> list[tuple[str, np.ndarray, dict]]:
+    """``[(track_id, activations, reference onsets)]`` of every ``split`` track of the caches:
+    whole tracks through :func:`drumscribe.inference.batch_activations` (normalised with
+    ``mean``/``std``; chunks of ``chunk_frames``, the default context)."""
+    from . import inference, targets
+
+    tracks = [(tid, spec, onsets) for path in h5_paths for spec, onsets, tid in targets.track_arrays(path, split)]
+    acts = inference.batch_activations(model, [spec for _, spec, _ in tracks], mean=mean, std=std,
+                                       chunk_frames=chunk_frames, context_frames=int(round(inference.CONTEXT_S * fps)),
+                                       device=device)
+    return [(tid, act, onsets) for (tid, _, onsets), act in zip(tracks, acts)]
+
+
+def score_activations(items, thresholds, peak_params: Mapping, fps: int, window: float,
+                      method: str = "mir_eval") -> tuple[dict, list[dict]]:
+    """Peak-pick ``[(track_id, activations, reference)]`` and score them with global counts
+    (:func:`evaluate_activations`): ``(scores, per_track)``."""
+    return evaluate_activations([a for _, a, _ in items], [r for _, _, r in items], thresholds, peak_params, fps,
+                                window, track_ids=[t for t, _, _ in items], method=method)
+
+
+def best_model(best_json: str | os.PathLike) -> Path:
+    """The ``model.pt`` of the trial a ``best.json`` (rule select_best) names."""
+    path = Path(best_json)
+    try:
+        best = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable ({exc})") from None
+    model = Path(best["trial_dir"]) / "model.pt"
+    if not model.is_file():
+        raise InputError(f"{path}: the best trial's model {model} does not exist")
+    return model
+
+
+def evaluate(model: str | os.PathLike, h5_paths: str | os.PathLike | Sequence[str | os.PathLike],
+             splits: Sequence[str] | Mapping[str, Sequence[str]],
+             out_metrics: str | os.PathLike, out_predictions: str | os.PathLike,
+             window: float = 0.05, test_dataset: str | None = None, threads: int | None = None,
+             device: str | None = "auto") -> dict:
+    """Test a checkpoint on the test split(s) of one or more feature caches with its validation-tuned thresholds.
+
+    ``model`` is a ``model.pt`` or the ``best.json`` of a search. ``h5_paths`` is one
+    cache or several (a combination ``a+b`` is tested on the pooled tracks of its
+    members); ``splits`` is a list of splits for every cache, or ``{dataset: splits}``.
+    The activations are those of :mod:`drumscribe.inference` (chunks of the checkpoint's
+    training length, stitched), what ``drumscribe transcribe`` computes. Writes the
+    scores (micro, macro and per-class F1 from counts summed over every track; the
+    onset tolerance ``window`` in seconds) with what was tested to ``out_metrics``, and one JSON of onsets per track
+    into the ``out_predictions`` folder (both atomically). Each cache must have the
+    checkpoint's feature config.
+    """
+    from . import cache, models, peaks
+    from . import features as feat
+    from .atomic import atomic_dir
+    from .config import members
+    from .inference import default_chunk as inference_chunk
+
+    set_threads(threads)
+    if isinstance(h5_paths, (str, os.PathLike)):
+        h5_paths = [h5_paths]
+    h5_paths = [Path(p) for p in h5_paths]
+    names = [cache_dataset_name(p) for p in h5_paths]
+    test_dataset = test_dataset or "+".join(names)
+    model = Path(model)
+    if model.suffix == ".json":
+        model = best_model(model)
+    net, meta = models.load_checkpoint(model, map_location="cpu")
+    cfg = feat.FeatureConfig.from_dict(meta["feature_config"])
+    dev = resolve_device(device, "training.device")
+    net.to(dev)
+    mean, std = meta["norm_mean"], meta["norm_std"]
+    thresholds, peak_params = models.checkpoint_thresholds(model, meta), meta["peak_params"]
+    chunk = int(round(inference_chunk(meta, cfg.fps) * cfg.fps))
+    items = []
+    used_splits = {}
+    for path, name in zip(h5_paths, names):
+        cache.check_cache(path, cfg)
+        wanted = list(splits.get(name, ["test"]) if isinstance(splits, Mapping) else splits)
+        used_splits[name] = wanted
+        for split in wanted:
+            items += split_activations(net, [path], split, mean, std, chunk, dev, cfg.fps)
+    if not items:
+        raise InputError(f"{', '.join(map(str, h5_paths))}: no tracks in the split(s) tested ({used_splits})")
+    train_datasets = list(meta.get("datasets") or [])
+    result = {
+        "test_dataset": test_dataset,
+        "splits": sorted({s for v in used_splits.values() for s in v}, key=["train", "validation", "test"].index),
+        "splits_per_dataset": used_splits,
+        "train_dataset": "+".join(train_datasets),
+        "arch": meta["arch"],
+        "trial": meta.get("trial"),
+        "seed": int(meta.get("seed") or 0),
+        "params": meta["params"],
+        "zero_shot": not set(members(test_dataset)) <= set(train_datasets),
+        "n_tracks": len(items),
+        "window": window,
+        "thresholds": thresholds,
+        "model": str(model),
+    }
+    scores, per_track = score_activations(items, thresholds, peak_params, cfg.fps, window)
+    result.update(scores)
+    result["per_track"] = per_track
+    with atomic_dir(out_predictions) as tmp:
+        for tid, act, _ in items:
+            onsets, conf = peaks.pick_onsets_with_confidence(act, thresholds, peak_params, cfg.fps)
+            predictions_to_json(Path(tmp) / f"{tid.replace('/', '__')}.json", onsets, conf, track_id=tid)
+    write_json(out_metrics, result)
+    return result

@@ -1,4 +1,4 @@
-"""Label mapping: notes and annotation labels to the five classes.
+"""Label tables: notes and annotation labels to the five classes (no file I/O).
 
 Onsets are represented everywhere as ``dict[str, np.ndarray]``: one sorted float64
 array of onset times in seconds per class in :data:`drumscribe.CLASSES`.
@@ -7,17 +7,19 @@ The General MIDI reduction is ADTOF's (see ``docs/labels.md``):
 35, 36 → BD; 37, 38, 39, 40 → SD; 41, 43, 45, 47, 48, 50 → TT; 42, 44, 46 → HH;
 49, 51, 52, 53, 55, 57, 59 → CY. The Roland TD-11/TD-17 extras of GMD and E-GMD
 (22, 26 hi-hat edges, 58 tom-3 rim) join their classes. Everything else is ignored.
+
+The annotation labels of MDB Drums (:data:`MDB_CLASS_LABELS`, :data:`MDB_SUBCLASS_TO_GM`)
+and ENST-Drums (:data:`ENST_TO_GM`) are here too, so that the datasets, the CLI and
+the evaluation share one table each. Files are read by :mod:`drumscribe.references`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 
 from . import CLASSES
-from .errors import InputError
 
 #: General MIDI drum note → class (ADTOF's 5-class reduction).
 GM_TO_CLASS: dict[int, str] = {
@@ -30,6 +32,48 @@ GM_TO_CLASS: dict[int, str] = {
 
 #: Roland TD-11 / TD-17 (GMD, E-GMD): GM plus hi-hat edges 22/26 and tom-3 rim 58.
 ROLAND_TO_CLASS: dict[int, str] = {**GM_TO_CLASS, 22: "HH", 26: "HH", 58: "TT"}
+
+#: MDB Drums ``annotations/class`` label → class (``OT``, other, is ignored).
+MDB_CLASS_LABELS: dict[str, str] = {"KD": "BD", "SD": "SD", "TT": "TT", "HH": "HH", "CY": "CY"}
+
+#: MDB Drums ``annotations/subclass`` label → General MIDI note (MDB Drums paper, table 1);
+#: TMB (54) maps to no class.
+MDB_SUBCLASS_TO_GM: dict[str, int] = {
+    "KD": 35,
+    "SD": 38, "SDB": 38, "SDD": 38, "SDF": 38, "SDG": 38, "SDNS": 38, "SST": 37,
+    "CHH": 42, "OHH": 46, "PHH": 44,
+    "HIT": 50, "MHT": 48, "HFT": 43, "LFT": 41,
+    "RDC": 51, "RDB": 53, "CRC": 49, "CHC": 52, "SPC": 55,
+    "TMB": 54,
+}
+
+#: ENST-Drums label → General MIDI note (Vogl's and ADTOF's mapping); cb, sticks and others are ignored.
+ENST_TO_GM: dict[str, int] = {
+    "bd": 35,
+    "sd": 38, "sd-": 38, "rs": 38, "cs": 37,
+    "chh": 42, "ohh": 46,
+    "lft": 41, "lt": 45, "lmt": 47, "mt": 48,
+    "cr": 49, "c1": 49, "cr1": 49, "cr5": 49, "cr2": 57, "c": 57, "c4": 57,
+    "rc": 51, "rc1": 51, "rc3": 51, "rc2": 59, "rc4": 59,
+    "ch": 52, "ch1": 52, "ch5": 52,
+    "spl": 55, "spl2": 55,
+}
+#: ENST-Drums label → class (:data:`ENST_TO_GM` composed with the GM reduction).
+ENST_LABELS: dict[str, str] = {k: GM_TO_CLASS[v] for k, v in ENST_TO_GM.items() if v in GM_TO_CLASS}
+
+#: Labels of the text formats that are known but map to no class (dropped without a word).
+IGNORED_LABELS: tuple[str, ...] = ("OT", "TMB", "cb", "sticks")
+
+
+def text_label_map() -> dict[str, str]:
+    """Label → class for the text annotation formats: MDB Drums ``class`` and ``subclass``
+    labels (``KD``, ``SD``, ``CHH``, …) and ENST-Drums labels (``bd``, ``sd``, ``chh``, …).
+
+    The label sets do not collide (MDB is upper case, ENST lower case). MDB's ``OT`` and
+    ``TMB`` and ENST's ``cb``/``sticks`` map to no class and are dropped.
+    """
+    mdb_sub = {k: GM_TO_CLASS[v] for k, v in MDB_SUBCLASS_TO_GM.items() if v in GM_TO_CLASS}
+    return {**ENST_LABELS, **mdb_sub, **MDB_CLASS_LABELS}
 
 
 def empty_onsets() -> dict[str, np.ndarray]:
@@ -54,44 +98,6 @@ def map_events(events: Iterable[tuple[float, object]], label_map: Mapping[object
     return {c: np.asarray(sorted(v), dtype=np.float64) for c, v in per_class.items()}
 
 
-def read_midi(path: str | Path, what: str = "MIDI file"):
-    """Open a MIDI file with pretty_midi; ``InputError`` naming the file if it is missing or unreadable.
-
-    ``what`` names the file in the "missing" message (e.g. "MIDI of drum stem S01").
-    """
-    import pretty_midi
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
-    try:
-        return pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:  # pretty_midi/mido raise many kinds
-        raise InputError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
-
-
-def onsets_from_midi(path: str | Path, note_map: Mapping[int, str] = GM_TO_CLASS,
-                     require_notes: bool = True) -> dict[str, np.ndarray]:
-    """Read drum onsets from a MIDI file, mapping every note of every track.
-
-    Notes are read from all instruments, whatever their channel or drum flag
-    (MDB Drums++ files carry drums on channel 1 with the flag off).
-
-    Raises
-    ------
-    InputError
-        The file is missing or not a MIDI file, or (``require_notes``) it holds no
-        note that maps to a drum class.
-    """
-    path = Path(path)
-    pm = read_midi(path, "file")
-    events = [(n.start, n.pitch) for inst in pm.instruments for n in inst.notes]
-    onsets = map_events(events, note_map)
-    if require_notes and not any(len(v) for v in onsets.values()):
-        raise InputError(f"{path}: no drum notes that map to {'/'.join(CLASSES)}")
-    return onsets
-
-
 def count_onsets(onsets: Mapping[str, np.ndarray]) -> dict[str, int]:
     """Number of onsets per class."""
     return {c: int(len(onsets.get(c, ()))) for c in CLASSES}
@@ -105,64 +111,3 @@ def onsets_to_json(onsets: Mapping[str, np.ndarray]) -> dict[str, list[float]]:
 def onsets_from_json(obj: Mapping[str, Iterable[float]]) -> dict[str, np.ndarray]:
     """Inverse of :func:`onsets_to_json` (missing classes become empty)."""
     return {c: np.sort(np.asarray(list(obj.get(c, [])), dtype=np.float64)) for c in CLASSES}
-
-
-def read_annotation_txt(path: str | Path, label_map: Mapping[str, object],
-                        to_class: Mapping[object, str] | None = None, *, fold_case: bool = False,
-                        unknown: dict | None = None) -> dict[str, np.ndarray]:
-    """Read a ``time <whitespace> label`` annotation file (MDB Drums, ENST-Drums).
-
-    Each non-empty line holds an onset time in seconds and a label, separated by a
-    tab and/or spaces (MDB Drums pads its tab with spaces: ``"0.57 \\t SD "``).
-    Lines starting with ``#`` are comments. ``label_map`` maps a label to either a
-    class in :data:`drumscribe.CLASSES` or, with ``to_class``, to an intermediate key
-    (e.g. a General MIDI note) that ``to_class`` maps to a class. Labels absent
-    from the maps are ignored (MDB's ``OT``, ENST's ``cb``); with ``unknown`` (a dict)
-    the labels absent from ``label_map`` are counted in it (``{label: onsets}``; a label
-    mapped to ``None`` is known and dropped). ``fold_case`` matches labels case-insensitively.
-
-    Raises
-    ------
-    InputError
-        The file is missing, or a line does not parse (``"<file>:<line>: ..."``).
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
-    >>> _ = open(p, "w").write("0.010000 \\t KD \\n0.57\\tSD\\n")
-    >>> read_annotation_txt(p, {"KD": "BD", "SD": "SD"})["SD"].tolist()
-    [0.57]
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: annotation file not found")
-    try:
-        text = path.read_text(encoding="utf-8", errors="strict")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read annotation file ({type(exc).__name__})") from None
-    if fold_case:
-        label_map = {str(k).casefold(): v for k, v in label_map.items()}
-    events: list[tuple[float, object]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        parts = stripped.split()
-        if len(parts) != 2:
-            raise InputError(f"{path}:{number}: expected 'time label', got {stripped[:60]!r}")
-        try:
-            time = float(parts[0])
-        except ValueError:
-            raise InputError(f"{path}:{number}: onset time {parts[0][:30]!r} is not a number") from None
-        if not np.isfinite(time) or time < 0:
-            raise InputError(f"{path}:{number}: onset time {parts[0]!r} is negative or not finite")
-        label = parts[1].casefold() if fold_case else parts[1]
-        if unknown is not None and label not in label_map:
-            unknown[parts[1]] = unknown.get(parts[1], 0) + 1
-        key = label_map.get(label)
-        if key is not None and to_class is not None:
-            key = to_class.get(key)
-        if key is not None:
-            events.append((time, key))
-    return map_events(events, {c: c for c in CLASSES})

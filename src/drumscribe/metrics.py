@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from . import CLASSES
+from . import CLASSES, ONSET_WINDOW
 from .errors import InputError
 
 Counts = dict  # {class: (tp, fp, fn)}
@@ -71,7 +71,7 @@ def validate_window(window) -> float:
     return w
 
 
-def _validate_onsets(onsets, name: str) -> dict[str, np.ndarray]:
+def validate_onsets(onsets, name: str) -> dict[str, np.ndarray]:
     if not isinstance(onsets, Mapping):
         raise MetricInputError(f"{name}: expected a dict {{class: onset times}}, got {type(onsets).__name__}")
     unknown = sorted(set(onsets) - set(CLASSES))
@@ -105,7 +105,7 @@ def _validate_counts(counts, name: str = "counts") -> dict[str, tuple[int, int, 
 
 # --------------------------------------------------------------------------- counting
 
-def match_counts(ref_times, est_times, window: float = 0.05) -> tuple[int, int, int]:
+def match_counts(ref_times, est_times, window: float = ONSET_WINDOW) -> tuple[int, int, int]:
     """TP, FP, FN of one class on one track.
 
     Maximum matching of ``mir_eval.util.match_events`` (the matching behind
@@ -128,7 +128,7 @@ def match_counts(ref_times, est_times, window: float = 0.05) -> tuple[int, int, 
     return tp, int(est.size - tp), int(ref.size - tp)
 
 
-def _fast_match_count(ref: np.ndarray, est: np.ndarray, window: float) -> int:
+def fast_match_count(ref: np.ndarray, est: np.ndarray, window: float) -> int:
     """Size of the maximum window matching of sorted ``ref`` and ``est`` in O(n + m).
 
     Same hit test as mir_eval (``est - window <= ref <= est + window`` in float64), so
@@ -154,14 +154,14 @@ def _fast_match_count(ref: np.ndarray, est: np.ndarray, window: float) -> int:
     return tp
 
 
-def class_counts(ref_onsets: Mapping, est_onsets: Mapping, window: float = 0.05) -> dict[str, tuple[int, int, int]]:
+def class_counts(ref_onsets: Mapping, est_onsets: Mapping, window: float = ONSET_WINDOW) -> dict[str, tuple[int, int, int]]:
     """``{class: (tp, fp, fn)}`` for one track's reference and estimated onsets.
 
     Both arguments are onsets dicts ``{class: sorted seconds}``; a missing class means
     no onsets.
     """
-    ref = _validate_onsets(ref_onsets, "ref_onsets")
-    est = _validate_onsets(est_onsets, "est_onsets")
+    ref = validate_onsets(ref_onsets, "ref_onsets")
+    est = validate_onsets(est_onsets, "est_onsets")
     window = validate_window(window)
     return {c: match_counts(ref[c], est[c], window) for c in CLASSES}
 

@@ -12,7 +12,7 @@ Velocity: a detected onset carries the model's activation peak ``p`` (a probabil
 ``p = 0`` → 1, ``p = 0.5`` → 64, ``p = 1`` → 127. Without confidences every note
 gets velocity 100.
 
-Reading MIDI back is :func:`drumscribe.labels.onsets_from_midi` (re-exported here as
+Reading MIDI back is :func:`drumscribe.references.onsets_from_midi` (re-exported here as
 :func:`read_midi_onsets`).
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from . import CLASSES, GM_NOTES_OUT
 from .atomic import atomic_path
 from .errors import InputError
-from .labels import onsets_from_midi as read_midi_onsets  # noqa: F401  (re-export)
+from .references import onsets_from_midi as read_midi_onsets  # noqa: F401  (re-export)
 
 #: Length of every written note in seconds (drum hits are one-shots; 50 ms is
 #: long enough for every sampler and short enough never to overlap at 16th notes

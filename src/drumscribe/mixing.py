@@ -1,7 +1,7 @@
 """Training audio as real records have it: drums mixed with real and realistic
 accompaniment and degraded on the fly, re-drawn for every datapoint.
 
-The cached spectrograms (``features.build_cache``) are clean: full band, dry, with the
+The cached spectrograms (``cache.build_cache``) are clean: full band, dry, with the
 accompaniment never louder than the drums. Real songs are mastered, compressed,
 band-limited or lossy, with the accompaniment often 10-20 dB over the drums. Here a
 training datapoint is made from audio instead, in a DataLoader worker:
@@ -414,7 +414,7 @@ class MixDataset(_TorchDataset):
     def example(self, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
         """Item ``i`` with what was drawn for it: ``(clip, y, info)``."""
         from .audio import level_db, level_gain, INPUT_LEVEL_DB
-        from .targets import _fill
+        from .targets import fill_targets
 
         rng = np.random.default_rng([self.seed, int(i)])
         track = self._pick(rng)
@@ -433,7 +433,7 @@ class MixDataset(_TorchDataset):
         clip, info["chain"] = record_chain(clip, self.cfg, rng, self.irs)
         gain_db = float(rng.uniform(-1, 1)) * self.cfg["gain_jitter_db"]
         clip = clip * np.float32(level_gain(level_db(clip), INPUT_LEVEL_DB + gain_db))
-        y = _fill(np.zeros((T, len(CLASSES)), np.float32), track.frames, start, self.widen)
+        y = fill_targets(np.zeros((T, len(CLASSES)), np.float32), track.frames, start, self.widen)
         after = n_frames - start
         if after < T:
             y[max(after, 0):] = 0.0  # no targets past the track's end

@@ -28,9 +28,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, FPS, ONSET_WINDOW
 from .errors import ConfigError, InputError
-from .metrics import _fast_match_count, validate_window
+from .metrics import fast_match_count, validate_window
 
 #: Keys of the ``peaks:`` config section that :func:`pick_onsets` uses (all in frames).
 PEAK_PARAM_KEYS: tuple[str, ...] = ("pre_max", "post_max", "pre_avg", "post_avg", "wait")
@@ -314,7 +314,7 @@ def pick_onsets(activations, thresholds, params: Mapping, fps: float = FPS) -> d
 # --------------------------------------------------------------------------- tuning
 
 def threshold_counts(activations_list: Sequence, references_list: Sequence, params: Mapping,
-                     fps: float = FPS, window: float = 0.05,
+                     fps: float = FPS, window: float = ONSET_WINDOW,
                      grid: Sequence[float] | None = None) -> dict[str, np.ndarray]:
     """Global TP/FP/FN per class and threshold, summed over all tracks.
 
@@ -330,18 +330,18 @@ def threshold_counts(activations_list: Sequence, references_list: Sequence, para
                              f"{len(activations_list)} activation matrices")
     if len(activations_list) == 0:
         raise PeakInputError("activations_list: no tracks to tune on")
-    from .metrics import _validate_onsets
+    from .metrics import validate_onsets
 
     out = {c: np.zeros((len(grid), 3), dtype=np.int64) for c in CLASSES}
     for t, (act, ref) in enumerate(zip(activations_list, references_list)):
         a = _check_activations(act, f"activations_list[{t}]")
-        ref = _validate_onsets(ref, f"references_list[{t}]")
+        ref = validate_onsets(ref, f"references_list[{t}]")
         for i, c in enumerate(CLASSES):
             ref_c = ref[c]
             prep = _Prepared(np.ascontiguousarray(a[:, i]), p["pre_max"], p["post_max"], p["pre_avg"], p["post_avg"])
             for g, delta in enumerate(grid):
                 est = prep.pick(delta, p["wait"]).astype(np.float64) / fps
-                tp = _fast_match_count(ref_c, est, window)
+                tp = fast_match_count(ref_c, est, window)
                 out[c][g] += (tp, est.size - tp, ref_c.size - tp)
     return out
 
@@ -356,7 +356,7 @@ def _check_grid(grid) -> list[float]:
 
 
 def tune_thresholds(activations_list: Sequence, references_list: Sequence, params: Mapping,
-                    fps: float = FPS, window: float = 0.05,
+                    fps: float = FPS, window: float = ONSET_WINDOW,
                     grid: Sequence[float] | None = None) -> dict[str, float]:
     """Per-class thresholds that maximise each class's F1 over a set of tracks.
 
@@ -374,7 +374,7 @@ def tune_thresholds(activations_list: Sequence, references_list: Sequence, param
     references_list : sequence of onsets dicts ``{class: seconds}``, same order
     params : peak-picking parameters in frames (config ``peaks:``)
     fps : frames per second of the activations
-    window : onset tolerance in seconds (default 0.05)
+    window : onset tolerance in seconds (default :data:`drumscribe.ONSET_WINDOW`, 0.05)
     grid : thresholds to try (default :data:`DEFAULT_THRESHOLD_GRID`)
 
     Returns

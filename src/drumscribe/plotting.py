@@ -1,4 +1,7 @@
-"""A picture of a transcription: spectrogram with the detected onsets per class.
+"""Pictures: a transcription (``drumscribe transcribe --plot``), the datasets (rule
+``dataset_summary``: its table too; rule ``dataset_example``) and a search winner's
+training curves (rule ``training_curves``). The studies' plots are in :mod:`studies`.
+
 
 :func:`plot_transcription` draws the song in rows ("systems", like a score) of
 ``seconds_per_row`` seconds. Each row shows the log-filtered spectrogram (low
@@ -9,14 +12,16 @@ longer rows so the figure stays at most ``max_rows`` rows tall.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import CLASSES, FPS
+from . import cache
 from .atomic import atomic_path
 from .errors import InputError
 
@@ -116,3 +121,150 @@ def plot_transcription(path: str | os.PathLike, spectrogram: np.ndarray | None,
     finally:
         plt.close(fig)
     return path
+
+
+# --------------------------------------------------------------------------- datasets and training
+
+
+def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int = 400):
+    """Per dataset and split: tracks, hours, datapoints, frames and onsets per class (a DataFrame)."""
+    import h5py
+    import pandas as pd
+
+    from .datasets import SPLITS
+
+    rows = []
+    for path in h5_paths:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: feature cache not found")
+        cache.verify_cache(path)
+        with h5py.File(path, "r") as h5:
+            name = str(h5.attrs.get("dataset", path.stem))
+            acc = {s: {"tracks": 0, "seconds": 0.0, "datapoints": 0, "frames": 0, **{c: 0 for c in CLASSES}}
+                   for s in SPLITS}
+            for g in h5["tracks"].values():
+                a = acc[str(g.attrs["split"])]
+                n = int(g["spec"].shape[0])
+                a["tracks"] += 1
+                a["seconds"] += float(g.attrs.get("duration", n / 100))
+                a["frames"] += n
+                a["datapoints"] += math.ceil(n / datapoint_frames)
+                for c in CLASSES:
+                    a[c] += int(g["onsets"][c].shape[0])
+        for split in SPLITS:
+            a = acc[split]
+            rows.append({"dataset": name, "split": split, "tracks": a["tracks"],
+                         "hours": round(a["seconds"] / 3600, 4), "datapoints": a["datapoints"],
+                         "frames": a["frames"], **{f"onsets_{c}": a[c] for c in CLASSES}})
+    return pd.DataFrame(rows)
+
+
+def dataset_summary(h5_paths: Sequence[str | os.PathLike], out_csv: str | os.PathLike,
+                       out_png: str | os.PathLike, datapoint_frames: int = 400) -> None:
+    """Write ``summary.csv`` (see :func:`summary_table`) and a class-balance bar plot."""
+    table = summary_table(h5_paths, datapoint_frames)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    plt, sns = _pyplot()
+    long = table.melt(id_vars=["dataset", "split"], value_vars=[f"onsets_{c}" for c in CLASSES],
+                      var_name="class", value_name="onsets")
+    long["class"] = long["class"].str.replace("onsets_", "", regex=False)
+    names = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False, sharey=False)
+    for i, (ax, name) in enumerate(zip(axes[0], names)):
+        sns.barplot(data=long[long["dataset"] == name], x="class", y="onsets", hue="split",
+                    order=list(CLASSES), ax=ax)
+        ax.set_title(name)
+        ax.set_xlabel("")
+        # one legend, outside the axes, so it hides no bar
+        if i == len(names) - 1:
+            sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="split")
+        elif ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.suptitle("Onsets per class and split")
+    fig.tight_layout()
+    _savefig(fig, out_png)
+
+
+def dataset_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: float = 0.5,
+                 seconds: float = 8.0, track_id: str | None = None) -> None:
+    """Plot the first ``seconds`` of one track: spectrogram (train-split normalised) and widened targets."""
+    from . import targets
+
+    cache.verify_cache(h5_path)
+    tracks = cache.list_tracks(h5_path)
+    if not tracks:
+        raise InputError(f"{h5_path}: no tracks")
+    tid = track_id or tracks[0]
+    spec, onsets, attrs = cache.read_track(h5_path, tid)
+    fps = int(cache.cache_config(h5_path).fps)
+    n = min(len(spec), int(seconds * fps))
+    y = targets.frame_targets(onsets, len(spec), fps, widen)[:n]
+    plt, _ = _pyplot()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1.4]})
+    t = np.arange(n) / fps
+    a1.imshow(spec[:n].T, origin="lower", aspect="auto", cmap="magma",
+              extent=(0, n / fps, 0, spec.shape[1]))
+    a1.grid(False)
+    a1.set_ylabel("band")
+    a1.set_title(f"{Path(h5_path).stem}: {tid} ({attrs.get('split')} split)")
+    for i, c in enumerate(CLASSES):
+        a2.fill_between(t, i, i + 0.9 * y[:, i], step="mid")
+    a2.set_yticks(np.arange(len(CLASSES)) + 0.45, CLASSES)
+    a2.set_xlabel("time (s)")
+    a2.set_ylabel("targets")
+    fig.tight_layout()
+    _savefig(fig, out_png)
+
+
+def training_curves(best_json: str | os.PathLike, out_png: str | os.PathLike, title: str = "") -> None:
+    """Plot the best trial's history: losses per epoch and validation micro F1."""
+    import pandas as pd
+    from matplotlib.ticker import MaxNLocator
+
+    best = json.loads(Path(best_json).read_text())
+    history_path = Path(best["trial_dir"]) / "history.csv"
+    if not history_path.is_file():
+        raise InputError(f"{best_json}: the best trial has no history ({history_path})")
+    history = pd.read_csv(history_path)
+    x = history["epoch"] if "epoch" in history else range(1, len(history) + 1)
+    plt, _ = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for col in [c for c in history.columns if "loss" in c]:
+        a1.plot(x, history[col], marker="o", ms=3, label=col)
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.legend()
+    for col in [c for c in history.columns if "f1" in c]:
+        a2.plot(x, history[col], marker="o", ms=3, label=col)
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("validation F1")
+    a2.set_ylim(0, 1)
+    for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if a2.lines:
+        a2.legend()
+    fig.suptitle(f"{title} (trial {best['trial']}, val micro F1 {best['micro_f1']:.3f})")
+    fig.tight_layout()
+    _savefig(fig, out_png)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt, sns
+
+
+def _savefig(fig, out_png) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)

@@ -22,6 +22,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.utils.random import sample_without_replacement
 
 from drumscribe import models
+from drumscribe.atomic import write_json
 from drumscribe.errors import ConfigError, InputError
 
 METHODS = ("grid", "random")
@@ -172,7 +173,7 @@ def _micro_f1(metrics: dict[str, Any]) -> Any:
     return None
 
 
-def select_best(metric_json_paths: Iterable[str | os.PathLike]) -> dict[str, Any]:
+def select_best(metric_json_paths: Iterable[str | os.PathLike], out_json: str | os.PathLike | None = None) -> dict[str, Any]:
     """Pick the trial with the best validation micro F1 among ``metrics.json`` files.
 
     Each file is a trial's validation metrics (``results/trials/{dataset}/{arch}/{trial}/metrics.json``)
@@ -180,6 +181,9 @@ def select_best(metric_json_paths: Iterable[str | os.PathLike]) -> dict[str, Any
     ``trial`` key, else its folder name. Ties go to the lower trial id; a NaN
     score ranks last. Returns ``{"trial", "micro_f1", "metrics_path", "trial_dir",
     "metrics"}`` (``metrics`` = the winner's whole JSON, params included if it has them).
+
+    With ``out_json`` (rule ``select_best``) the result, with the winner's ``params`` and
+    the ``n_trials`` compared, is also written there (atomically) and returned.
 
     Raises ``InputError`` for no files, an unreadable file or one without micro F1.
     """
@@ -208,10 +212,15 @@ def select_best(metric_json_paths: Iterable[str | os.PathLike]) -> dict[str, Any
         rows.append((rank, index, str(trial), path, metrics, float(score)))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     _, _, trial, path, metrics, score = rows[0]
-    return {
+    best = {
         "trial": trial,
         "micro_f1": score,
         "metrics_path": str(path),
         "trial_dir": str(path.parent),
         "metrics": metrics,
     }
+    if out_json is not None:
+        best["params"] = metrics.get("params")
+        best["n_trials"] = len(paths)
+        write_json(out_json, best)
+    return best

@@ -50,7 +50,7 @@ import numpy as np
 from . import CLASSES
 from . import stats
 from .atomic import atomic_path
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 #: Display names of the architectures (the thesis' table), in table order.
 ARCH_NAMES: dict[str, str] = {
@@ -760,3 +760,31 @@ def _dataset_plot(long, row_order, col_order, title: str | None, note: str | Non
         if (long["n_seeds"] > 1).any() else _subtitle(note, long)
     ax.set_title((title or default) + "\n" + sub, pad=10, fontsize=10)
     return fig
+
+
+# --------------------------------------------------------------------------- the rules architecture_study, dataset_study
+
+
+def architecture_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
+                       datasets: Sequence[str] = (), zero_shot: Sequence[str] = (), out_tracks=None,
+                       bootstrap_samples: int = 1000, note: str | None = None) -> None:
+    """Architecture study table, long and tracks tables and bar plot (:func:`architecture_table`);
+    ``metric_paths`` hold every seed run's evaluations (pooled per cell)."""
+    _check_resamples(bootstrap_samples)
+    architecture_table(list(metric_paths), out_csv, out_long, out_png, datasets=list(datasets) or None,
+                       out_tracks_csv=out_tracks, n_resamples=int(bootstrap_samples), note=note)
+
+
+def dataset_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
+                  combinations: Sequence[str] = (), test_datasets: Sequence[str] = (), out_tracks=None,
+                  bootstrap_samples: int = 1000, note: str | None = None) -> None:
+    """Dataset study matrix, long and tracks tables and heatmap (:func:`dataset_table`)."""
+    _check_resamples(bootstrap_samples)
+    dataset_table(list(metric_paths), out_csv, out_long, out_png,
+                  combinations=list(combinations) or None, test_datasets=list(test_datasets) or None,
+                  out_tracks_csv=out_tracks, n_resamples=int(bootstrap_samples), note=note)
+
+
+def _check_resamples(n) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < stats.MIN_RESAMPLES:
+        raise ConfigError(f"evaluation.bootstrap_samples: {n!r} is less than {stats.MIN_RESAMPLES}")

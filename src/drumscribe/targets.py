@@ -23,9 +23,9 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, DATAPOINT_FRAMES, FPS
+from . import cache
 from .errors import InputError
-from .features import _open, norm_stats
 
 try:  # torch is a core dependency; keep the numpy parts importable without it
     from torch.utils.data import Dataset as _TorchDataset
@@ -38,7 +38,14 @@ def onset_frames(times: np.ndarray, fps: int = FPS) -> np.ndarray:
     return np.floor(np.asarray(times, dtype=np.float64) * fps + 0.5).astype(np.int64)
 
 
-def _fill(out: np.ndarray, frames_per_class: Sequence[np.ndarray], start: int, widen: float) -> np.ndarray:
+def fill_targets(out: np.ndarray, frames_per_class: Sequence[np.ndarray], start: int, widen: float) -> np.ndarray:
+    """Write widened targets into ``out`` (frames, 5) in place and return it.
+
+    ``frames_per_class[j]`` holds the onset frames of class ``j`` (:func:`onset_frames`);
+    ``out`` covers frames ``[start, start + len(out))``: each onset frame inside gets 1.0 and
+    its in-range neighbours ``widen`` unless they hold more. :func:`frame_targets` on a
+    zero matrix; datapoints (here and in :mod:`drumscribe.mixing`) on their slice.
+    """
     n = out.shape[0]
     for j, fr in enumerate(frames_per_class):
         if len(fr) == 0:
@@ -77,7 +84,7 @@ def frame_targets(onsets: Mapping[str, np.ndarray], n_frames: int, fps: int = FP
         raise ValueError(f"onsets: unknown class(es) {sorted(unknown)} (classes: {CLASSES})")
     out = np.zeros((int(n_frames), len(CLASSES)), dtype=np.float32)
     frames = [onset_frames(onsets.get(c, ()), fps) for c in CLASSES]
-    return _fill(out, frames, 0, float(widen))
+    return fill_targets(out, frames, 0, float(widen))
 
 
 def class_weights(h5_paths: Sequence[str | os.PathLike], split: str = "train", widen: float = 0.5,
@@ -96,18 +103,9 @@ def class_weights(h5_paths: Sequence[str | os.PathLike], split: str = "train", w
     pos = np.zeros(len(CLASSES), np.float64)
     total = 0
     for p in h5_paths:
-        h5, close = _open(p)
-        try:
-            for key, g in h5["tracks"].items():
-                if g.attrs["split"] != split:
-                    continue
-                n = int(g["spec"].shape[0])
-                on = {c: g["onsets"][c][()] for c in CLASSES}
-                pos += frame_targets(on, n, fps, widen).sum(axis=0, dtype=np.float64)
-                total += n
-        finally:
-            if close:
-                h5.close()
+        for e in cache.entries(p, split, onsets=True):
+            pos += frame_targets(e.onsets, e.n_frames, fps, widen).sum(axis=0, dtype=np.float64)
+            total += e.n_frames
     if total == 0:
         raise InputError(f"{', '.join(map(str, h5_paths))}: no {split}-split frames to compute class weights")
     return infrequency_weights(pos, total)
@@ -121,7 +119,7 @@ def infrequency_weights(positives: np.ndarray, total: int) -> np.ndarray:
 
 
 def datapoint_index(h5_paths: Sequence[str | os.PathLike], split: str,
-                    frames: int = 400) -> list[tuple[int, str, int]]:
+                    frames: int = DATAPOINT_FRAMES) -> list[tuple[int, str, int]]:
     """Non-overlapping datapoints of every ``split`` track: ``(file_index, track_key, start_frame)``.
 
     A track of ``n`` frames gives ``ceil(n / frames)`` datapoints starting at
@@ -132,17 +130,8 @@ def datapoint_index(h5_paths: Sequence[str | os.PathLike], split: str,
         raise ValueError(f"frames must be positive, got {frames}")
     index = []
     for fi, p in enumerate(h5_paths):
-        h5, close = _open(p)
-        try:
-            for key in sorted(h5["tracks"]):
-                g = h5["tracks"][key]
-                if g.attrs["split"] != split:
-                    continue
-                n = int(g["spec"].shape[0])
-                index.extend((fi, key, s) for s in range(0, n, frames))
-        finally:
-            if close:
-                h5.close()
+        for e in cache.entries(p, split):
+            index.extend((fi, e.key, s) for s in range(0, e.n_frames, frames))
     return index
 
 
@@ -152,7 +141,7 @@ class DatapointDataset(_TorchDataset):
     Item ``i`` is ``(x, y)``: ``x`` float32 (frames, bins) = (spectrogram, zero-padded
     at a track's end, minus ``mean``) / ``std``; ``y`` float32 (frames, 5) widened
     frame targets (zero in the padding). ``mean``/``std`` default to
-    :func:`drumscribe.features.norm_stats` of ``h5_paths`` (their train splits);
+    :func:`drumscribe.cache.norm_stats` of ``h5_paths`` (their train splits);
     pass the training data's statistics when serving validation/test data of
     other caches.
 
@@ -162,7 +151,7 @@ class DatapointDataset(_TorchDataset):
     ``__init__`` (small) and shared.
     """
 
-    def __init__(self, h5_paths: Sequence[str | os.PathLike], split: str, frames: int = 400,
+    def __init__(self, h5_paths: Sequence[str | os.PathLike], split: str, frames: int = DATAPOINT_FRAMES,
                  widen: float = 0.5, mean: np.ndarray | None = None, std: np.ndarray | None = None,
                  fps: int = FPS):
         self.h5_paths = [Path(p) for p in h5_paths]
@@ -173,19 +162,15 @@ class DatapointDataset(_TorchDataset):
         self._onsets: dict[tuple[int, str], list[np.ndarray]] = {}
         bins = set()
         for fi, p in enumerate(self.h5_paths):
-            h5, close = _open(p)
-            try:
-                for key, g in h5["tracks"].items():
-                    bins.add(int(g["spec"].shape[1]))
-                    if g.attrs["split"] == split:
-                        self._onsets[(fi, key)] = [onset_frames(g["onsets"][c][()], self.fps) for c in CLASSES]
-            finally:
-                if close:
-                    h5.close()
+            with cache.reading(p) as h5:
+                for e in cache.entries(h5):
+                    bins.add(e.shape[1])
+                for e in cache.entries(h5, split, onsets=True):
+                    self._onsets[(fi, e.key)] = [onset_frames(e.onsets[c], self.fps) for c in CLASSES]
         if len(bins) > 1:
             raise InputError(f"{', '.join(map(str, self.h5_paths))}: caches differ in bins {sorted(bins)}")
         if mean is None or std is None:
-            mean, std = norm_stats(self.h5_paths)
+            mean, std = cache.norm_stats(self.h5_paths)
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.n_bins = bins.pop() if bins else len(self.mean)
@@ -200,13 +185,11 @@ class DatapointDataset(_TorchDataset):
         return len(self.index)
 
     def _file(self, fi: int):
-        import h5py
-
         if self._files is None or self._pid != os.getpid():
             # a forked copy never reuses the parent's handles
             self._files, self._specs, self._pid = {}, {}, os.getpid()
         if fi not in self._files:
-            self._files[fi] = h5py.File(self.h5_paths[fi], "r")
+            self._files[fi] = cache.open_cache(self.h5_paths[fi])
         return self._files[fi]
 
     def _spec(self, fi: int, key: str):
@@ -214,7 +197,7 @@ class DatapointDataset(_TorchDataset):
         f = self._file(fi)
         ds = self._specs.get((fi, key))
         if ds is None:
-            ds = self._specs[(fi, key)] = f["tracks"][key]["spec"]
+            ds = self._specs[(fi, key)] = cache.spec_dataset(f, key)
         return ds
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +207,7 @@ class DatapointDataset(_TorchDataset):
         x[: len(spec)] = spec
         x -= self.mean
         x /= self.std
-        y = _fill(np.zeros((self.frames, len(CLASSES)), np.float32), self._onsets[(fi, key)], start, self.widen)
+        y = fill_targets(np.zeros((self.frames, len(CLASSES)), np.float32), self._onsets[(fi, key)], start, self.widen)
         y[len(spec):] = 0.0  # no targets in the padding
         return x, y
 
@@ -255,7 +238,7 @@ class DatapointDataset(_TorchDataset):
             for i, start in items:
                 part = spec[start:start + T]
                 x[i, : len(part)] = part
-                _fill(y[i], self._onsets[(fi, key)], start, self.widen)
+                fill_targets(y[i], self._onsets[(fi, key)], start, self.widen)
                 y[i, len(part):] = 0.0
         self.close()
         return PreloadedDatapoints(torch.from_numpy(x), torch.from_numpy(y), self.mean, self.std, device)
@@ -325,17 +308,9 @@ def track_arrays(h5_path: str | os.PathLike, split: str, mean: np.ndarray | None
     Whole tracks, for evaluation. The spectrogram is raw unless ``mean``/``std`` are
     given, then ``(spec - mean) / std``. Tracks in sorted id order.
     """
-    h5, close = _open(h5_path)
-    try:
-        for key in sorted(h5["tracks"]):
-            g = h5["tracks"][key]
-            if g.attrs["split"] != split:
-                continue
-            spec = g["spec"][()].astype(np.float32)
+    with cache.reading(h5_path) as h5:
+        for e in cache.entries(h5, split, onsets=True):
+            spec = cache.read_spec(h5, e.key)
             if mean is not None and std is not None:
                 spec = (spec - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-            onsets = {c: g["onsets"][c][()].astype(np.float64) for c in CLASSES}
-            yield spec, onsets, str(g.attrs.get("track_id", key))
-    finally:
-        if close:
-            h5.close()
+            yield spec, e.onsets, e.track_id

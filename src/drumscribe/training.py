@@ -8,9 +8,10 @@ The protocol of the thesis (chapter 4) and the brief:
   ``max_seconds``, at most that much time in training and validation);
 - early stopping when the validation loss has not improved for ``patience`` epochs;
 - ``ReduceLROnPlateau(factor=lr_factor, patience=lr_patience)`` on the validation loss;
-- the weights of the epoch with the best validation micro F1 (from ``evaluate_fn``,
-  whole validation tracks) are kept; without ``evaluate_fn``, those of the
-  lowest validation loss;
+- the weights of the epoch with the best validation score (a :class:`Validator`'s
+  :class:`ValidationResult`, e.g. micro F1 on whole validation tracks with thresholds
+  tuned on them: :class:`drumscribe.trial.CacheValidator`) are kept, with its thresholds;
+  without a validator, those of the lowest validation loss;
 - bf16 autocast on CUDA, plain float32 on CPU; seeds fixed;
 - ``preload`` (``auto``: splits up to ``preload_max_gb``) holds the datapoints as
   tensors on the training device (``DatapointDataset.preload``), so a batch is one
@@ -42,7 +43,8 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -50,6 +52,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
+import drumscribe
 from drumscribe import models
 from drumscribe.atomic import atomic_path, write_text
 from drumscribe.errors import ConfigError, TrainingError
@@ -84,7 +87,62 @@ DEFAULTS: dict[str, Any] = {
     "augment_eq_db": 0.0,
 }
 
-EvaluateFn = Callable[[nn.Module], Mapping[str, Any]]
+
+
+# --------------------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class ValidationResult:
+    """What a :class:`Validator` says of the model after an epoch.
+
+    score : the number the kept epoch is chosen by (higher is better; the validation micro F1).
+    thresholds : per-class peak-picking thresholds tuned on the validation data (they go
+        into ``model.pt`` with the kept epoch's weights), or None.
+    peak_params : the peak-picking parameters they were tuned with, or None.
+    scores : the scores with those thresholds (``metrics.scores``: micro, macro, per class).
+    extra : other numbers to keep with the epoch (e.g. the F1 at the default threshold).
+    """
+
+    score: float
+    thresholds: Mapping[str, float] | None = None
+    peak_params: Mapping[str, int] | None = None
+    scores: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, as kept in the resume state: ``micro_f1`` is the score."""
+        out = {**dict(self.extra), "micro_f1": self.score, "scores": dict(self.scores)}
+        for key in ("thresholds", "peak_params"):
+            if getattr(self, key) is not None:
+                out[key] = dict(getattr(self, key))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ValidationResult":
+        """The inverse of :meth:`to_dict` (``micro_f1`` the score, any other key ``extra``)."""
+        known = ("micro_f1", "thresholds", "peak_params", "scores")
+        return cls(score=d["micro_f1"], thresholds=d.get("thresholds"), peak_params=d.get("peak_params"),
+                   scores=dict(d.get("scores") or {}), extra={k: v for k, v in d.items() if k not in known})
+
+
+class Validator(Protocol):
+    """The per-epoch validation :func:`fit` asks: ``validate(model)`` with the model in
+    eval mode (no gradients), returning a :class:`ValidationResult`."""
+
+    def validate(self, model: nn.Module) -> ValidationResult: ...
+
+
+class FunctionValidator:
+    """A :class:`Validator` from a function ``model -> {"micro_f1": ..., "thresholds": ...}``
+    (the dict of :meth:`ValidationResult.to_dict`)."""
+
+    def __init__(self, fn: Callable[[nn.Module], Mapping[str, Any]]):
+        self.fn = fn
+
+    def validate(self, model: nn.Module) -> ValidationResult:
+        result = self.fn(model)
+        if not isinstance(result, Mapping) or "micro_f1" not in result:
+            raise TrainingError("the validation returned no micro_f1")
+        return ValidationResult.from_dict(result)
 
 
 # --------------------------------------------------------------------------- config
@@ -131,12 +189,8 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU → ``ConfigError``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"training.device: {name} asked for, but no GPU is available")
-    return torch.device(name)
+    """The device of ``training.device`` (:func:`drumscribe.resolve_device`, the one resolution)."""
+    return drumscribe.resolve_device(name, "training.device")
 
 
 # --------------------------------------------------------------------------- state
@@ -421,20 +475,24 @@ def _val_loss(model, batches, criterion, device) -> float:
     return float(total.item()) / max(1, seen)
 
 
-def _evaluate(evaluate_fn: EvaluateFn | None, model: nn.Module, out_dir: Path) -> dict[str, Any]:
-    if evaluate_fn is None:
+def _validate(validator: Validator | None, model: nn.Module, out_dir: Path) -> dict[str, Any]:
+    """The validator's result on ``model`` (in eval mode, no gradients) as plain values."""
+    if validator is None:
         return {}
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            result = dict(evaluate_fn(model))
+            result = validator.validate(model)
+    except TrainingError as exc:
+        raise TrainingError(f"{out_dir}: {exc}") from None
     finally:
         model.train(was_training)
-    score = result.get("micro_f1")
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise TrainingError(f"{out_dir}: evaluate_fn returned no numeric micro_f1")
-    return result
+    if not isinstance(result, ValidationResult):
+        raise TrainingError(f"{out_dir}: the validator returned {type(result).__name__}, not a ValidationResult")
+    if isinstance(result.score, bool) or not isinstance(result.score, (int, float)):
+        raise TrainingError(f"{out_dir}: the validator returned no numeric score")
+    return result.to_dict()
 
 
 def _plain(obj: Any) -> Any:
@@ -451,7 +509,7 @@ def _plain(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- trial
-def train_trial(
+def fit(
     arch: str,
     params: Mapping[str, Any],
     train_data: Dataset,
@@ -461,7 +519,7 @@ def train_trial(
     progress: bool = True,
     *,
     pos_weight: Sequence[float] | np.ndarray | torch.Tensor | None = None,
-    evaluate_fn: EvaluateFn | None = None,
+    validator: Validator | None = None,
     meta: Mapping[str, Any] | None = None,
     n_bins: int | None = None,
     threads: int | None = None,
@@ -469,6 +527,9 @@ def train_trial(
     init_state: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one trial of ``arch`` with hyperparameters ``params`` and write its outputs.
+
+    (About 250 lines: the epoch loop, its resume state and the kept epoch are one
+    protocol whose parts share the loop's state; tests/test_training.py checks them.)
 
     Parameters
     ----------
@@ -482,12 +543,11 @@ def train_trial(
     progress : show a tqdm bar per epoch (datapoints) on a terminal.
     pos_weight : the 5 infrequency weights for ``BCEWithLogitsLoss`` (wins over
         ``config["pos_weight"]``); ``None`` = unweighted.
-    evaluate_fn : ``evaluate_fn(model) -> {"micro_f1": float, ...}``, called after each
-        epoch with the model in eval mode (e.g. peak picking on whole validation
-        tracks with thresholds tuned on them). The epoch with the highest
-        ``micro_f1`` (ties: the earlier) gives the kept weights. If the returned dict
-        has ``thresholds`` / ``peak_params``, the best epoch's go into ``model.pt``
-        unless ``meta`` sets them. ``None``: keep the lowest validation loss.
+    validator : a :class:`Validator`, asked after each epoch with the model in eval mode
+        (e.g. peak picking on whole validation tracks with thresholds tuned on them:
+        ``trial.CacheValidator``). The epoch with the highest ``score`` (ties: the
+        earlier) gives the kept weights; its ``thresholds`` / ``peak_params`` go into
+        ``model.pt`` unless ``meta`` sets them. ``None``: keep the lowest validation loss.
     meta : checkpoint metadata for ``model.pt`` (``feature_config``, ``norm_mean``,
         ``norm_std``, ``thresholds``, ``peak_params``, ... as in docs/architecture.md).
     n_bins : input bins; default ``train_data.n_bins`` or the first item's width.
@@ -501,8 +561,9 @@ def train_trial(
     Returns
     -------
     dict with ``arch``, ``params`` (all, defaults included), ``epochs``,
-    ``best_epoch``, ``best_val_loss``, ``val_micro_f1`` (best epoch; NaN without
-    ``evaluate_fn``), ``val_metrics`` (best epoch's ``evaluate_fn`` result),
+    ``best_epoch``, ``best_val_loss``, ``val_micro_f1`` (best epoch's score; NaN without
+    a validator), ``validation`` (best epoch's :class:`ValidationResult`, or None),
+    ``val_metrics`` (the same as plain values, :meth:`ValidationResult.to_dict`),
     ``stopped_early``, ``stopped_by_time`` (``max_seconds`` of training and validation,
     resumed runs included, spent: the trial ends between epochs with the best epoch so
     far), ``resumed_from_epoch``, ``finished``, ``seconds``,
@@ -511,7 +572,7 @@ def train_trial(
     Raises
     ------
     ConfigError : bad ``training`` values, parameters or architecture (before any work).
-    TrainingError : a NaN/inf loss (naming ``out_dir``), empty data, bad ``evaluate_fn``.
+    TrainingError : a NaN/inf loss (naming ``out_dir``), empty data, a validator's bad result.
     """
     out_dir = Path(out_dir)
     cfg = training_config(config)
@@ -624,16 +685,16 @@ def train_trial(
                     f"{out_dir}: loss became {'NaN' if math.isnan(train_loss) or math.isnan(val_loss) else 'infinite'}"
                     f" in epoch {epoch} (train {train_loss}, validation {val_loss})"
                 )
-            metrics = _plain(_evaluate(evaluate_fn, model, out_dir))
+            metrics = _plain(_validate(validator, model, out_dir))
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}", f1=metrics.get("micro_f1", "-"))
         seconds = time.perf_counter() - t0
         score = float(metrics["micro_f1"]) if metrics else math.nan
 
         # keep the best weights: validation micro F1 (ties: earlier), else validation loss
-        better = score > best["score"] if evaluate_fn is not None else val_loss < best["val_loss"]
+        better = score > best["score"] if validator is not None else val_loss < best["val_loss"]
         if better:
             best = {
-                "score": score if evaluate_fn is not None else -val_loss,
+                "score": score if validator is not None else -val_loss,
                 "val_loss": val_loss,
                 "epoch": epoch,
                 "state": _cpu_state(model),
@@ -687,6 +748,7 @@ def train_trial(
         "best_val_loss": best["val_loss"],
         "val_micro_f1": best["metrics"].get("micro_f1", math.nan) if best["metrics"] else math.nan,
         "val_metrics": best["metrics"],
+        "validation": ValidationResult.from_dict(best["metrics"]) if best["metrics"] else None,
         "stopped_early": stop["stopped_early"],
         "stopped_by_time": out_of_time,
         "resumed_from_epoch": start_epoch if resumed is not None else None,

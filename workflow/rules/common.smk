@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from drumscribe import experiment, robustness
+from drumscribe import config as ds_config, robustness, studies
 from drumscribe.errors import DrumscribeError
 
 
@@ -17,22 +17,37 @@ def fail(message):
     sys.exit(f"drumscribe: {message}")
 
 
+PROJECT_ROOT = Path(workflow.basedir)  # config paths may be relative to it
+#: the folder download.smk fills with a raw dataset (resources/<config paths key>)
+DOWNLOAD_DIR = "resources"
+
+
+def dataset_root(name):
+    """The folder a dataset is read from: ``paths.<key>`` if it exists (looked up here and
+    under the Snakefile's folder), else resources/<key>, which the download rule fills."""
+    return ds_config.configured_root(config, name, PROJECT_ROOT) or download_target(ds_config.path_key(name))
+
+
+def download_target(key):
+    """The folder the download rule (download.smk) fills for a config paths key."""
+    return f"{DOWNLOAD_DIR}/{key}"
+
+
 # ---- validation: the schema once (fills defaults), then drumscribe's own checks ----
 try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError as error:
-    fail(experiment.schema_error_message(error))
+    fail(ds_config.schema_error_message(error))
 
 try:
-    experiment.check_config(config)
-    experiment.check_paths(config, Path(workflow.basedir))
-    robustness.check_config(config["robustness"], experiment.dataset_root(config, "mdb_drums", Path(workflow.basedir)))
+    ds_config.check_config(config)
+    ds_config.check_paths(config, PROJECT_ROOT, download_dir=DOWNLOAD_DIR)
+    robustness.check_config(config["robustness"], dataset_root("mdb_drums"))
 except DrumscribeError as error:
     fail(error)
 
 
 # ---- the tables of the graph ----
-PROJECT_ROOT = Path(workflow.basedir)  # config paths may be relative to it
 # the conda env's post-deploy script installs this checkout (envs/drumscribe.post-deploy.sh)
 os.environ.setdefault("DRUMSCRIBE_ROOT", str(PROJECT_ROOT))
 
@@ -54,45 +69,35 @@ DATASETS = list(config["datasets"])  # architecture study: trained and tested on
 EXTRA_TEST_DATASETS = list(config["evaluation"]["extra_test_datasets"])  # zero-shot only
 COMBINATIONS = ["+".join(c) for c in config["dataset_study"]["train_combinations"]]
 STUDY_TEST_DATASETS = list(config["dataset_study"]["test_datasets"])
-RELEASE_TEST_DATASETS = experiment.release_test_datasets(config)
-SYNTH_DATASETS = experiment.SYNTH_DATASETS  # rendered from GMD by the render rules
-ALL_DATASETS = experiment.used_datasets(config)  # every dataset with a feature cache
+RELEASE_TEST_DATASETS = ds_config.release_test_datasets(config)
+SYNTH_DATASETS = ds_config.SYNTH_DATASETS  # rendered from GMD by the render rules
+ALL_DATASETS = ds_config.used_datasets(config)  # every dataset with a feature cache
 
 
 def _names_regex(names):
     return "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
 
 
-_SINGLE = _names_regex(experiment.known_datasets())
+_SINGLE = _names_regex(ds_config.known_datasets())
 
 
 wildcard_constraints:
     dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
     test_dataset=rf"(?:{_SINGLE})(?:\+(?:{_SINGLE}))*",
-    arch=_names_regex(experiment.known_architectures()),
+    arch=_names_regex(ds_config.known_architectures()),
     trial=r"t\d{3}",
     seed=r"[1-9]\d*",
     kit=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
 
 
 # ---- raw data and rendering ----
-def dataset_root(name):
-    """The folder a dataset is read from: ``paths.<key>`` if it exists, else resources/<key>."""
-    return experiment.dataset_root(config, name, PROJECT_ROOT)
-
-
 #: config paths keys the download rule can fill (resources/<key>)
-DOWNLOAD_KEYS = sorted({experiment.path_key(name) for name in experiment.known_datasets()})
-
-
-def download_target(key):
-    """The folder the download rule (download.smk) fills for a config paths key."""
-    return f"resources/{key}"
+DOWNLOAD_KEYS = sorted({ds_config.path_key(name) for name in ds_config.known_datasets()})
 
 
 def raw_dataset_input(name):
     """Nothing when the raw dataset is already on disk, else download.smk's output for it."""
-    key = experiment.path_key(name)
+    key = ds_config.path_key(name)
     if Path(dataset_root(name)).exists():
         return []
     return download_target(key)
@@ -100,7 +105,7 @@ def raw_dataset_input(name):
 
 def render_kits(dataset):
     """Kit ids rendered for a synthetic dataset (config render.kits, 'all' = every installed kit)."""
-    return experiment.render_kits(config)
+    return ds_config.render_kits(config)
 
 
 def render_gmd_input(wildcards):
@@ -137,9 +142,9 @@ def summary_input(wildcards):
 def result_training(overlay=None):
     """The training section (with ``overlay``, e.g. release.training) without the keys that
     change how a trial runs but not what it learns (device, workers, preload): the script
-    reads those from the config (experiment.runtime_training)."""
+    reads those from the config (drumscribe.config.runtime_training)."""
     merged = {**config["training"], **(overlay or {})}
-    return {k: v for k, v in merged.items() if k not in experiment.TRAINING_RUNTIME_KEYS}
+    return {k: v for k, v in merged.items() if k not in ds_config.TRAINING_RUNTIME_KEYS}
 
 
 def result_peaks():
@@ -166,7 +171,7 @@ def train_features(wildcards):
 
 def trials(dataset, arch):
     """{trial id: params} of the search of ``arch`` on ``dataset`` (deterministic)."""
-    return experiment.trials(config, dataset, arch)
+    return ds_config.trials(config, dataset, arch)
 
 
 def trial_params(wildcards):
@@ -209,7 +214,7 @@ def test_features(wildcards):
 
 def test_splits(wildcards):
     """{dataset: splits tested} for the members of the test dataset (evaluation.test_splits)."""
-    return {d: experiment.test_splits(config, d) for d in members(wildcards.test_dataset)}
+    return {d: ds_config.test_splits(config, d) for d in members(wildcards.test_dataset)}
 
 
 def seeds():
@@ -240,7 +245,7 @@ def study_architecture():
     if name != "best":
         return name
     long_table = checkpoints.architecture_study.get().output.long
-    return experiment.best_architecture(long_table, DATASETS)
+    return studies.best_architecture(long_table, DATASETS)
 
 
 def dataset_study_evals(wildcards):

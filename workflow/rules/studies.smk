@@ -29,7 +29,7 @@ checkpoint architecture_study:
         datasets=DATASETS,
         zero_shot=EXTRA_TEST_DATASETS,
         bootstrap_samples=config["evaluation"]["bootstrap_samples"],
-        note=experiment.study_note(config),
+        note=ds_config.study_note(config),
     threads: 1
     resources:
         mem_mb=1000,
@@ -67,7 +67,7 @@ rule dataset_study:
         combinations=COMBINATIONS,
         test_datasets=STUDY_TEST_DATASETS,
         bootstrap_samples=config["evaluation"]["bootstrap_samples"],
-        note=experiment.study_note(config),
+        note=ds_config.study_note(config),
     threads: 1
     resources:
         mem_mb=1000,

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import synth
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.assign_kits(
+    synth.assign_kits(
         gmd_root=snakemake.params.gmd_root,
         kits=snakemake.params.kits,
         render=snakemake.params.render,

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import plotting
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.plot_example(
+    plotting.dataset_example(
         h5_path=snakemake.input.h5,
         out_png=snakemake.output.plot,
         widen=snakemake.params.widen,

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import studies
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.dataset_study(
+    studies.dataset_study(
         metric_paths=list(snakemake.input.metrics),
         out_csv=snakemake.output.table,
         out_long=snakemake.output.long,

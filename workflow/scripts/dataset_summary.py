@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import plotting
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.summarize_datasets(
+    plotting.dataset_summary(
         h5_paths=list(snakemake.input),
         out_csv=snakemake.output.summary,
         out_png=snakemake.output.plot,

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import evaluation
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.evaluate_model(
+    evaluation.evaluate(
         model=snakemake.input.get("model") or snakemake.input.best,
         h5_paths=list(snakemake.input.h5),
         splits=snakemake.params.splits,

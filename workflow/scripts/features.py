@@ -7,16 +7,20 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from pathlib import Path
+
+from drumscribe import cache, datasets, features
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.build_features(
-        dataset=snakemake.wildcards.dataset,
-        root=snakemake.params.root,
-        out_h5=snakemake.output.h5,
-        features=snakemake.params.features,
-        threads=snakemake.threads,
+    dataset = snakemake.wildcards.dataset
+    out = cache.build_cache(
+        datasets.get(dataset).tracks(Path(snakemake.params.root)),
+        snakemake.output.h5,
+        features.FeatureConfig.from_dict(dict(snakemake.params.features)),
+        name=dataset,
+        threads=max(1, int(snakemake.threads or 1)),  # processes computing the spectrograms
     )
+    cache.verify_cache(out, full=True)  # a bad write fails this job, not every consumer
 except DrumscribeError as error:
     sys.exit(str(error))

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import release
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.release_model(
+    release.release_card(
         model=snakemake.input.model,
         train_metrics=snakemake.input.train_metrics,
         test_metrics=dict(zip(snakemake.params.test_datasets, snakemake.input.metrics)),

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import synth
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.render_kit(
+    synth.render_kit(
         kit=snakemake.wildcards.kit,
         assignments=snakemake.input.assignments,
         gmd_root=snakemake.params.gmd_root,

@@ -7,12 +7,12 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import search
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.select_best(
-        metric_paths=list(snakemake.input.metrics),
+    search.select_best(
+        list(snakemake.input.metrics),
         out_json=snakemake.output.best,
     )
 except DrumscribeError as error:

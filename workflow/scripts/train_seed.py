@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines (and progress) go to the log
 
-from drumscribe import experiment
+from drumscribe import trial
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.run_seed(
+    trial.train_seed(
         best_json=snakemake.input.best,
         seed=int(snakemake.wildcards.seed),
         train_h5s=list(snakemake.input.features),

@@ -7,15 +7,15 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import config as ds_config, trial
 from drumscribe.errors import DrumscribeError
 
 try:
     # params hold what the trial's outputs depend on; how it runs (device, workers) and the
     # default-threshold diagnostic come from the config, so changing them replans nothing
     config = snakemake.config
-    runtime = experiment.runtime_training(config, release=snakemake.rule == "release_train")
-    experiment.run_trial(
+    runtime = ds_config.runtime_training(config, release=snakemake.rule == "release_train")
+    trial.train_trial(
         arch=snakemake.params.get("arch") or snakemake.wildcards.arch,
         params=snakemake.params.params,
         train_h5s=list(snakemake.input.features),

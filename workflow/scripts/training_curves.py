@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe import experiment
+from drumscribe import plotting
 from drumscribe.errors import DrumscribeError
 
 try:
-    experiment.plot_curves(
+    plotting.training_curves(
         best_json=snakemake.input.best,
         out_png=snakemake.output.plot,
         title=f"{snakemake.wildcards.arch} on {snakemake.wildcards.dataset}",

@@ -67,7 +67,7 @@ class DatasetSpec:
     folds: ``songs="mdb_drums"``); by default a dataset's songs are those of its raw
     data (``path_key``), split the same way for every dataset read from it. The config
     checks refuse a study that tests on songs it was trained on
-    (``experiment.check_song_overlap``).
+    (``config.check_song_overlap``).
     """
 
     name: str

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from ..labels import ROLAND_TO_CLASS, onsets_from_midi
+from ..labels import ROLAND_TO_CLASS
+from ..references import onsets_from_midi
 from .base import SPLITS, DatasetSpec, Download, Track
 from .download import require_layout
 

@@ -23,7 +23,8 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
-from ..labels import GM_TO_CLASS, read_annotation_txt
+from ..labels import ENST_LABELS, ENST_TO_GM
+from ..references import read_annotation_txt
 from .base import DatasetSpec, Download, Track
 from .download import require_layout
 
@@ -31,19 +32,8 @@ NAME = "enst_drums"
 DRUM_GAIN = 1.0
 ACCOMPANIMENT_GAIN = 0.5
 
-#: ENST-Drums label → General MIDI note (Vogl's and ADTOF's mapping); cb, sticks and others are ignored.
-ENST_TO_GM: dict[str, int] = {
-    "bd": 35,
-    "sd": 38, "sd-": 38, "rs": 38, "cs": 37,
-    "chh": 42, "ohh": 46,
-    "lft": 41, "lt": 45, "lmt": 47, "mt": 48,
-    "cr": 49, "c1": 49, "cr1": 49, "cr5": 49, "cr2": 57, "c": 57, "c4": 57,
-    "rc": 51, "rc1": 51, "rc3": 51, "rc2": 59, "rc4": 59,
-    "ch": 52, "ch1": 52, "ch5": 52,
-    "spl": 55, "spl2": 55,
-}
-#: ENST-Drums label → class (ENST_TO_GM composed with the GM reduction).
-LABEL_MAP: dict[str, str] = {k: GM_TO_CLASS[v] for k, v in ENST_TO_GM.items() if v in GM_TO_CLASS}
+#: ENST-Drums label → class (the table is :data:`drumscribe.labels.ENST_LABELS`).
+LABEL_MAP = ENST_LABELS
 
 
 def find_root(root: str | Path) -> Path:

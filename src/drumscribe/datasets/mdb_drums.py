@@ -35,7 +35,8 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
-from ..labels import GM_TO_CLASS, onsets_from_midi, read_annotation_txt
+from ..labels import GM_TO_CLASS, MDB_CLASS_LABELS, MDB_SUBCLASS_TO_GM
+from ..references import onsets_from_midi, read_annotation_txt
 from .base import DatasetSpec, Download, Track
 from .download import require_layout
 from .splits import grouped_split
@@ -47,18 +48,8 @@ MDB_COMMIT = "b29e2d63c3a023506f4bf353c5b2e8a558eed135"
 #: Commit of xavriley/MDBDrumsPlusPlus as stored in a public code index (2025); verify when online.
 MDBPP_COMMIT = "0676b6cbbc0001b6aa43273dc468cb3ecb2cec54"
 
-#: ``annotations/class`` label → class (``OT``, other, is ignored).
-CLASS_LABELS: dict[str, str] = {"KD": "BD", "SD": "SD", "TT": "TT", "HH": "HH", "CY": "CY"}
-
-#: ``annotations/subclass`` label → General MIDI note (MDB Drums paper, table 1); TMB (54) maps to no class.
-SUBCLASS_TO_GM: dict[str, int] = {
-    "KD": 35,
-    "SD": 38, "SDB": 38, "SDD": 38, "SDF": 38, "SDG": 38, "SDNS": 38, "SST": 37,
-    "CHH": 42, "OHH": 46, "PHH": 44,
-    "HIT": 50, "MHT": 48, "HFT": 43, "LFT": 41,
-    "RDC": 51, "RDB": 53, "CRC": 49, "CHC": 52, "SPC": 55,
-    "TMB": 54,
-}
+#: ``annotations/class`` and ``annotations/subclass`` label tables (kept in :mod:`drumscribe.labels`).
+CLASS_LABELS, SUBCLASS_TO_GM = MDB_CLASS_LABELS, MDB_SUBCLASS_TO_GM
 
 #: MIREX 2017 drum transcription split (MIREX2017.md of the repository; it spells Zeppelin "Zepplin").
 MIREX2017: dict[str, tuple[str, ...]] = {

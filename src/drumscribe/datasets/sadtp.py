@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..labels import GM_TO_CLASS, map_events, read_midi
+from ..labels import GM_TO_CLASS, map_events
+from ..references import read_midi
 from .base import SPLITS, DatasetSpec, Track
 from .download import require_layout
 from .splits import grouped_split

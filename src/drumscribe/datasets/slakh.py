@@ -33,7 +33,8 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import InputError
-from ..labels import GM_TO_CLASS, empty_onsets, read_midi
+from ..labels import GM_TO_CLASS, empty_onsets
+from ..references import read_midi
 from .base import DatasetSpec, Download, Track
 from .download import require_layout
 

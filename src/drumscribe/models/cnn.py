@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from drumscribe.models.common import N_CLASSES, ConvStack, ParamSpec
+from drumscribe.models.common import N_CLASSES, ConvStack, ParamSpec, time_halo
 
 
 def _odd_context(p: dict) -> str | None:
@@ -73,3 +73,13 @@ class CNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x).transpose(1, 2)  # (B, C*F', T)
         return self.fc(h).transpose(1, 2)
+
+    def frame_local_split(self) -> tuple[nn.Module | None, int, nn.Module | None]:
+        """``(front, halo, back)`` for inference (``drumscribe.inference``): the whole CNN is
+        local in time (``back`` None: it runs once per frame, no windows), with the halo of
+        its conv blocks and its frame-wise layers; ``(None, 0, self)`` otherwise."""
+        if type(self.conv) is ConvStack and isinstance(self.fc, nn.Sequential):
+            h1, h2 = time_halo(self.conv.blocks), time_halo(self.fc)
+            if h1 is not None and h2 is not None:
+                return self, h1 + h2, None
+        return None, 0, self

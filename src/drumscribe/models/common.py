@@ -156,6 +156,33 @@ class ConvStack(nn.Module):
 
 
 # --------------------------------------------------------------------------- transformer
+def time_halo(module: nn.Module) -> int | None:
+    """Frames at each side that one output frame of ``module`` depends on, for a
+    stack of layers that are local in time (convolutions with "same" zero padding
+    and stride 1 along time, max-pooling over frequency only, point-wise layers);
+    None if ``module`` holds any other layer (its output may depend on the whole
+    sequence). Dimension 2 of a Conv2d's (B, C, T, F) input is time; a Conv1d's
+    input is (B, C, T)."""
+    halo = 0
+    pointwise = (nn.Sequential, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.Dropout, nn.Identity, nn.GELU)
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            k, d, st, pad = m.kernel_size[0], m.dilation[0], m.stride[0], m.padding
+            pad = pad[0] if isinstance(pad, tuple) else None
+            reach = (k - 1) // 2 * d
+            if st != 1 or k % 2 == 0 or pad != reach or m.padding_mode != "zeros":
+                return None
+            halo += reach
+        elif isinstance(m, nn.MaxPool2d):
+            ks = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,) * 2
+            stride = m.stride if isinstance(m.stride, tuple) else (m.stride,) * 2
+            if ks[0] != 1 or stride[0] != 1:
+                return None
+        elif not isinstance(m, pointwise) and type(m).__module__.split(".")[0] == "torch":
+            return None
+    return halo
+
+
 def sinusoidal_encoding(length: int, dim: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """Sinusoidal positional encoding (Vaswani et al. 2017), shape ``(length, dim)``.
 

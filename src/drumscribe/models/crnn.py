@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from drumscribe.models.common import N_CLASSES, ConvStack, ParamSpec
+from drumscribe.models.common import N_CLASSES, ConvStack, ParamSpec, time_halo
 from drumscribe.models.rnn import RNN_CELLS, BiRNN
 
 
@@ -53,4 +53,33 @@ class CRNN(nn.Module):
         self.out = nn.Linear(2 * hidden_size, N_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.drop(self.rnn(self.conv(x))))
+        return self.head(self.frontend(x))
+
+    def frontend(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv blocks: ``(B, T, n_bins)`` → ``(B, T, features)``, local in time."""
+        return self.conv(x)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The recurrent layers and the output layer: ``(B, T, features)`` → logits ``(B, T, 5)``."""
+        return self.out(self.drop(self.rnn(features)))
+
+    def frame_local_split(self) -> tuple[nn.Module | None, int, nn.Module | None]:
+        """``(front, halo, back)`` for inference (``drumscribe.inference``): the conv blocks
+        run once per frame with ``halo`` frames of context at each side, the recurrent
+        head on windows. ``(None, 0, self)`` when the conv blocks are not local in time."""
+        halo = time_halo(self.conv.blocks) if type(self.conv) is ConvStack else None
+        if halo is None:
+            return None, 0, self
+        return self.conv, halo, RecurrentHead(self).eval()
+
+
+class RecurrentHead(nn.Module):
+    """The layers of a :class:`CRNN` after its conv blocks, as a module of their own
+    (the same parameters, not copied): ``(B, T, features)`` → logits."""
+
+    def __init__(self, crnn: CRNN):
+        super().__init__()
+        self.rnn, self.drop, self.out = crnn.rnn, crnn.drop, crnn.out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(self.rnn(x)))

@@ -118,7 +118,7 @@ def groove_tempo(midi_path: str | Path | None, bpm: float | None = None, time_si
     """
     q_bpm, num, den = bpm, *parse_time_signature(time_signature)
     if midi_path is not None:
-        from ..labels import read_midi
+        from ..references import read_midi
 
         pm = read_midi(midi_path)
         _, tempi = pm.get_tempo_changes()

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import CLASSES
 from ..errors import InputError
-from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS, read_midi
+from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
+from ..references import read_midi
 from .kits import NOTE_PREFERENCES, SLOTS, Kit, get_kit
 from .onset import ONSET_REL_DB, first_crossing
 

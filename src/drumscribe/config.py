@@ -1,0 +1,328 @@
+"""The config's meaning beyond its schema: which datasets, kits and trials a run has,
+and drumscribe's checks of them (one-line ``ConfigError`` naming the key).
+
+The workflow (``workflow/rules/common.smk``) validates the config against the schema,
+then asks this module: :func:`check_config`, :func:`check_paths`,
+:func:`check_song_overlap`; :func:`used_datasets`, :func:`render_kits`,
+:func:`trials`, :func:`test_splits`, ... The paths of the graph (``resources/<key>``,
+``results/...``) are the workflow's: functions here take them as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from . import datasets
+from .errors import ConfigError
+
+#: Datasets rendered from the Groove MIDI Dataset by the render rules (no raw folder of their own).
+SYNTH_DATASETS: tuple[str, ...] = ("gmd_synth", "gmd_synth_mix")
+#: Config key of the raw data the synthetic datasets are rendered from.
+GMD_KEY = "gmd"
+
+
+def known_datasets() -> tuple[str, ...]:
+    """Names of every dataset of the registry (``drumscribe.datasets.NAMES``)."""
+    return tuple(datasets.NAMES)
+
+
+def known_architectures() -> tuple[str, ...]:
+    """Names of the five architectures (``drumscribe.models.REGISTRY``)."""
+    from . import models
+
+    return tuple(models.REGISTRY)
+
+
+def members(dataset: str) -> list[str]:
+    """The datasets of a training dataset name: ``"a+b"`` -> ``["a", "b"]``."""
+    return dataset.split("+")
+
+
+def path_key(name: str) -> str:
+    """Config ``paths`` key of a dataset's raw data (``gmd`` for the synthetic datasets)."""
+    if name in SYNTH_DATASETS:
+        return GMD_KEY
+    spec = datasets.get(name)
+    return spec.path_key or name
+
+
+def configured_root(config: Mapping, name: str, project_root: str | os.PathLike | None = None) -> str | None:
+    """The folder ``paths.<key>`` of ``name``'s raw data when it exists (used as is, no
+    network), looked up in the working directory and then, if relative, in
+    ``project_root`` (the folder of the Snakefile, so ``--directory`` runs find
+    ``../shared`` too); None when it is not configured or not found (the workflow then
+    downloads the data: ``dataset_root`` in common.smk)."""
+    configured = (config.get("paths") or {}).get(path_key(name))
+    if configured:
+        path = Path(configured)
+        if path.exists():
+            return str(path)
+        if project_root is not None and not path.is_absolute() and (Path(project_root) / path).exists():
+            return str((Path(project_root) / path).resolve())
+    return None
+
+
+#: ``training`` keys that change how a trial runs, not what it learns: kept out of the
+#: rules' params (common.smk ``result_training``) so that changing them replans no trial.
+TRAINING_RUNTIME_KEYS: tuple[str, ...] = ("device", "num_workers", "preload", "preload_max_gb")
+
+
+def runtime_training(config: Mapping, release: bool = False) -> dict[str, Any]:
+    """The :data:`TRAINING_RUNTIME_KEYS` of ``config["training"]`` (overlaid by
+    ``release.training`` for the released model), for the training script."""
+    merged = {**config["training"], **((config["release"].get("training") or {}) if release else {})}
+    return {k: merged[k] for k in TRAINING_RUNTIME_KEYS if k in merged}
+
+
+def check_paths(config: Mapping, project_root: str | os.PathLike | None = None, *, download_dir: str) -> None:
+    """A ``ConfigError`` for a ``paths.<key>`` of a dataset the graph uses that does not
+    exist and is not under ``download_dir`` (the workflow's folder the download rule fills,
+    ``resources``): a mistyped path would otherwise plan a download and a full rerun
+    without a word."""
+    names = [*used_datasets(config), *(m for e in config["release"]["datasets"] for m in members(e))]
+    for name in dict.fromkeys(names):
+        key = path_key(name)
+        configured = (config.get("paths") or {}).get(key)
+        if not configured or configured_root(config, name, project_root) is not None:
+            continue  # not configured (downloaded), or found
+        path = Path(configured)
+        if not path.is_absolute() and path.parts[:1] == (download_dir,):
+            continue  # the download rule fills it
+        raise ConfigError(f"paths.{key}: {configured} does not exist (fix the path, or set it to "
+                          f"{download_dir}/{key} to have the graph download the dataset)")
+
+
+def used_datasets(config: Mapping) -> list[str]:
+    """Every single dataset the graph builds a feature cache for, in first-use order.
+
+    Entries may be combinations ``a+b`` (trained on / tested on the union of their
+    members' splits); their members are listed.
+    """
+    names: list[str] = []
+    groups: list[Iterable[str]] = [
+        config["datasets"],
+        config["evaluation"]["extra_test_datasets"],
+        *config["dataset_study"]["train_combinations"],
+        config["dataset_study"]["test_datasets"],
+    ]
+    for group in groups:
+        for entry in group:
+            for name in members(entry):
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def release_test_datasets(config: Mapping) -> list[str]:
+    """Datasets the released model is tested on: its training datasets, then the zero-shot ones."""
+    out = list(config["release"]["datasets"])
+    for name in config["evaluation"]["extra_test_datasets"]:
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def test_splits(config: Mapping, name: str) -> list[str]:
+    """Splits of ``name`` a model is tested on (``evaluation.test_splits``, default ``[test]``)."""
+    return list((config["evaluation"].get("test_splits") or {}).get(name, ["test"]))
+
+
+def render_kits(config: Mapping) -> list[str]:
+    """Kit ids rendered for the synthetic datasets: ``render.kits`` (``all`` = every installed, usable kit).
+
+    A listed kit that is unknown, not installed or unusable is a ``ConfigError``.
+    """
+    from .synth import kits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(kits.resolve_kits(config["render"].get("kits", "all")))
+
+
+def search_trials(config: Mapping, arch: str, n_trials: int | None = None) -> dict[str, dict[str, Any]]:
+    """``{trial id: params}`` of the search over ``spaces.<arch>`` (seeded, deterministic).
+
+    ``n_trials`` caps a random search (default ``search.n_trials``); a grid search
+    runs every point of the grid.
+    """
+    from . import search
+
+    s = config["search"]
+    n = s["n_trials"] if n_trials is None else n_trials
+    params = search.sample_trials(config["spaces"][arch], s["method"], s["n_trials"], s["seed"])
+    params = params[:n]
+    return {search.trial_id(i): dict(p) for i, p in enumerate(params)}
+
+
+def trials(config: Mapping, dataset: str, arch: str) -> dict[str, dict[str, Any]]:
+    """Trials of the search of ``arch`` on the training dataset ``dataset``.
+
+    Datasets of the architecture study get ``search.n_trials`` trials. A dataset
+    combination only trained for the dataset study gets the same search, capped at
+    ``dataset_study.n_trials`` when that is set: the trial ids are the same, so a
+    combination that is also a dataset of the architecture study reuses its trials.
+    """
+    if dataset in config["datasets"]:
+        return search_trials(config, arch)
+    return search_trials(config, arch, config["dataset_study"].get("n_trials"))
+
+
+def schema_error_message(error: BaseException, source: str = "config") -> str:
+    """One line for a Snakemake schema-validation error: ``config: <key path>: <cause>``."""
+    import jsonschema
+
+    inner, seen = error, 0
+    while inner is not None and not isinstance(inner, jsonschema.ValidationError) and seen < 10:
+        inner, seen = inner.__cause__ or inner.__context__, seen + 1
+    if inner is not None and inner.context:  # oneOf/anyOf: the most specific sub-error
+        inner = jsonschema.exceptions.best_match(inner.context) or inner
+    if inner is None:
+        first = str(error).strip().splitlines()
+        return f"{source}: {first[0] if first else type(error).__name__}"
+    where = ".".join(str(p) for p in inner.absolute_path) or "(top level)"
+    message = inner.message.splitlines()[0]
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f"{source}: {where}: {message}"
+
+
+def check_config(config: Mapping) -> None:
+    """drumscribe's checks beyond the schema, run before any job.
+
+    Unknown architectures or datasets, dataset combinations naming a dataset that
+    is not configured, search spaces naming an unknown parameter or value, a
+    ``dataset_study.architecture`` outside ``architectures``, a release
+    configuration the architecture does not accept: each a ``ConfigError`` whose
+    one-line message names the config key.
+    """
+    archs = known_architectures()
+    names = known_datasets()
+    for i, arch in enumerate(config["architectures"]):
+        if arch not in archs:
+            raise ConfigError(f"architectures[{i}]: unknown architecture {arch!r} (known: {', '.join(archs)})")
+    for key in ("datasets", "evaluation.extra_test_datasets", "dataset_study.test_datasets", "release.datasets"):
+        section, _, sub = key.partition(".")
+        values = config[section][sub] if sub else config[section]
+        for i, entry in enumerate(values):
+            for name in members(entry):
+                if name not in names:
+                    raise ConfigError(f"{key}[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
+            if len(set(members(entry))) != len(members(entry)):
+                raise ConfigError(f"{key}[{i}]: {entry!r} names a dataset twice")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{key}: a dataset is listed twice")
+    configured = {m for entry in [*config["datasets"], *config["evaluation"]["extra_test_datasets"]]
+                  for m in members(entry)}
+    for i, combination in enumerate(config["dataset_study"]["train_combinations"]):
+        for name in combination:
+            if name not in names:
+                raise ConfigError(f"dataset_study.train_combinations[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
+            if name not in configured:
+                raise ConfigError(
+                    f"dataset_study.train_combinations[{i}]: dataset {name!r} is not configured "
+                    f"(add it to datasets or evaluation.extra_test_datasets)"
+                )
+        if len(set(combination)) != len(combination):
+            raise ConfigError(f"dataset_study.train_combinations[{i}]: a dataset is named twice")
+    for i, entry in enumerate(config["dataset_study"]["test_datasets"]):
+        for name in members(entry):
+            if name not in configured:
+                raise ConfigError(
+                    f"dataset_study.test_datasets[{i}]: dataset {name!r} is not configured "
+                    f"(add it to datasets or evaluation.extra_test_datasets)"
+                )
+    study_arch = config["dataset_study"]["architecture"]
+    if study_arch != "best" and study_arch not in config["architectures"]:
+        raise ConfigError(
+            f"dataset_study.architecture: {study_arch!r} is neither 'best' nor one of architectures "
+            f"({', '.join(config['architectures'])})"
+        )
+    for arch in config["architectures"]:
+        if arch not in config["spaces"]:
+            raise ConfigError(f"spaces: no search space for architecture {arch!r}")
+    from . import search
+
+    search.validate_config_spaces(config)
+    rel = config["release"]
+    if rel["architecture"] not in archs:
+        raise ConfigError(f"release.architecture: unknown architecture {rel['architecture']!r} (known: {', '.join(archs)})")
+    from . import models
+
+    try:
+        models.validate_params(rel["architecture"], rel["params"])
+    except ConfigError as error:
+        raise ConfigError(f"release.params: {error}") from None
+    for name in config["evaluation"].get("test_splits") or {}:
+        if name not in names:
+            raise ConfigError(f"evaluation.test_splits: unknown dataset {name!r}")
+    check_song_overlap(config)
+    if any(name in SYNTH_DATASETS for name in used_datasets(config)):
+        render_kits(config)  # unknown kit ids fail here
+
+
+#: Splits a model is trained on (train) or selected and tuned on (validation).
+TRAINED_SPLITS = ("train", "validation")
+
+
+def song_source(name: str) -> tuple[str, str]:
+    """``(songs, split assignment)`` of a dataset: which recordings its tracks are made of
+    (``DatasetSpec.songs``, default its raw data's ``path_key``) and whose split of them it
+    uses (its ``path_key``: datasets read from one raw folder split each song the same way,
+    e.g. ``mdb_drums`` and ``mdb_drums_drum_only``)."""
+    key = path_key(name)
+    return str(getattr(datasets.get(name), "songs", None) or key), key
+
+
+def check_song_overlap(config: Mapping) -> None:
+    """Refuse a study whose training data share songs with what it is tested on.
+
+    For every training dataset or combination (``datasets``,
+    ``dataset_study.train_combinations``, ``release.datasets``) and every test set it is
+    tested on, a training member and a test member made of the same songs
+    (:func:`song_source`) overlap when the test set uses another split of those songs,
+    or when the splits tested (``evaluation.test_splits``) include one trained on
+    (:data:`TRAINED_SPLITS`). A ``ConfigError`` names the key.
+    """
+    extra = list(config["evaluation"]["extra_test_datasets"])
+    plans = [(f"datasets[{i}]", d, [d] + [t for t in extra if t != d]) for i, d in enumerate(config["datasets"])]
+    plans += [(f"dataset_study.train_combinations[{i}]", "+".join(c), list(config["dataset_study"]["test_datasets"]))
+              for i, c in enumerate(config["dataset_study"]["train_combinations"])]
+    plans.append(("release.datasets", "+".join(config["release"]["datasets"]), release_test_datasets(config)))
+    for where, train, tests in plans:
+        for test in tests:
+            for t in members(test):
+                songs_t, split_t = song_source(t)
+                tested = test_splits(config, t)
+                for m in members(train):
+                    songs_m, split_m = song_source(m)
+                    if songs_m != songs_t:
+                        continue
+                    if split_m != split_t:
+                        why = f"the songs of {songs_m!r}, split another way"
+                    elif set(tested) & set(TRAINED_SPLITS):
+                        why = (f"evaluation.test_splits of {t!r} ({', '.join(tested)}) includes a split "
+                               f"{m!r} is trained on")
+                    else:
+                        continue
+                    raise ConfigError(f"{where}: trained on {m!r} and tested on {t!r}, the same songs ({why})")
+
+
+def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
+    """The librosa ``peak_pick`` window parameters of the ``peaks`` config section."""
+    return {k: int(peaks_cfg[k]) for k in ("pre_max", "post_max", "pre_avg", "post_avg", "wait")}
+
+
+def study_note(config: Mapping) -> str:
+    """The line under the studies' plot titles: the run's scale, and "smoke run" for a
+    run too short to mean anything (``training.max_epochs`` below 5, as the quick preset)."""
+    s, t = config["search"], config["training"]
+    n = "grid" if s["method"] == "grid" else f"{s['n_trials']} trial{'s' if s['n_trials'] != 1 else ''}"
+    scale = f"{n} per search, at most {t['max_epochs']} epoch{'s' if t['max_epochs'] != 1 else ''}"
+    if t.get("max_train_datapoints"):
+        scale += f" of {t['max_train_datapoints']} datapoints"
+    if int(t["max_epochs"]) < 5:
+        return f"SMOKE RUN ({scale}): not a result"
+    return scale
