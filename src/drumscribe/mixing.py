@@ -34,7 +34,7 @@ examples (the model never sees one degraded example twice), and a resumed trial 
 the same as an uninterrupted one. The worker returns audio; the spectrogram is taken on
 the training device by :class:`drumscribe.features.TorchSpectrogram` (parity with the
 numpy chain is tested) through :meth:`MixDataset.device_transform`, which
-``training.train_trial`` applies to every batch.
+``training.fit`` applies to every batch.
 """
 
 from __future__ import annotations
