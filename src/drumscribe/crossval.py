@@ -358,14 +358,16 @@ def _class_weights(data, n: int, widen: float) -> np.ndarray:
 # --------------------------------------------------------------------------- the model card
 def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robustness_csv: str | os.PathLike,
                baseline_csv: str | os.PathLike | None, out_md: str | os.PathLike, command: str = "",
-               commit: str = "", date: str = "") -> str:
+               commit: str = "", date: str = "", name: str = "release", baseline_name: str = "baseline",
+               peer_csv: str | os.PathLike | None = None) -> str:
     """Write the model card of a model trained by :func:`train_fold` (the release fold).
 
     Its real-music figures are the robustness suite's table of the **fold models** of the
     same recipe (``robustness_csv``: each song scored by the fold model that never heard
-    it), beside ``baseline_csv`` (the previous release on the same songs and conditions):
+    it), beside ``baseline_csv`` (``baseline_name``: the previous release's fold models on the
+    same songs and conditions) and ``peer_csv`` (the peer's figures where it was measured):
     the released model itself trained on most of the songs, so no figure of it on them is
-    reported. Returns the Markdown written to ``out_md`` (atomically).
+    reported. ``name`` titles the card. Returns the Markdown written to ``out_md`` (atomically).
     """
     import json
 
@@ -379,14 +381,17 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
     m = json.loads(Path(train_metrics).read_text())
     cv = pd.read_csv(robustness_csv).set_index("condition")
     base = pd.read_csv(baseline_csv).set_index("condition") if baseline_csv else None
+    peer = pd.read_csv(peer_csv).set_index("condition") if peer_csv else None
     fold = meta.get("fold") or {}
+    init = str(meta.get("init_from"))
+    init = init[init.index("docs/"):] if "/docs/" in init else init  # the committed file, not this machine's path
     fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"  # noqa: E731
     lines = [
-        *card_header(meta, "# drumscribe default model (release 4)"),
+        *card_header(meta, f"# drumscribe default model ({name})"),
         f"- input: {meta.get('n_bins')} bins of `{json.dumps(meta.get('feature_config'), sort_keys=True)}`; "
         f"the input is first brought to a gated RMS level of {meta.get('input_level_db')} dBFS "
         "(the transcription does not depend on the input level)",
-        f"- started from: `{meta.get('init_from')}` (release 3, synthetic data only), fine-tuned on audio "
+        f"- started from: `{init}` (weights and input normalisation), trained on audio "
         "mixed and degraded on the fly (`drumscribe.mixing`, docs/robustness.md): GMD rendered through 23 kits, "
         "drums alone and under generated accompaniment, real MDB drum stems and real non-drum stems of its "
         "training songs, Frets on Fire guitar stems, POP909 and Planet Blupi renders, at accompaniment levels "
@@ -407,16 +412,20 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
         "The 9 MDB dev songs' real drum stems and real accompaniment in the conditions of real records "
         "(docs/robustness.md). Each song is transcribed by the fold model of this recipe that never trained "
         "or validated on it (3 folds of 3 songs), on the path `drumscribe transcribe` runs; micro F1 at 50 ms "
-        "from counts summed over the songs" + (", beside release 3 (synthetic training only) on the same "
-                                               "songs." if base is not None else "."),
+        "from counts summed over the songs"
+        + (f", beside {baseline_name}'s fold models on the same songs" if base is not None else "")
+        + (" and the ADTOF port where it was measured (../shared/README.md)" if peer is not None else "") + ".",
         "",
-        "| condition | micro F1 | " + " | ".join(CLASSES) + (" | release 3 |" if base is not None else " |"),
-        "|---|---|" + "---|" * len(CLASSES) + ("---|" if base is not None else ""),
+        "| condition | micro F1 | " + " | ".join(CLASSES) + (f" | {baseline_name} |" if base is not None else " |")
+        + (" ADTOF port |" if peer is not None else ""),
+        "|---|---|" + "---|" * len(CLASSES) + ("---|" if base is not None else "") + ("---|" if peer is not None else ""),
     ]
     for cond, r in cv.iterrows():
         row = f"| {cond} | {fmt(r['micro_f1'])} | " + " | ".join(fmt(r[f'f1_{c}']) for c in CLASSES) + " |"
         if base is not None:
             row += f" {fmt(base['micro_f1'].get(cond))} |"
+        if peer is not None:
+            row += f" {fmt(peer['micro_f1'].get(cond))} |"
         lines.append(row)
     lines += [
         "",

@@ -53,7 +53,8 @@ rule crossval_card:
         model=project_file(config["crossval"]["card"]["model"]),
         metrics=project_file(config["crossval"]["card"]["metrics"]),
         robustness="results/robustness/cv.csv",
-        baseline="results/robustness/release3.csv",
+        baseline=f"results/robustness/{config['crossval']['card']['baseline']}.csv",
+        peer=project_file(config["crossval"]["card"]["peer"]),
     output:
         card=report(
             "results/crossval/MODEL_CARD.md",
@@ -64,6 +65,8 @@ rule crossval_card:
         "logs/crossval_card/card.log",
     params:
         command=config["crossval"]["card"]["command"],
+        name=config["crossval"]["card"]["name"],
+        baseline_name=config["crossval"]["card"]["baseline_name"],
     threads: 1
     resources:
         mem_mb=1000,
