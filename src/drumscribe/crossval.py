@@ -198,6 +198,119 @@ def validation_condition(drums: np.ndarray, acc: np.ndarray, name: str) -> np.nd
     return render_condition(SongStems("validation", drums, acc, {}), name)
 
 
+def load_init(init_from: str | os.PathLike | None, arch: str, params: Mapping[str, Any],
+              fold: Fold) -> tuple[dict | None, Any, Any]:
+    """``(state_dict, norm_mean, norm_std)`` of the checkpoint a fold starts from (``package``:
+    the shipped model), or ``(None, None, None)`` for a random start. ``ConfigError`` for
+    another architecture or parameters, or a checkpoint that heard the fold's songs
+    (:func:`check_init_songs`)."""
+    if not init_from:
+        return None, None, None
+    from . import models
+    from .transcribe import default_model_path
+
+    path = default_model_path() if str(init_from) == "package" else Path(init_from)
+    init_model, init_meta = models.load_checkpoint(path, map_location="cpu")
+    if init_meta.get("arch") != arch or dict(init_model.params) != {**init_model.params, **dict(params)}:
+        raise ConfigError(f"crossval.init_from: {path} is {init_meta.get('arch')} {init_model.params}, "
+                          f"not {arch} {dict(params)}")
+    check_init_songs(init_meta, fold, path)
+    return init_model.state_dict(), init_meta.get("norm_mean"), init_meta.get("norm_std")
+
+
+def validation_items(fold: Fold, pool: "Any", load, mdb_root: str | os.PathLike, cfg, conditions: Sequence[str],
+                     synth_val: Sequence) -> tuple[list[tuple[str, np.ndarray, dict]], int]:
+    """The real validation set of a fold: ``([(name, spectrogram, reference)], n_real)``.
+
+    First each validation song's real drums and accompaniment in ``conditions``
+    (:func:`validation_condition`), then every k-th synthetic validation track (its first
+    :data:`SYNTH_VAL_SECONDS`); each brought to the input level as ``drumscribe
+    transcribe`` brings a song, as raw (unnormalised) spectrograms."""
+    from . import audio, features
+
+    fps = int(cfg.fps)
+    items: list[tuple[str, np.ndarray, dict]] = []
+    for s in fold.validation:
+        d, a = song_audio(pool, s, load)
+        ref = song_onsets(mdb_root, s)
+        for c in conditions:
+            y = audio.normalize_level(validation_condition(d, a, c))
+            items.append((f"{s}/{c}", features.spectrogram(y, cfg), ref))
+    n_real = len(items)
+    n_synth = max(4, len(synth_val) // 8)
+    for t in synth_val[:: max(1, len(synth_val) // n_synth)]:
+        y = audio.normalize_level(t.audio[: int(SYNTH_VAL_SECONDS * SAMPLE_RATE)])
+        spec = features.spectrogram(y, cfg)
+        ref = {c: fr[fr < len(spec)].astype(np.float64) / fps for c, fr in zip(CLASSES, t.frames)}
+        items.append((f"synthetic/{t.name}", spec, ref))
+    return items, n_real
+
+
+def fold_datasets(fold: Fold, pool: "Any", load, irs: Sequence[np.ndarray], synth_dirs, mix_dirs, mdb_root,
+                  mix_cfg: Mapping, cfg, frames: int, widen: float, seed: int, mean=None, std=None, threads: int = 1):
+    """``(synth_train, synth_val, train_data, val_data)`` of a fold: the rendered synthetic
+    tracks of both splits (drums alone and under the generated accompaniment), and the
+    :class:`~drumscribe.mixing.MixDataset` of training (the real drum stems and
+    accompaniment of the fold's training songs, the pool's training families, the rooms
+    ``irs``; normalised with ``mean``/``std``, default: statistics of the training data)
+    and of validation (512 fixed items of the validation songs and families, for the
+    validation loss)."""
+    from . import mixing
+
+    synth_train = mixing.rendered_tracks(synth_dirs, "train", threads=threads)
+    synth_train += mixing.rendered_tracks(mix_dirs, "train", has_accompaniment=True, threads=threads)
+    synth_val = mixing.rendered_tracks(synth_dirs, "validation", threads=threads)
+    synth_val += mixing.rendered_tracks(mix_dirs, "validation", has_accompaniment=True, threads=threads)
+    if not synth_train or not synth_val:
+        raise InputError(f"{', '.join(map(str, synth_dirs))}: no synthetic train or validation tracks")
+
+    def real_tracks(songs):
+        return [mixing.drum_track(song_audio(pool, s, load)[0], song_onsets(mdb_root, s), s, real=True,
+                                  fps=int(cfg.fps)) for s in songs]
+
+    train_data = mixing.MixDataset(synth_train, real_tracks(fold.train),
+                                   pool_accompaniment(pool, fold.train, "train", load), irs, mix_cfg, cfg,
+                                   frames, widen, seed, mean=mean, std=std)
+    val_data = mixing.MixDataset(synth_val, real_tracks(fold.validation),
+                                 pool_accompaniment(pool, fold.validation, "validation", load), irs, mix_cfg, cfg,
+                                 frames, widen, seed + 1, mean=train_data.mean, std=train_data.std, fixed=True,
+                                 n_items=512)
+    return synth_train, synth_val, train_data, val_data
+
+
+class FoldValidator:
+    """The per-epoch validation of a fold model (a ``training.Validator``): activations of
+    the validation items on the transcription path (``Transcriber.from_model``), per-class
+    thresholds tuned on them, micro F1 over all items (the kept epoch's score) and over
+    the real ones alone."""
+
+    def __init__(self, items, n_real: int, meta: Mapping[str, Any], device, peak_params: Mapping[str, int],
+                 fps: int, window: float, threshold_grid, default_threshold: float = 0.5):
+        self.items, self.n_real, self.meta, self.device = items, int(n_real), meta, device
+        self.peak_params, self.fps, self.window = dict(peak_params), int(fps), float(window)
+        self.grid, self.default_threshold = threshold_grid, float(default_threshold)
+
+    def validate(self, model):
+        from . import peaks
+        from .evaluation import evaluate_activations
+        from .training import ValidationResult
+        from .transcribe import Transcriber
+
+        t = Transcriber.from_model(model, self.meta, device=str(self.device))
+        acts = [t.stitched_activations(spec) for _, spec, _ in self.items]
+        refs = [r for _, _, r in self.items]
+        args = (self.peak_params, self.fps, self.window)
+        thresholds = peaks.tune_thresholds(acts, refs, *args, self.grid)
+        scores, _ = evaluate_activations(acts, refs, thresholds, *args, method="fast")
+        real, _ = evaluate_activations(acts[:self.n_real], refs[:self.n_real], thresholds, *args, method="fast")
+        fixed, _ = evaluate_activations(acts, refs, self.default_threshold, *args, method="fast")
+        return ValidationResult(score=scores["micro_f1"] or 0.0, thresholds=thresholds, peak_params=None,
+                                scores=scores, extra={"macro_f1": scores["macro_f1"],
+                                                      "real_micro_f1": real["micro_f1"] or 0.0,
+                                                      "real_scores": real,
+                                                      "micro_f1_default_threshold": fixed["micro_f1"] or 0.0})
+
+
 # --------------------------------------------------------------------------- training
 def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: Sequence[str | os.PathLike],
                mix_dirs: Sequence[str | os.PathLike], pool_dir: str | os.PathLike, mdb_root: str | os.PathLike,
@@ -217,12 +330,10 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     """
     import torch
 
-    from . import audio, features, peaks as peaks_mod, pool as pool_mod
+    from . import audio, features, pool as pool_mod
     from . import mixing as mixing_mod
     from . import training as train_mod
     from .atomic import write_json
-    from .evaluation import evaluate_activations
-    from .transcribe import Transcriber
 
     t_start = time.perf_counter()
     out_dir = Path(out_model).parent
@@ -240,89 +351,28 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     seed = int(train_cfg["seed"])
     loader_threads = max(1, int(threads or 1))
 
+    init_state, mean, std = load_init(init_from, arch, params, fold)
     pool = pool_mod.read_pool(pool_dir)
     load = lambda f: mixing_mod.load_clip(Path(pool_dir) / f)  # noqa: E731
-    synth_train = mixing_mod.rendered_tracks(synth_dirs, "train", threads=loader_threads)
-    synth_train += mixing_mod.rendered_tracks(mix_dirs, "train", has_accompaniment=True, threads=loader_threads)
-    synth_val = mixing_mod.rendered_tracks(synth_dirs, "validation", threads=loader_threads)
-    synth_val += mixing_mod.rendered_tracks(mix_dirs, "validation", has_accompaniment=True, threads=loader_threads)
-    if not synth_train or not synth_val:
-        raise InputError(f"{', '.join(map(str, synth_dirs))}: no synthetic train or validation tracks")
-
-    def real_tracks(songs):
-        out = []
-        for s in songs:
-            d, _ = song_audio(pool, s, load)
-            out.append(mixing_mod.drum_track(d, song_onsets(mdb_root, s), s, real=True, fps=fps))
-        return out
-
-    init_state, mean, std = None, None, None
-    if init_from:
-        from . import models
-        from .transcribe import default_model_path
-
-        path = default_model_path() if str(init_from) == "package" else Path(init_from)
-        init_model, init_meta = models.load_checkpoint(path, map_location="cpu")
-        if init_meta.get("arch") != arch or dict(init_model.params) != {**init_model.params, **dict(params)}:
-            raise ConfigError(f"crossval.init_from: {path} is {init_meta.get('arch')} {init_model.params}, "
-                              f"not {arch} {dict(params)}")
-        check_init_songs(init_meta, fold, path)
-        init_state = init_model.state_dict()
-        mean, std = init_meta.get("norm_mean"), init_meta.get("norm_std")
-    irs = pool_mod.load_irs(pool_dir)
-    train_data = mixing_mod.MixDataset(synth_train, real_tracks(fold.train),
-                                       pool_accompaniment(pool, fold.train, "train", load), irs, mix_cfg, cfg,
-                                       frames, widen, seed, mean=mean, std=std)
-    val_data = mixing_mod.MixDataset(synth_val, real_tracks(fold.validation),
-                                 pool_accompaniment(pool, fold.validation, "validation", load), irs, mix_cfg, cfg,
-                                 frames, widen, seed + 1, mean=train_data.mean, std=train_data.std, fixed=True,
-                                 n_items=512)
+    synth_train, synth_val, train_data, val_data = fold_datasets(
+        fold, pool, load, pool_mod.load_irs(pool_dir), synth_dirs, mix_dirs, mdb_root, mix_cfg, cfg, frames, widen,
+        seed, mean, std, loader_threads)
 
     # the real validation set: raw spectrograms, brought to the input level as in transcription
-    val_items: list[tuple[str, np.ndarray, dict]] = []
-    for s in fold.validation:
-        d, a = song_audio(pool, s, load)
-        ref = song_onsets(mdb_root, s)
-        for c in conditions:
-            y = audio.normalize_level(validation_condition(d, a, c))
-            val_items.append((f"{s}/{c}", features.spectrogram(y, cfg), ref))
-    n_real = len(val_items)
-    n_synth_val = max(4, len(synth_val) // 8)
-    for t in synth_val[:: max(1, len(synth_val) // n_synth_val)]:
-        y = audio.normalize_level(t.audio[: int(SYNTH_VAL_SECONDS * SAMPLE_RATE)])
-        spec = features.spectrogram(y, cfg)
-        ref = {c: fr[fr < len(spec)].astype(np.float64) / fps for c, fr in zip(CLASSES, t.frames)}
-        val_items.append((f"synthetic/{t.name}", spec, ref))
-
+    val_items, n_real = validation_items(fold, pool, load, mdb_root, cfg, conditions, synth_val)
     meta = {
         "feature_config": cfg.to_dict(), "norm_mean": train_data.mean, "norm_std": train_data.std,
         "peak_params": peak_params, "datapoint_frames": frames, "widen": widen, "n_bins": train_data.n_bins,
         "arch": arch, "input_level_db": audio.INPUT_LEVEL_DB, "fold": fold.to_dict(), "recipe": "mixing",
         "mixing": mix_cfg, "init_from": str(init_from) if init_from else None, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
     }
-    default_threshold = float(peaks.get("default_threshold", 0.5))
-    device = train_mod.resolve_device(train_cfg["device"])
-
-    def evaluate_fn(model) -> dict:
-        t = Transcriber.from_model(model, meta, device=str(device))
-        acts = [t.stitched_activations(spec) for _, spec, _ in val_items]
-        refs = [r for _, _, r in val_items]
-        thresholds = peaks_mod.tune_thresholds(acts, refs, peak_params, fps, window, peaks["threshold_grid"])
-        scores, _ = evaluate_activations(acts, refs, thresholds, peak_params, fps, window, method="fast")
-        real, _ = evaluate_activations(acts[:n_real], refs[:n_real], thresholds, peak_params, fps, window,
-                                       method="fast")
-        fixed, _ = evaluate_activations(acts, refs, default_threshold, peak_params, fps, window, method="fast")
-        return {"micro_f1": scores["micro_f1"] or 0.0, "macro_f1": scores["macro_f1"],
-                "real_micro_f1": real["micro_f1"] or 0.0, "real_scores": real,
-                "micro_f1_default_threshold": fixed["micro_f1"] or 0.0,
-                "thresholds": thresholds, "scores": scores}
-
+    validator = FoldValidator(val_items, n_real, meta, train_mod.resolve_device(train_cfg["device"]), peak_params,
+                              fps, window, peaks["threshold_grid"], float(peaks.get("default_threshold", 0.5)))
     pos_weight = _class_weights(train_data, 256, widen)
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
-                                    pos_weight=pos_weight, validator=train_mod.FunctionValidator(evaluate_fn),
-                                    meta=meta, threads=threads,
-                                    init_state=init_state)
+                            pos_weight=pos_weight, validator=validator, meta=meta, threads=threads,
+                            init_state=init_state)
     best = summary["val_metrics"]
     result = {
         "fold": fold.name, "songs": fold.to_dict(), "arch": arch, "params": summary["params"],
@@ -331,15 +381,29 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         "validation_conditions": list(conditions), "n_real_validation": n_real,
         "n_synthetic_validation": len(val_items) - n_real,
         "epochs": summary["epochs"], "best_epoch": summary["best_epoch"], "best_val_loss": summary["best_val_loss"],
-        "stopped_early": summary["stopped_early"], "seconds": summary["seconds"],
+        "stopped_early": summary["stopped_early"], "stopped_by_time": summary.get("stopped_by_time", False),
+        "seconds": summary["seconds"],
         "datapoints_per_s": summary["datapoints_per_s"], "device": summary["device"],
         "n_synthetic_tracks": len(synth_train), "n_real_tracks": len(fold.train),
-        "n_accompaniment_clips": len(train_data.accompaniment), "n_impulse_responses": len(irs),
+        "n_accompaniment_clips": len(train_data.accompaniment), "n_impulse_responses": len(train_data.irs),
         "class_weights": [float(w) for w in pos_weight],
         "setup_seconds": round(t_train - t_start, 3), "train_seconds": round(time.perf_counter() - t_train, 3),
     }
     write_json(out_metrics, result)
     return result
+
+
+def _card_rows(cv, base, peer, fmt) -> list[str]:
+    """The robustness table's rows of the card: per condition the fold models' micro and
+    per-class F1, then the baseline's and the peer's micro F1 where given."""
+    rows = []
+    for cond, r in cv.iterrows():
+        row = f"| {cond} | {fmt(r['micro_f1'])} | " + " | ".join(fmt(r[f'f1_{c}']) for c in CLASSES) + " |"
+        for other in (base, peer):
+            if other is not None:
+                row += f" {fmt(other['micro_f1'].get(cond))} |"
+        rows.append(row)
+    return rows
 
 
 def _class_weights(data, n: int, widen: float) -> np.ndarray:
@@ -420,13 +484,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
         + (" ADTOF port |" if peer is not None else ""),
         "|---|---|" + "---|" * len(CLASSES) + ("---|" if base is not None else "") + ("---|" if peer is not None else ""),
     ]
-    for cond, r in cv.iterrows():
-        row = f"| {cond} | {fmt(r['micro_f1'])} | " + " | ".join(fmt(r[f'f1_{c}']) for c in CLASSES) + " |"
-        if base is not None:
-            row += f" {fmt(base['micro_f1'].get(cond))} |"
-        if peer is not None:
-            row += f" {fmt(peer['micro_f1'].get(cond))} |"
-        lines.append(row)
+    lines += _card_rows(cv, base, peer, fmt)
     lines += [
         "",
         "## Provenance",
