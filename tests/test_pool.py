@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from drumscribe import SAMPLE_RATE, pool
+from drumscribe import SAMPLE_RATE, pool, pool_sources, rooms
 from drumscribe.errors import ConfigError, InputError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -54,8 +54,8 @@ def _check_rows(df, source: str):
         if row.kind != "ir":
             y = _decode(Path(row.path))
             assert abs(len(y) / SAMPLE_RATE - row.duration) < 1e-3  # Vorbis keeps the length exactly
-            assert abs(20 * np.log10(np.max(np.abs(y))) - pool.PEAK_DBFS) < 1.0 or source == "mdb"
-            assert abs(pool.rms_db(y) - row.rms_db) < 0.5  # the stated level is the file's
+            assert abs(20 * np.log10(np.max(np.abs(y))) - pool_sources.PEAK_DBFS) < 1.0 or source == "mdb"
+            assert abs(pool_sources.rms_db(y) - row.rms_db) < 0.5  # the stated level is the file's
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -110,14 +110,14 @@ def test_pop909_render_is_music_without_drums(tmp_path):
     assert (row.family, row.song, row.kind) == ("pop909_003", "003", "accompaniment")
     assert row.duration == pytest.approx(4.0)
     y = _decode(Path(row.path))
-    assert pool.rms_db(y) > -35  # not silent
+    assert pool_sources.rms_db(y) > -35  # not silent
     detail = json.loads(row.detail)
-    assert detail["bass"] is not None and detail["programs"]["BASS"] in pool.POP909_BASS
-    assert detail["programs"]["MELODY"] in pool.POP909_LEAD and detail["downbeats"][0] == 0.0
+    assert detail["bass"] is not None and detail["programs"]["BASS"] in pool_sources.POP909_BASS
+    assert detail["programs"]["MELODY"] in pool_sources.POP909_LEAD and detail["downbeats"][0] == 0.0
     # the events passed to FluidSynth: melodic programs (bank 0) only, never a drum channel
     pm = pretty_midi.PrettyMIDI(str(POP909 / "003" / "003.mid"))
-    events, kept = pool.midi_events(pm, detail["start"], 4.0)
-    assert kept and all(e.chan not in pool.DRUM_CHANNELS for e in events)
+    events, kept = pool_sources.midi_events(pm, detail["start"], 4.0)
+    assert kept and all(e.chan not in pool_sources.DRUM_CHANNELS for e in events)
     assert all(e.a == 0 for e in events if e.kind == "program")
     assert sum(e.kind == "on" for e in events) > 10
 
@@ -125,12 +125,12 @@ def test_pop909_render_is_music_without_drums(tmp_path):
 def test_bass_line_follows_the_chords():
     chords = [(0.0, 2.0, "C:maj"), (2.0, 4.0, "A:min/b3"), (4.0, 6.0, "N"), (6.0, 8.0, "F#:7")]
     beats = np.arange(0.0, 8.0, 0.5)
-    notes = pool.pop909_bass(chords, beats, every=2, rng=np.random.default_rng(0))
+    notes = pool_sources.pop909_bass(chords, beats, every=2, rng=np.random.default_rng(0))
     pcs = {round(s, 2): p % 12 for s, e, p, v in notes}
     assert pcs[0.0] == 0 and pcs[2.0] == 0  # A minor over C (b3 in the bass)
     assert 4.0 not in pcs and pcs[6.0] == 6  # no chord: no bass
     assert all(28 <= p <= 43 and e > s for s, e, p, v in notes)
-    assert pool.parse_chord("Bb:maj/5") == 5 and pool.parse_chord("N") is None
+    assert pool_sources.parse_chord("Bb:maj/5") == 5 and pool_sources.parse_chord("N") is None
 
 
 def test_planetblupi_without_the_drum_channel(tmp_path):
@@ -154,11 +154,11 @@ def test_planetblupi_without_the_drum_channel(tmp_path):
     drums = pretty_midi.PrettyMIDI(str(midi))
     drums.instruments = [i for i in drums.instruments if i.is_drum]
     assert sum(len(i.notes) for i in drums.instruments) > 100
-    events, kept = pool.midi_events(pm, detail["start"], 4.0)
+    events, kept = pool_sources.midi_events(pm, detail["start"], 4.0)
     assert not any(pm.instruments[i].is_drum for i in kept)
-    melodic, _ = pool.render_midi(pm, detail["start"], 4.0, TIMGM)
-    drum_only, _ = pool.render_midi(drums, detail["start"], 4.0, TIMGM, drop_drums=False)
-    assert pool.rms_db(drum_only) > -40  # the song has drums here ...
+    melodic, _ = pool_sources.render_midi(pm, detail["start"], 4.0, TIMGM)
+    drum_only, _ = pool_sources.render_midi(drums, detail["start"], 4.0, TIMGM, drop_drums=False)
+    assert pool_sources.rms_db(drum_only) > -40  # the song has drums here ...
     assert _corr(y, melodic) > 0.95  # ... the pool item is the melodic render
     assert abs(_corr(y, drum_only)) < 0.2  # ... and holds none of them
 
@@ -186,7 +186,7 @@ def test_mdb_stems_keep_song_and_ratio(tmp_path):
     drums_ref, _ = sf.read(str(MDB / "audio" / "drum_only" / f"{track}_Drum.wav"), dtype="float32")
     drums = _decode(Path(by["drums"].path))
     assert len(drums) == len(drums_ref) and _corr(drums, drums_ref) > 0.995
-    _, stems = pool.mdb_stems(root, track)
+    _, stems = pool_sources.mdb_stems(root, track)
     acc_ref = np.sum([sf.read(str(f), dtype="float32")[0] for f, _ in stems], axis=0)
     acc = _decode(Path(by["accompaniment"].path))
     assert _corr(acc, acc_ref) > 0.98  # the sum of the stems, through Vorbis q3
@@ -194,7 +194,7 @@ def test_mdb_stems_keep_song_and_ratio(tmp_path):
     natural = json.loads(by["accompaniment"].detail)["natural_db"]
     assert natural == pytest.approx(by["accompaniment"].rms_db - by["drums"].rms_db, abs=0.3)
     assert 3 <= natural <= 21
-    assert pool.is_vocal(json.loads(by["stem"].detail)["instrument"])
+    assert pool_sources.is_vocal(json.loads(by["stem"].detail)["instrument"])
 
 
 def test_mdb_bad_stems(tmp_path):
@@ -247,9 +247,9 @@ def test_trim_ir_and_rt60():
     t = np.arange(int(0.8 * SAMPLE_RATE)) / SAMPLE_RATE
     h = np.concatenate([np.zeros(500), 0.3 * rng.normal(size=t.size) * np.exp(-6.91 * t / 0.5)])  # RT60 0.5 s
     h[500] = 2.0  # the direct sound
-    out = pool.trim_ir(h)
+    out = rooms.trim_ir(h)
     assert np.argmax(np.abs(out)) < 100 and np.max(np.abs(out)) == pytest.approx(1.0, abs=1e-6)
-    assert pool.measure_rt60(out) == pytest.approx(0.5, rel=0.1)
+    assert rooms.measure_rt60(out) == pytest.approx(0.5, rel=0.1)
 
 
 def test_deterministic(tmp_path):
@@ -270,12 +270,12 @@ def test_deterministic(tmp_path):
                   progress=False)
         d = pool.build_pool(tmp_path / "d", **kw).parent
         other = BLUPI / "music003.mid"
-        pool.render_midi(__import__("pretty_midi").PrettyMIDI(str(other)), 3.0, 0.1234, TIMGM)  # another song, odd length
+        pool_sources.render_midi(__import__("pretty_midi").PrettyMIDI(str(other)), 3.0, 0.1234, TIMGM)  # another song, odd length
         e = pool.build_pool(tmp_path / "e", **kw).parent
         assert (d / "planetblupi" / "music007_00.ogg").read_bytes() == (e / "planetblupi" / "music007_00.ogg").read_bytes()
     y = np.sin(np.arange(SAMPLE_RATE) / 10).astype(np.float32) * 0.5
-    pool.encode_ogg(tmp_path / "x.ogg", y, 3, serial=7)
-    pool.encode_ogg(tmp_path / "y.ogg", y, 3, serial=7)
+    pool_sources.encode_ogg(tmp_path / "x.ogg", y, 3, serial=7)
+    pool_sources.encode_ogg(tmp_path / "y.ogg", y, 3, serial=7)
     assert (tmp_path / "x.ogg").read_bytes() == (tmp_path / "y.ogg").read_bytes()
 
 

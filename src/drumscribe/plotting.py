@@ -1,6 +1,6 @@
 """Pictures: a transcription (``drumscribe transcribe --plot``), the datasets (rule
 ``dataset_summary``: its table too; rule ``dataset_example``) and a search winner's
-training curves (rule ``training_curves``). The studies' plots are in :mod:`studies`.
+training curves (rule ``training_curves``). The studies' plots are in :mod:`study_plots`.
 
 
 :func:`plot_transcription` draws the song in rows ("systems", like a score) of

@@ -39,18 +39,16 @@ Every audio file except the MDB ones is peak-normalised to −1 dBFS (``gain_db`
 gain applied to the source; for MDB the gain common to the song's files). Built in a
 temporary folder and renamed (:func:`drumscribe.atomic.atomic_dir`); deterministic for a
 seed (``oggenc --serial`` is seeded, so the files are byte-identical).
+
+This module owns the table: its columns, the config, the build (which sources, in which
+folder) and the reading back (:func:`read_pool`, :func:`load_irs`). The music sources'
+builders are in :mod:`drumscribe.pool_sources`, the rooms' in :mod:`drumscribe.rooms`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import tempfile
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -58,51 +56,19 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import SAMPLE_RATE
-from .atomic import atomic_dir, atomic_path
+from .atomic import atomic_dir
 from .errors import ConfigError, InputError
+from .pool_sources import BUILDERS, Item, pop909_dir
+from .rooms import IR_FILE, REAL_IRS, build_rooms
 
 SOURCES = ("fretsonfire", "pop909", "planetblupi", "mdb", "rooms")
 KINDS = ("accompaniment", "stem", "drums", "ir")
 #: the columns every consumer relies on, then the extras
 COLUMNS = ("file", "source", "family", "song", "kind", "duration", "license")
 EXTRA_COLUMNS = ("gain_db", "rms_db", "detail")
-IR_FILE = "rirs.npz"
 
 FRETSONFIRE_DIR = Path("/usr/share/games/fretsonfire/data/songs")
 PLANETBLUPI_DIR = Path("/usr/share/planetblupi/music")
-#: real impulse responses: (name, files mixed to mono (a stereo pair: both), licence)
-REAL_IRS = (
-    ("greathall", ("/usr/share/gx_head/sounds/greathall.wav",), "GPL-2+ (guitarix-common)"),
-    ("street2", ("/usr/share/jconvolver/config-files/demo-reverbs/street2-L.wav",
-                 "/usr/share/jconvolver/config-files/demo-reverbs/street2-R.wav"),
-     "GPL-2+ (jconvolver-config-files)"),
-)
-#: General MIDI fonts, best first
-GM_FONTS = (Path("/usr/share/sounds/sf3/MuseScore_General_Full.sf3"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-            Path("/usr/share/sounds/sf2/TimGM6mb.sf2"))
-
-LICENSES = {
-    "muldjord": "CC BY-SA 3.0 (Muldjord / El Senator; Debian fretsonfire-songs-muldjord)",
-    "sectoid": "Expat/MIT (Carlos Viola Iborra; Debian fretsonfire-songs-sectoid)",
-    "pop909": "MIT (POP909, music-x-lab); rendered with {font}",
-    "planetblupi": "GPL-3+ (Planet Blupi music; Debian planetblupi-music-midi); rendered with {font}",
-    "mdb": "CC BY-NC-SA 4.0 (MDB Drums / MedleyDB, Music Delta)",
-    "sim": "generated (pyroomacoustics ShoeBox, MIT)",
-}
-
-#: GM programs for POP909's parts
-POP909_LEAD = (53, 52, 54, 80, 81, 65, 66, 64, 48, 49, 40, 73, 71, 56)  # voices, synth leads, saxes, strings, violin, flute, clarinet, trumpet
-POP909_KEYS = (0, 1, 2, 4, 5, 24, 25, 27)  # pianos, e-pianos, nylon/steel/clean guitar
-POP909_BASS = (32, 33, 34, 35, 38)  # acoustic, finger, pick, fretless, synth bass
-#: channel volume (CC 7) per POP909 part: the melody on top
-POP909_VOLUME = {"MELODY": 112, "BRIDGE": 80, "PIANO": 88, "BASS": 100}
-#: channels FluidSynth treats as drum channels (of its 32): never used for melodic parts
-DRUM_CHANNELS = (9, 25)
-PEAK_DBFS = -1.0
-
-_PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_DEGREE = {"1": 0, "b2": 1, "2": 2, "b3": 3, "3": 4, "4": 5, "#4": 6, "b5": 6, "5": 7, "#5": 8, "b6": 8, "6": 9,
-           "bb7": 9, "b7": 10, "7": 11}
 
 
 @dataclass
@@ -162,553 +128,6 @@ def _count(key, value, minimum=0):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(f"{key}: must be an integer >= {minimum}, not {value!r}")
 
-
-# ---------------------------------------------------------------- helpers ----
-
-def _rng(seed: int, *keys) -> np.random.Generator:
-    """A generator per (seed, source, item): adding a source or an item does not shift the others."""
-    words = [int(seed)] + [zlib.crc32(str(k).encode()) for k in keys]
-    return np.random.default_rng(np.random.SeedSequence(words))
-
-
-def slug(name: str) -> str:
-    """``"Escape from chaosland"`` -> ``"escape_from_chaosland"``."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def rms_db(y: np.ndarray) -> float:
-    r = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if y.size else 0.0
-    return 20.0 * np.log10(max(r, 1e-10))
-
-
-def _peak_gain(y: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> float:
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return 10.0 ** (peak_dbfs / 20.0) / peak if peak > 0 else 1.0
-
-
-def _fade(y: np.ndarray, seconds: float = 0.01) -> np.ndarray:
-    """Short linear fades at both ends (an excerpt cut out of a song does not click)."""
-    n = min(int(seconds * SAMPLE_RATE), len(y) // 2)
-    if n > 0:
-        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-        y[:n] *= ramp
-        y[-n:] *= ramp[::-1]
-    return y
-
-
-def encode_ogg(path: str | Path, y: np.ndarray, quality: float, serial: int, sr: int = SAMPLE_RATE) -> Path:
-    """Write mono ``y`` as Ogg Vorbis at ``quality`` (oggenc's -q) atomically; returns ``path``.
-
-    Uses ``oggenc`` (vorbis-tools) with a fixed stream serial, so the bytes depend only on
-    the audio; without oggenc, libsndfile's Vorbis writer (same decoder result, random serial).
-    """
-    path = Path(path)
-    y = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
-    import soundfile as sf
-
-    with atomic_path(path) as tmp:
-        if shutil.which("oggenc"):
-            fd, wav = tempfile.mkstemp(suffix=".wav", dir=path.parent)
-            os.close(fd)
-            try:
-                sf.write(wav, y, sr, subtype="PCM_24")
-                proc = subprocess.run(["oggenc", "-Q", "-q", f"{quality:g}", "--serial", str(int(serial) % 2**31),
-                                       "-o", str(tmp), wav], capture_output=True, text=True)
-                if proc.returncode != 0:
-                    raise InputError(f"{path}: oggenc failed ({proc.stderr.strip().splitlines()[-1:]})")
-            finally:
-                os.unlink(wav)
-        else:  # pragma: no cover - vorbis-tools is in setup.sh
-            sf.write(str(tmp), y, sr, format="OGG", subtype="VORBIS", compression_level=1.0 - quality / 10.0)
-    return path
-
-
-@dataclass
-class _Item:
-    file: str
-    source: str
-    family: str
-    song: str
-    kind: str
-    duration: float
-    license: str
-    gain_db: float
-    rms_db: float
-    detail: dict
-
-
-def _write_item(out: Path, rel: str, y: np.ndarray, quality: float, seed: int, gain: float | None = None, **row) -> _Item:
-    """Scale (peak −1 dBFS unless ``gain``), fade-free encode, and the item's row."""
-    g = _peak_gain(y) if gain is None else gain
-    z = (y * np.float32(g)).astype(np.float32)
-    encode_ogg(out / rel, z, quality, serial=zlib.crc32(f"{seed}:{rel}".encode()))
-    return _Item(file=rel, duration=round(len(z) / SAMPLE_RATE, 6), gain_db=round(20 * np.log10(g), 3),
-                 rms_db=round(rms_db(z), 3), **row)
-
-
-def best_font(font: str | Path | None = None) -> Path:
-    """``font`` if given, else the best General MIDI font installed (MuseScore General, FluidR3, TimGM6mb)."""
-    if font is not None:
-        if not Path(font).is_file():
-            raise InputError(f"{font}: sound font not found")
-        return Path(font)
-    for f in GM_FONTS:
-        if f.is_file():
-            return f
-    raise InputError(f"{GM_FONTS[0]}: no General MIDI sound font installed (apt-get install musescore-general-soundfont)")
-
-
-_SYNTHS: dict[str, object] = {}
-
-
-def _synth(font: Path):
-    from .synth.fluid import FluidSynth
-
-    if str(font) not in _SYNTHS:
-        _SYNTHS[str(font)] = FluidSynth(font)
-    return _SYNTHS[str(font)]
-
-
-def _segment_starts(duration: float, seconds: float, k: int, rng: np.random.Generator,
-                    grid: np.ndarray | None = None) -> list[float]:
-    """Up to ``k`` excerpt starts of ``seconds`` in ``[0, duration - seconds]``: ``k`` of the
-    ``duration // seconds`` slots, drawn without replacement, all shifted by one random offset
-    (so they never overlap); with ``grid``, each moves to the nearest grid time (a downbeat)."""
-    if duration <= seconds:
-        return [0.0]
-    n_slots = int(duration // seconds)
-    slots = np.sort(rng.choice(n_slots, size=min(k, n_slots), replace=False))
-    offset = float(rng.uniform(0.0, duration - n_slots * seconds))
-    starts = [float(s * seconds + offset) for s in slots]
-    if grid is not None and len(grid):
-        cand = np.asarray(grid, dtype=float)
-        cand = cand[(cand >= 0) & (cand <= duration - seconds)]
-        if len(cand):
-            starts = sorted({float(cand[np.argmin(np.abs(cand - t))]) for t in starts})
-    return starts
-
-
-# ------------------------------------------------------------ MIDI render ----
-
-def midi_events(pm, start: float, seconds: float, programs: dict[int, int] | None = None,
-                volumes: dict[int, int] | None = None, drop_drums: bool = True):
-    """FluidSynth events for the excerpt ``[start, start + seconds)`` of a pretty_midi score.
-
-    One MIDI channel per kept instrument (FluidSynth's drum channels 9 and 25 skipped), its
-    program (``programs[i]`` overrides instrument ``i``'s), channel volume (``volumes[i]``),
-    the controllers 1, 7, 10, 11, 64 (the last value before the excerpt at time 0), and
-    its notes (one sounding across ``start`` begins at 0). ``drop_drums`` drops every
-    ``is_drum`` instrument (MIDI channel 10). Returns ``(events, kept instrument indices)``.
-    """
-    from .synth.fluid import control, note_off, note_on, program
-
-    end = start + seconds
-    events, kept = [], []
-    chans = (c for c in range(32) if c not in DRUM_CHANNELS)
-    for i, inst in enumerate(pm.instruments):
-        if inst.is_drum and drop_drums:
-            continue
-        notes = [n for n in inst.notes if n.end > start and n.start < end]
-        if not notes:
-            continue
-        try:
-            chan = next(chans)
-        except StopIteration:  # more than 30 instruments sounding: the rest are dropped
-            warnings.warn(f"midi: more than 30 instruments, instrument {i} dropped", stacklevel=2)
-            break
-        kept.append(i)
-        bank, prog = (128, 0) if inst.is_drum else (0, int((programs or {}).get(i, inst.program)))
-        events.append(program(0.0, chan, bank, prog))
-        last = {}
-        for cc in sorted(inst.control_changes, key=lambda c: c.time):
-            if cc.number not in (1, 7, 10, 11, 64) or cc.time >= end:
-                continue
-            if cc.time < start:
-                last[cc.number] = cc.value
-            else:
-                events.append(control(cc.time - start, chan, cc.number, cc.value))
-        for num, val in last.items():
-            events.append(control(0.0, chan, num, val))
-        if volumes and i in volumes:
-            events = [e for e in events if not (e.kind == "cc" and e.chan == chan and e.a == 7)]
-            events.append(control(0.0, chan, 7, volumes[i]))
-        for n in notes:
-            events.append(note_on(max(n.start - start, 0.0), chan, n.pitch, n.velocity))
-            if n.end < end:
-                events.append(note_off(n.end - start, chan, n.pitch))
-    return events, kept
-
-
-def render_midi(pm, start: float, seconds: float, font: Path, **kw) -> tuple[np.ndarray, list[int]]:
-    """Render an excerpt of a pretty_midi score (see :func:`midi_events`) to mono float32."""
-    from .synth.fluid import BLOCK
-
-    events, kept = midi_events(pm, start, seconds, **kw)
-    n = int(round(seconds * SAMPLE_RATE))
-    # Whole 64-sample blocks: FluidSynth's block grid runs on across calls, so a render of
-    # another length would shift the next render's events. And FluidSynth keeps state from
-    # one render to the next (its first render of a program differs too), so the same
-    # events are rendered twice and the second kept: then the audio depends on the events only.
-    fs, dur = _synth(font), int(np.ceil(n / BLOCK)) * BLOCK / SAMPLE_RATE
-    fs.render(events, dur)
-    y, _ = fs.render(events, dur)
-    return y[:n], kept
-
-
-def parse_chord(label: str) -> int | None:
-    """Pitch class of a chord's bass note (``"A:min/b3"`` -> C = 0); None for ``N``/``X``."""
-    if ":" not in label:
-        return None
-    root, quality = label.split(":", 1)
-    if not root or root[0] not in _PITCH:
-        return None
-    pc = _PITCH[root[0]] + root[1:].count("#") - root[1:].count("b")
-    if "/" in quality:
-        pc += _DEGREE.get(quality.split("/", 1)[1], 0)
-    return pc % 12
-
-
-def pop909_bass(chords: list[tuple[float, float, str]], beats: np.ndarray, every: int, rng: np.random.Generator):
-    """Bass notes ``(start, end, pitch, velocity)``: the chord's bass note on every ``every``-th beat, E1–D#2 (+12 when low)."""
-    out = []
-    if len(beats) < 2:
-        return out
-    period = float(np.median(np.diff(beats)))
-    for j in range(0, len(beats), every):
-        t = float(beats[j])
-        label = next((c for s, e, c in chords if s <= t + 1e-3 < e), "N")
-        pc = parse_chord(label)
-        if pc is None:
-            continue
-        pitch = 28 + (pc - 4) % 12 + (12 if (pc - 4) % 12 < 3 else 0)  # 28 = E1
-        length = (float(beats[j + every]) - t if j + every < len(beats) else period * every) * 0.9
-        out.append((t, t + length, int(pitch), int(np.clip(rng.normal(96, 6), 70, 120))))
-    return out
-
-
-# -------------------------------------------------------------- sources ----
-
-def _fretsonfire(cfg: PoolConfig, out: Path, progress: bool) -> list[_Item]:
-    from tqdm import tqdm
-
-    from .audio import load_audio
-
-    root = Path(cfg.fretsonfire_dir)
-    songs = sorted(root.glob("*/*/guitar.ogg"))
-    items = []
-    for path in tqdm(songs, desc="pool fretsonfire", disable=None if progress else True):
-        pack, name = path.parent.parent.name, slug(path.parent.name)
-        y = load_audio(path)
-        rng = _rng(cfg.seed, "fretsonfire", name)
-        starts = _segment_starts(len(y) / SAMPLE_RATE, cfg.max_seconds_per_item, cfg.fretsonfire_items, rng)
-        for k, t0 in enumerate(starts):
-            a = int(round(t0 * SAMPLE_RATE))
-            t0 = a / SAMPLE_RATE
-            seg = y[a: a + int(round(cfg.max_seconds_per_item * SAMPLE_RATE))].copy()
-            if rms_db(seg) < -50:
-                continue
-            items.append(_write_item(out, f"fretsonfire/{name}_{k:02d}.ogg", _fade(seg), cfg.ogg_quality, cfg.seed,
-                                     source="fretsonfire", family=f"fretsonfire_{name}", song=name,
-                                     kind="stem", license=LICENSES.get(pack, "see the Debian package"),
-                                     detail={"source_file": str(path), "start": round(t0, 6), "instrument": "guitar"}))
-    return items
-
-
-def _pop909(cfg: PoolConfig, out: Path, progress: bool) -> list[_Item]:
-    import pretty_midi
-    from tqdm import tqdm
-
-    root = _pop909_dir(cfg.pop909_root)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / f"{p.name}.mid").is_file())
-    font = best_font(cfg.font)
-    order = _rng(cfg.seed, "pop909").permutation(len(folders))
-    items = []
-    bar = tqdm(total=cfg.n_pop909, desc="pool pop909", disable=None if progress else True)
-    for idx in order:
-        if len(items) >= cfg.n_pop909:
-            break
-        folder = folders[idx]
-        nnn = folder.name
-        rng = _rng(cfg.seed, "pop909", nnn)
-        pm = pretty_midi.PrettyMIDI(str(folder / f"{nnn}.mid"))
-        beats, downbeats = _pop909_beats(folder, pm)
-        first = min((n.start for inst in pm.instruments for n in inst.notes), default=0.0)
-        end = pm.get_end_time()
-        seconds = cfg.max_seconds_per_item
-        grid = downbeats[downbeats >= first - 0.05]
-        if len(grid) == 0 or end - grid[0] < min(seconds, 5.0):
-            continue
-        usable = grid[grid <= max(grid[0], end - seconds)]
-        t0 = float(rng.choice(usable))
-        seconds = min(seconds, end - t0)
-        names = {i: inst.name.strip().upper() for i, inst in enumerate(pm.instruments)}
-        programs, volumes = {}, {}
-        lead, keys = int(rng.choice(POP909_LEAD)), int(rng.choice(POP909_KEYS))
-        for i, nm in names.items():
-            programs[i] = lead if nm == "MELODY" else (keys if nm == "PIANO" else int(rng.choice(POP909_KEYS)))
-            volumes[i] = POP909_VOLUME.get(nm, 90)
-        bass = None
-        if rng.random() < cfg.pop909_bass:
-            chords = _read_chords(folder / "chord_midi.txt")
-            every = int(rng.choice([1, 1, 2]))
-            notes = pop909_bass(chords, beats, every, rng)
-            if notes:
-                bprog = int(rng.choice(POP909_BASS))
-                inst = pretty_midi.Instrument(program=bprog, name="BASS")
-                inst.notes = [pretty_midi.Note(velocity=v, pitch=p, start=s, end=e) for s, e, p, v in notes]
-                pm.instruments.append(inst)
-                programs[len(pm.instruments) - 1] = bprog
-                volumes[len(pm.instruments) - 1] = POP909_VOLUME["BASS"]
-                bass = {"program": bprog, "every_beats": every}
-        y, kept = render_midi(pm, t0, seconds, font, programs=programs, volumes=volumes)
-        if rms_db(y) < -60:
-            warnings.warn(f"{folder}: rendered silent, skipped", stacklevel=2)
-            continue
-        in_seg = beats[(beats >= t0) & (beats < t0 + seconds)] - t0
-        db_seg = downbeats[(downbeats >= t0) & (downbeats < t0 + seconds)] - t0
-        detail = {"source_file": str(folder / f"{nnn}.mid"), "start": round(t0, 6), "font": font.name,
-                  "programs": {names.get(i, "BASS"): programs.get(i) for i in range(len(pm.instruments))},
-                  "sounding": [names.get(i, "BASS") for i in kept],
-                  "bass": bass, "bpm": round(60.0 / float(np.median(np.diff(beats))), 2) if len(beats) > 1 else None,
-                  "beats": [round(float(b), 4) for b in in_seg], "downbeats": [round(float(b), 4) for b in db_seg]}
-        items.append(_write_item(out, f"pop909/pop909_{nnn}.ogg", _fade(y), cfg.ogg_quality, cfg.seed,
-                                 source="pop909", family=f"pop909_{nnn}", song=nnn, kind="accompaniment",
-                                 license=LICENSES["pop909"].format(font=font.name), detail=detail))
-        bar.update(1)
-    bar.close()
-    return items
-
-
-def _pop909_dir(root: str | Path) -> Path:
-    """POP909's song folders: ``root/POP909`` (the repository's layout) or ``root`` itself."""
-    root = Path(root)
-    return root / "POP909" if (root / "POP909").is_dir() else root
-
-
-def _pop909_beats(folder: Path, pm) -> tuple[np.ndarray, np.ndarray]:
-    """Beat and downbeat times of a POP909 song (``beat_midi.txt``: time, beat, downbeat), else the MIDI's."""
-    f = folder / "beat_midi.txt"
-    if f.is_file():
-        a = np.loadtxt(f, ndmin=2)
-        if a.size and a.shape[1] >= 3:
-            return a[:, 0], a[a[:, 2] > 0.5, 0]
-    return np.asarray(pm.get_beats()), np.asarray(pm.get_downbeats())
-
-
-def _read_chords(path: Path) -> list[tuple[float, float, str]]:
-    out = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3:
-                out.append((float(parts[0]), float(parts[1]), parts[2]))
-    return out
-
-
-def _planetblupi(cfg: PoolConfig, out: Path, progress: bool) -> list[_Item]:
-    import pretty_midi
-    from tqdm import tqdm
-
-    font = best_font(cfg.font)
-    files = sorted(Path(cfg.planetblupi_dir).glob("*.mid"))
-    items = []
-    for path in tqdm(files, desc="pool planetblupi", disable=None if progress else True):
-        name = slug(path.stem)
-        rng = _rng(cfg.seed, "planetblupi", name)
-        pm = pretty_midi.PrettyMIDI(str(path))
-        first = min((n.start for inst in pm.instruments if not inst.is_drum for n in inst.notes), default=0.0)
-        end = pm.get_end_time()
-        starts = _segment_starts(end - first, cfg.max_seconds_per_item, cfg.planetblupi_items, rng,
-                                 grid=np.asarray(pm.get_downbeats()) - first)
-        for k, t in enumerate(starts):
-            t0 = first + t
-            seconds = min(cfg.max_seconds_per_item, end - t0)
-            y, kept = render_midi(pm, t0, seconds, font, drop_drums=True)
-            if rms_db(y) < -60:
-                continue
-            detail = {"source_file": str(path), "start": round(t0, 6), "font": font.name,
-                      "programs": [int(pm.instruments[i].program) for i in kept],
-                      "dropped_drum_tracks": sum(inst.is_drum for inst in pm.instruments)}
-            items.append(_write_item(out, f"planetblupi/{name}_{k:02d}.ogg", _fade(y), cfg.ogg_quality, cfg.seed,
-                                     source="planetblupi", family=f"planetblupi_{name}", song=name,
-                                     kind="accompaniment", license=LICENSES["planetblupi"].format(font=font.name),
-                                     detail=detail))
-    return items
-
-
-def mdb_stems(mdb_root: str | Path, track: str) -> tuple[Path, list[tuple[Path, str]]]:
-    """(drum stem, [(non-drum raw stem, instrument)]) of an MDB track, from ``<T>_METADATA.yaml``.
-
-    The METADATA names ``..._RAW_NN_01.wav``; the stems are stored as ``.flac``. A stem the
-    METADATA lists that is missing (other than the drum raw, which is ``drum_only``) is an
-    ``InputError`` naming it.
-    """
-    import yaml
-
-    root = Path(mdb_root)
-    folder = root / "audio" / "multi-tracks" / track
-    meta_path = folder / f"{track}_METADATA.yaml"
-    if not meta_path.is_file():
-        raise InputError(f"{meta_path}: MDB METADATA missing")
-    meta = yaml.safe_load(meta_path.read_text())
-    raw_dir = folder / meta.get("raw_dir", f"{track}_RAW")
-    stems = []
-    for stem in (meta.get("stems") or {}).values():
-        for raw in (stem.get("raw") or {}).values():
-            inst = str(raw.get("instrument", stem.get("instrument", "")))
-            if "drum" in inst.lower():
-                continue
-            f = raw_dir / Path(raw["filename"]).with_suffix(".flac").name
-            if not f.is_file():
-                raise InputError(f"{f}: stem named in {meta_path.name} ({inst}) is missing")
-            stems.append((f, inst))
-    drums = root / "audio" / "drum_only" / f"{track}_Drum.wav"
-    if not drums.is_file():
-        raise InputError(f"{drums}: the drum stem of {track} is missing")
-    return drums, sorted(stems)
-
-
-def is_vocal(instrument: str) -> bool:
-    return bool(re.search(r"singer|vocal|voice|choir", instrument.lower()))
-
-
-def _mdb(cfg: PoolConfig, out: Path, progress: bool) -> list[_Item]:
-    from tqdm import tqdm
-
-    from .audio import load_audio
-
-    root = Path(cfg.mdb_root)
-    tracks = sorted(p.name for p in (root / "audio" / "multi-tracks").iterdir() if p.is_dir())
-    items = []
-    for track in tqdm(tracks, desc="pool mdb", disable=None if progress else True):
-        drums_path, stems = mdb_stems(root, track)
-        drums = load_audio(drums_path)
-        ys = []
-        for f, inst in stems:
-            y = load_audio(f)
-            if len(y) != len(drums):
-                raise InputError(f"{f}: {len(y)} samples, the drum stem {drums_path.name} has {len(drums)}")
-            ys.append(y)
-        if not ys:
-            raise InputError(f"{root / 'audio' / 'multi-tracks' / track}: no non-drum stem")
-        acc = np.sum(ys, axis=0, dtype=np.float64).astype(np.float32)
-        vocals = [(f, inst, y) for (f, inst), y in zip(stems, ys) if is_vocal(inst)]
-        gain = min(_peak_gain(x) for x in [acc, drums] + [v[2] for v in vocals])
-        common = dict(source="mdb", family=f"mdb_{track}", song=track, license=LICENSES["mdb"])
-        rel = drums_path.relative_to(root)
-        items.append(_write_item(out, f"mdb/{track}_drums.ogg", drums, cfg.drums_ogg_quality, cfg.seed, gain=gain,
-                                 kind="drums", detail={"source_file": str(rel),
-                                                       "annotations": f"annotations/class/{track}_class.txt"},
-                                 **common))
-        items.append(_write_item(out, f"mdb/{track}_accompaniment.ogg", acc, cfg.ogg_quality, cfg.seed, gain=gain,
-                                 kind="accompaniment",
-                                 detail={"stems": [f.name for f, _ in stems], "instruments": [i for _, i in stems],
-                                         "natural_db": round(rms_db(acc) - rms_db(drums), 3)}, **common))
-        for f, inst, y in vocals:
-            nn = re.search(r"RAW_(\d+)_", f.name).group(1)
-            items.append(_write_item(out, f"mdb/{track}_vocals_{nn}.ogg", y, cfg.ogg_quality, cfg.seed, gain=gain,
-                                     kind="stem", detail={"source_file": f.name, "instrument": inst}, **common))
-    return items
-
-
-# ----------------------------------------------------------------- rooms ----
-
-def trim_ir(h: np.ndarray, onset_db: float = -20.0, floor_db: float = -60.0, pre: int = 32) -> np.ndarray:
-    """Peak-normalise an impulse response, start it ``pre`` samples before its direct sound
-    (first sample within ``onset_db`` of the peak) and cut it where it last reaches ``floor_db``."""
-    h = np.asarray(h, dtype=np.float64)
-    peak = float(np.max(np.abs(h))) if h.size else 0.0
-    if peak <= 0:
-        raise InputError("impulse response: silent")
-    h = h / peak
-    a = np.abs(h)
-    onset = int(np.argmax(a >= 10 ** (onset_db / 20)))
-    last = int(len(a) - 1 - np.argmax(a[::-1] >= 10 ** (floor_db / 20)))
-    out = h[max(0, onset - pre): last + 1].copy()
-    n = min(64, len(out) // 4)
-    if n:
-        out[-n:] *= np.linspace(1.0, 0.0, n)
-    return out.astype(np.float32)
-
-
-def measure_rt60(h: np.ndarray, sr: int = SAMPLE_RATE) -> float:
-    """RT60 (s) from the Schroeder decay (T30: −5 to −35 dB, extrapolated); NaN when too short."""
-    e = np.cumsum(np.square(h[::-1], dtype=np.float64))[::-1]
-    if e[0] <= 0:
-        return float("nan")
-    d = 10 * np.log10(np.maximum(e / e[0], 1e-30))
-    i5, i35 = np.argmax(d <= -5), np.argmax(d <= -35)
-    if i35 <= i5:
-        return float("nan")
-    return float(60.0 / 30.0 * (i35 - i5) / sr)
-
-
-def simulate_room(rng: np.random.Generator, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, dict]:
-    """One shoe-box room (pyroomacoustics): floor 3–20 m a side, height 2.5–8 m, RT60 0.2–1.5 s
-    (absorption and reflection order by ``inverse_sabine``), source and microphone at random
-    (0.5 m from the walls, at least 1 m apart). Returns the RIR and its parameters."""
-    import pyroomacoustics as pra
-
-    while True:
-        dims = [float(rng.uniform(3, 20)), float(rng.uniform(3, 20)), float(rng.uniform(2.5, 8))]
-        rt60 = float(rng.uniform(0.2, 1.5))
-        try:
-            absorption, max_order = pra.inverse_sabine(rt60, dims)
-        except ValueError:
-            continue
-        src = [float(rng.uniform(0.5, d - 0.5)) for d in dims]
-        mic = [float(rng.uniform(0.5, d - 0.5)) for d in dims]
-        if np.linalg.norm(np.subtract(src, mic)) < 1.0:
-            continue
-        room = pra.ShoeBox(dims, fs=sr, materials=pra.Material(absorption), max_order=int(min(max_order, 80)))
-        room.add_source(src)
-        room.add_microphone(mic)
-        room.compute_rir()
-        h = np.asarray(room.rir[0][0], dtype=np.float64)
-        return h, {"dims": [round(d, 2) for d in dims], "rt60_target": round(rt60, 3),
-                   "source": [round(x, 2) for x in src], "mic": [round(x, 2) for x in mic],
-                   "max_order": int(min(max_order, 80))}
-
-
-def _rooms(cfg: PoolConfig, out: Path, progress: bool, explicit: bool) -> list[_Item]:
-    from tqdm import tqdm
-
-    from .audio import load_audio
-
-    names, irs, rows = [], [], []
-    for name, files, lic in cfg.real_irs:
-        paths = [Path(f) for f in files]
-        if not all(p.is_file() for p in paths):
-            missing = next(p for p in paths if not p.is_file())
-            if explicit:
-                raise ConfigError(f"pool.sources: rooms: {missing} not found (apt-get install guitarix-common "
-                                  f"jconvolver-config-files)")
-            warnings.warn(f"{missing}: impulse response not installed, skipped", stacklevel=2)
-            continue
-        h = np.mean([load_audio(p) for p in paths], axis=0)  # load_audio: 44.1 kHz, channels mixed to mono
-        names.append(f"real_{name}")
-        irs.append(trim_ir(h))
-        rows.append(dict(family=f"ir_{name}", license=lic, detail={"source_file": [str(p) for p in paths]}))
-    for k in tqdm(range(cfg.n_rooms), desc="pool rooms", disable=None if progress else True):
-        h, params = simulate_room(_rng(cfg.seed, "rooms", k))
-        names.append(f"sim_{k:03d}")
-        irs.append(trim_ir(h))
-        rows.append(dict(family="ir_sim", license=LICENSES["sim"], detail=params))
-    if not irs:
-        return []
-    rt60 = np.array([measure_rt60(h) for h in irs], dtype=np.float32)
-    offsets = np.concatenate([[0], np.cumsum([len(h) for h in irs])]).astype(np.int64)
-    with atomic_path(out / IR_FILE) as tmp:
-        np.savez_compressed(tmp, names=np.array(names, dtype=str), irs=np.concatenate(irs).astype(np.float16),
-                            offsets=offsets, sr=np.int64(SAMPLE_RATE), rt60=rt60)
-    items = []
-    for name, h, row, t in zip(names, irs, rows, rt60):
-        row["detail"] = {**row["detail"], "rt60": None if not np.isfinite(t) else round(float(t), 3)}
-        items.append(_Item(file=IR_FILE, source="rooms", song=name, kind="ir", duration=round(len(h) / SAMPLE_RATE, 6),
-                           gain_db=0.0, rms_db=round(rms_db(h), 3), **row))
-    return items
-
-
 # ------------------------------------------------------------------ build ----
 
 def _source_dir(source: str, cfg: PoolConfig) -> Path | None:
@@ -718,7 +137,7 @@ def _source_dir(source: str, cfg: PoolConfig) -> Path | None:
     if source == "planetblupi":
         return Path(cfg.planetblupi_dir)
     if source == "pop909":
-        return _pop909_dir(cfg.pop909_root) if cfg.pop909_root else None
+        return pop909_dir(cfg.pop909_root) if cfg.pop909_root else None
     if source == "mdb":
         return Path(cfg.mdb_root) / "audio" / "multi-tracks" if cfg.mdb_root else None
     return None
@@ -773,14 +192,13 @@ def build_pool(out_dir: str | Path, sources: Sequence[str] | str = "all", max_se
                           stacklevel=2)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        items: list[_Item] = []
+        items: list[Item] = []
         for s in todo:
             (tmp / s).mkdir(exist_ok=True) if s != "rooms" else None
             if s == "rooms":
-                items += _rooms(cfg, tmp, progress, explicit)
+                items += build_rooms(cfg, tmp, progress, explicit)
             else:
-                items += {"fretsonfire": _fretsonfire, "pop909": _pop909, "planetblupi": _planetblupi,
-                          "mdb": _mdb}[s](cfg, tmp, progress)
+                items += BUILDERS[s](cfg, tmp, progress)
         rows = [{**{c: getattr(it, c) for c in COLUMNS + EXTRA_COLUMNS if c != "detail"},
                  "detail": json.dumps(it.detail, sort_keys=True)} for it in items]
         df = pd.DataFrame(rows, columns=list(COLUMNS + EXTRA_COLUMNS))
