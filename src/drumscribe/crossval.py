@@ -432,6 +432,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
     same songs and conditions) and ``peer_csv`` (the peer's figures where it was measured):
     the released model itself trained on most of the songs, so no figure of it on them is
     reported. ``name`` titles the card. Returns the Markdown written to ``out_md`` (atomically).
+    (Over 80 lines: most of them are the card's text, in reading order.)
     """
     import json
 

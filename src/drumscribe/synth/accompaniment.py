@@ -193,6 +193,8 @@ def generate(bpm: float, beats_per_bar: float, duration: float, rng: np.random.G
 
     Bars start at ``origin + k·bar`` s (a pickup bar before ``origin`` is included, notes
     before 0 s dropped). Every note starts on an eighth-note position of that grid.
+    (About 80 lines: one pass over the bars draws the three parts together, since the
+    chords, the bass and the lead share each bar's harmony and rhythm.)
     """
     spb = 60.0 / bpm
     mode = "major" if rng.random() < 0.6 else "minor"
