@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from drumscribe import CLASSES, models, training
+from drumscribe import CLASSES, augment, models, training, training_state
 from drumscribe.errors import ConfigError, TrainingError
 
 F = 84
@@ -124,7 +124,7 @@ def test_augmentation_changes_level_and_tilt_under_the_log():
     mag = np.zeros((2, 3, F), np.float32)
     mag[:, :2] = 0.3  # frames 0-1 sound, frame 2 is silence (zero padding)
     x = torch.from_numpy((np.log10(1 + mag) - mean) / std)
-    out = training.augment_spectrograms(x, mean, std, torch.tensor([20.0, 0.0]), torch.tensor([0.0, 6.0]))
+    out = augment.augment_spectrograms(x, mean, std, torch.tensor([20.0, 0.0]), torch.tensor([0.0, 6.0]))
     raw = out.numpy() * std + mean
     np.testing.assert_allclose(raw[0, :2], np.log10(1 + 10 * 0.3), rtol=1e-5)  # +20 dB = x10 in magnitude
     assert abs(raw[1, 0, 0] - np.log10(1 + 0.3 * 10 ** (-6 / 20))) < 1e-5  # lowest bin -6 dB
@@ -150,8 +150,8 @@ def test_pitch_shift_moves_the_peak_by_whole_bins_and_repeats_the_edge():
     mag = rng.uniform(0.05, 0.2, (2, 4, F)).astype(np.float32)
     mag[:, :, 40] = 3.0  # the peak bin
     s = np.log10(1 + mag)
-    out = training.augment_spectrograms(_log_spec(mag, MEAN, STD), MEAN, STD, ZERO2, ZERO2,
-                                        shift=torch.tensor([3, -5]))
+    out = augment.augment_spectrograms(_log_spec(mag, MEAN, STD), MEAN, STD, ZERO2, ZERO2,
+                                       shift=torch.tensor([3, -5]))
     raw = _raw(out, MEAN, STD)
     assert (raw[0].argmax(-1) == 43).all() and (raw[1].argmax(-1) == 35).all()
     np.testing.assert_allclose(raw[0, :, 3:], s[0, :, :-3], atol=1e-5)  # moved up by exactly 3 bins
@@ -163,10 +163,10 @@ def test_pitch_shift_moves_the_peak_by_whole_bins_and_repeats_the_edge():
 def test_zero_shift_and_zero_eq_leave_the_input_unchanged():
     mag = np.random.default_rng(1).uniform(0.0, 2.0, (2, 5, F)).astype(np.float32)
     x = _log_spec(mag, MEAN, STD)
-    eq = training.random_eq_curves(2, F, 0.0, torch.Generator().manual_seed(0))
+    eq = augment.random_eq_curves(2, F, 0.0, torch.Generator().manual_seed(0))
     assert eq.shape == (2, F) and (eq == 0).all()
-    out = training.augment_spectrograms(x, MEAN, STD, ZERO2, ZERO2, shift=torch.zeros(2, dtype=torch.long),
-                                        eq_db_curve=eq)
+    out = augment.augment_spectrograms(x, MEAN, STD, ZERO2, ZERO2, shift=torch.zeros(2, dtype=torch.long),
+                                       eq_db_curve=eq)
     torch.testing.assert_close(out, x, atol=1e-5, rtol=1e-5)
 
 
@@ -175,14 +175,14 @@ def test_random_eq_never_exceeds_its_peak_deviation_and_keeps_silence():
     mag = np.full((n, 3, F), 0.5, np.float32)
     mag[:, 2] = 0.0  # frame 2 is silence
     mag[-1] = 0.0  # a silent datapoint
-    curves = training.random_eq_curves(n, F, eq_db, torch.Generator().manual_seed(4))
+    curves = augment.random_eq_curves(n, F, eq_db, torch.Generator().manual_seed(4))
     peak = curves.abs().amax(1)
     assert (peak <= eq_db + 1e-5).all() and peak.max() > 0.8 * eq_db and peak.min() < 0.2 * eq_db  # u in [0, 1]
     assert (curves.std(1) > 0).all()  # a curve, not a constant gain
     shift = torch.randint(-3, 4, (n,), generator=torch.Generator().manual_seed(5))
     for sh in (None, shift):
-        out = training.augment_spectrograms(_log_spec(mag, MEAN, STD), MEAN, STD, torch.zeros(n), torch.zeros(n),
-                                            shift=sh, eq_db_curve=curves)
+        out = augment.augment_spectrograms(_log_spec(mag, MEAN, STD), MEAN, STD, torch.zeros(n), torch.zeros(n),
+                                           shift=sh, eq_db_curve=curves)
         raw = _raw(out, MEAN, STD)
         np.testing.assert_allclose(raw[:, 2], 0.0, atol=1e-6)  # silence stays silence
         np.testing.assert_allclose(raw[-1], 0.0, atol=1e-6)
@@ -193,7 +193,7 @@ def test_random_eq_never_exceeds_its_peak_deviation_and_keeps_silence():
 
 def _augment_once(seed, cfg, x):
     gen = torch.Generator().manual_seed(seed)
-    return next(training._augmented([(x, None)], cfg, gen, MEAN, STD, 10.0))[0]
+    return next(augment.augmented([(x, None)], cfg, gen, MEAN, STD, 10.0))[0]
 
 
 def test_augmentation_draws_come_from_the_generator():
@@ -206,14 +206,14 @@ def test_augmentation_draws_come_from_the_generator():
     old = {**cfg, "augment_pitch_bins": 0, "augment_eq_db": 0.0}
     gen = torch.Generator().manual_seed(7)
     gain, tilt = (torch.rand(8, generator=gen) * 2 - 1) * 3.0, (torch.rand(8, generator=gen) * 2 - 1) * 2.0
-    assert torch.equal(_augment_once(7, old, x), training.augment_spectrograms(x, MEAN, STD, gain, tilt))
+    assert torch.equal(_augment_once(7, old, x), augment.augment_spectrograms(x, MEAN, STD, gain, tilt))
 
 
 def test_new_augmentation_keys_are_validated_and_fingerprinted():
     cfg = training.training_config({"augment_pitch_bins": 2, "augment_eq_db": 3})
     assert cfg["augment_pitch_bins"] == 2 and cfg["augment_eq_db"] == 3.0
     assert training.DEFAULTS["augment_pitch_bins"] == 0 and training.DEFAULTS["augment_eq_db"] == 0.0
-    fp = lambda c: training._fingerprint("cnn", {}, training.training_config(c), 1, 1, None, F)  # noqa: E731
+    fp = lambda c: training_state.fingerprint("cnn", {}, training.training_config(c), 1, 1, None, F)  # noqa: E731
     assert fp({}) == fp({"augment_pitch_bins": 0, "augment_eq_db": 0.0})
     assert "augment_pitch_bins" not in fp({})  # off: the checkpoints of older trials still resume
     assert len({fp({}), fp({"augment_pitch_bins": 1}), fp({"augment_pitch_bins": 2}), fp({"augment_eq_db": 1})}) == 4
@@ -378,13 +378,13 @@ def test_resume_state_is_read_with_weights_only(tmp_path):
     train, val = _data(), _data(n=4, seed=1)
     training.fit("cnn", SMALL_CNN, train, val, tmp_path, CFG, progress=False, stop_after_epochs=1)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # no other types in it
-    assert state["state_version"] == training.STATE_VERSION and state["epoch"] == 1
+    assert state["state_version"] == training_state.STATE_VERSION and state["epoch"] == 1
 
 
 def test_planted_resume_state_is_refused_and_nothing_runs(tmp_path, caplog):
     trial, marker = tmp_path / "trial", tmp_path / "ran"
     trial.mkdir()
-    torch.save({"state_version": training.STATE_VERSION, "x": _Planted(marker)}, trial / "checkpoint.pt")
+    torch.save({"state_version": training_state.STATE_VERSION, "x": _Planted(marker)}, trial / "checkpoint.pt")
     with caplog.at_level("WARNING", logger="drumscribe.training"):
         out = training.fit("cnn", SMALL_CNN, _data(), _data(n=4, seed=1), trial, CFG, progress=False)
     assert not marker.exists()

@@ -311,8 +311,11 @@ def check_song_overlap(config: Mapping) -> None:
 
 
 def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
-    """The librosa ``peak_pick`` window parameters of the ``peaks`` config section."""
-    return {k: int(peaks_cfg[k]) for k in ("pre_max", "post_max", "pre_avg", "post_avg", "wait")}
+    """The librosa ``peak_pick`` window parameters of the ``peaks`` config section
+    (:func:`drumscribe.peaks.validate_params`: its keys, checked)."""
+    from .peaks import validate_params
+
+    return validate_params(peaks_cfg)
 
 
 def study_note(config: Mapping) -> str:

@@ -345,7 +345,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     cfg = features.FeatureConfig.from_dict(feature_config)
     fps = int(cfg.fps)
     frames, widen = int(targets["datapoint_frames"]), float(targets["widen"])
-    peak_params = {k: int(peaks[k]) for k in ("pre_max", "post_max", "pre_avg", "post_avg", "wait")}
+    peak_params = peaks_mod.validate_params(peaks)
     window = float(evaluation["window"])
     train_cfg = train_mod.training_config(training)
     seed = int(train_cfg["seed"])

@@ -70,7 +70,7 @@ def _signal(y, name: str = "y") -> np.ndarray:
     return arr
 
 
-def _fit_length(y: np.ndarray, n: int, offset: int = 0) -> np.ndarray:
+def fit_length(y: np.ndarray, n: int, offset: int = 0) -> np.ndarray:
     """Drop ``offset`` leading samples, then trim or zero-pad to ``n`` samples."""
     y = y[offset:] if offset >= 0 else np.concatenate([np.zeros(-offset, y.dtype), y])
     if len(y) >= n:
@@ -167,7 +167,7 @@ def resample_through(y, rate: int, sr: int = SAMPLE_RATE) -> np.ndarray:
         return y.copy()
     low = soxr.resample(y, sr, rate, quality="HQ")
     back = soxr.resample(low, rate, sr, quality="HQ").astype(np.float32)
-    return _fit_length(back, len(y))
+    return fit_length(back, len(y))
 
 
 # --------------------------------------------------------------------------- codecs
@@ -249,7 +249,7 @@ def codec_roundtrip(y, codec: str, bitrate_kbps: int | None = None, quality: flo
     out = out.mean(axis=1).astype(np.float32)
     if out_sr != sr:
         out = soxr.resample(out, out_sr, sr, quality="HQ").astype(np.float32)
-    return _fit_length(out, len(y), CODEC_OFFSETS[(codec, encoder)])
+    return fit_length(out, len(y), CODEC_OFFSETS[(codec, encoder)])
 
 
 # --------------------------------------------------------------------------- mastering
@@ -296,7 +296,7 @@ def master(y, target_lufs: float = -10.0, threshold_db: float = -24.0, ratio: fl
         if abs(miss) <= tolerance_lu:
             break
         makeup += miss
-    return _fit_length(out.astype(np.float32), len(y))
+    return fit_length(out.astype(np.float32), len(y))
 
 
 # --------------------------------------------------------------------------- reverb
@@ -345,5 +345,5 @@ def reverb(y, ir_path: str | os.PathLike = DEFAULT_IR, wet: float = 0.3, sr: int
         return y.copy()
     ir = load_impulse_response(ir_path, sr)
     board, gain = _wet_path(ir, sr)
-    wet_sig = _fit_length(board(y[None, :], sr)[0].astype(np.float32), len(y))
+    wet_sig = fit_length(board(y[None, :], sr)[0].astype(np.float32), len(y))
     return ((1.0 - float(wet)) * y + float(wet) * gain * wet_sig).astype(np.float32)

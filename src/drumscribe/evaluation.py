@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS, ONSET_WINDOW, resolve_device
+from . import CLASSES, DATAPOINT_FRAMES, FPS, ONSET_WINDOW, resolve_device
 from .atomic import write_json
 from .errors import ConfigError, InputError
 from .labels import onsets_to_json
@@ -169,7 +169,7 @@ def cache_dataset_name(h5_path: str | os.PathLike) -> str:
 
 
 def split_activations(model, h5_paths: Sequence[str | os.PathLike], split: str, mean, std,
-                      chunk_frames: int = 400, device=None, fps: float = FPS) -> list[tuple[str, np.ndarray, dict]]:
+                      chunk_frames: int = DATAPOINT_FRAMES, device=None, fps: float = FPS) -> list[tuple[str, np.ndarray, dict]]:
     """``[(track_id, activations, reference onsets)]`` of every ``split`` track of the caches:
     whole tracks through :func:`drumscribe.inference.batch_activations` (normalised with
     ``mean``/``std``; chunks of ``chunk_frames``, the default context)."""
@@ -206,7 +206,7 @@ def best_model(best_json: str | os.PathLike) -> Path:
 def evaluate(model: str | os.PathLike, h5_paths: str | os.PathLike | Sequence[str | os.PathLike],
              splits: Sequence[str] | Mapping[str, Sequence[str]],
              out_metrics: str | os.PathLike, out_predictions: str | os.PathLike,
-             window: float = 0.05, test_dataset: str | None = None, threads: int | None = None,
+             window: float = ONSET_WINDOW, test_dataset: str | None = None, threads: int | None = None,
              device: str | None = "auto") -> dict:
     """Test a checkpoint on the test split(s) of one or more feature caches with its validation-tuned thresholds.
 

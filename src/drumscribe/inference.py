@@ -37,7 +37,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, DATAPOINT_FRAMES, FPS
 from .atomic import atomic_path
 from .errors import ConfigError, ModelError
 
@@ -105,7 +105,7 @@ class ChunkedInference:
         ``trace_dir`` keeps them on disk (:func:`trace_cache_dir`).
     """
 
-    def __init__(self, model, n_bins: int, mean=None, std=None, chunk_frames: int = 400,
+    def __init__(self, model, n_bins: int, mean=None, std=None, chunk_frames: int = DATAPOINT_FRAMES,
                  context_frames: int = 50, device=None, batch_size: int | None = None,
                  trace: bool = False, trace_dir: Path | None = None, name: str = "<model in memory>"):
         import torch
@@ -325,7 +325,7 @@ class ChunkedInference:
 
 
 def activations(model, spectrogram: np.ndarray, *, n_bins: int | None = None, mean=None, std=None,
-                chunk_frames: int = 400, context_frames: int = 50, device=None,
+                chunk_frames: int = DATAPOINT_FRAMES, context_frames: int = 50, device=None,
                 batch_size: int | None = None) -> np.ndarray:
     """Onset probabilities (frames, 5) float32 of ``model`` on one spectrogram (frames, bins).
 
@@ -346,7 +346,7 @@ def activations(model, spectrogram: np.ndarray, *, n_bins: int | None = None, me
 
 
 def batch_activations(model, spectrograms: Sequence[np.ndarray], *, n_bins: int | None = None, mean=None,
-                      std=None, chunk_frames: int = 400, context_frames: int = 50, device=None,
+                      std=None, chunk_frames: int = DATAPOINT_FRAMES, context_frames: int = 50, device=None,
                       batch_size: int | None = None) -> list[np.ndarray]:
     """:func:`activations` of many tracks with one engine (the split made once); each
     track's result is the one :func:`activations` gives it alone."""

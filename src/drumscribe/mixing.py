@@ -39,7 +39,6 @@ numpy chain is tested) through :meth:`MixDataset.device_transform`, which
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS, SAMPLE_RATE
+from . import CLASSES, DATAPOINT_FRAMES, FPS, SAMPLE_RATE
 from .errors import ConfigError, InputError
 
 try:  # torch is a core dependency; keep the numpy parts importable without it
@@ -156,13 +155,14 @@ def drum_track(audio: np.ndarray, onsets: Mapping[str, np.ndarray], name: str, r
 def rendered_tracks(kit_dirs: Sequence[str | os.PathLike], split: str, has_accompaniment: bool = False,
                     threads: int = 4) -> list[DrumTrack]:
     """The ``split`` tracks of rendered kit folders (``render_kit``'s ``manifest.csv``,
-    FLAC audio and JSON onsets), decoded in ``threads`` threads."""
+    FLAC audio and JSON onsets, read by :func:`drumscribe.references.read_json`), decoded
+    in ``threads`` threads."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pandas as pd
     import soundfile as sf
 
-    from .labels import onsets_from_json
+    from .references import read_json
 
     jobs = []
     for d in kit_dirs:
@@ -182,11 +182,7 @@ def rendered_tracks(kit_dirs: Sequence[str | os.PathLike], split: str, has_accom
             raise InputError(f"{audio}: not readable ({exc})") from None
         if sr != SAMPLE_RATE or y.ndim != 1:
             raise InputError(f"{audio}: expected mono {SAMPLE_RATE} Hz, got {sr} Hz, shape {y.shape}")
-        try:
-            ann = json.loads(Path(onsets).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{onsets}: not readable ({exc})") from None
-        return drum_track(y, onsets_from_json(ann), name, has_accompaniment=has_accompaniment)
+        return drum_track(y, read_json(onsets)[0], name, has_accompaniment=has_accompaniment)
 
     with ThreadPoolExecutor(max(1, threads)) as ex:
         return list(ex.map(load, jobs))
@@ -329,7 +325,7 @@ class MixDataset(_TorchDataset):
 
     def __init__(self, synthetic: Sequence[DrumTrack], real: Sequence[DrumTrack] = (),
                  accompaniment: Sequence[np.ndarray] = (), irs: Sequence[np.ndarray] = (),
-                 config: Mapping[str, Any] | None = None, feature_config=None, frames: int = 400,
+                 config: Mapping[str, Any] | None = None, feature_config=None, frames: int = DATAPOINT_FRAMES,
                  widen: float = 0.5, seed: int = 0, mean=None, std=None, fixed: bool = False,
                  n_items: int = 512, norm_items: int = 256):
         from .features import FeatureConfig, context_samples, n_bins

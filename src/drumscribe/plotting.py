@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS
+from . import CLASSES, DATAPOINT_FRAMES, FPS
 from . import cache
 from .atomic import atomic_path
 from .errors import InputError
@@ -126,7 +126,7 @@ def plot_transcription(path: str | os.PathLike, spectrogram: np.ndarray | None,
 # --------------------------------------------------------------------------- datasets and training
 
 
-def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int = 400):
+def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int = DATAPOINT_FRAMES):
     """Per dataset and split: tracks, hours, datapoints, frames and onsets per class (a DataFrame)."""
     import h5py
     import pandas as pd
@@ -147,7 +147,7 @@ def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int =
                 a = acc[str(g.attrs["split"])]
                 n = int(g["spec"].shape[0])
                 a["tracks"] += 1
-                a["seconds"] += float(g.attrs.get("duration", n / 100))
+                a["seconds"] += float(g.attrs.get("duration", n / FPS))
                 a["frames"] += n
                 a["datapoints"] += math.ceil(n / datapoint_frames)
                 for c in CLASSES:
@@ -161,7 +161,7 @@ def summary_table(h5_paths: Sequence[str | os.PathLike], datapoint_frames: int =
 
 
 def dataset_summary(h5_paths: Sequence[str | os.PathLike], out_csv: str | os.PathLike,
-                       out_png: str | os.PathLike, datapoint_frames: int = 400) -> None:
+                       out_png: str | os.PathLike, datapoint_frames: int = DATAPOINT_FRAMES) -> None:
     """Write ``summary.csv`` (see :func:`summary_table`) and a class-balance bar plot."""
     table = summary_table(h5_paths, datapoint_frames)
     with atomic_path(out_csv) as tmp:

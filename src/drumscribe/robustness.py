@@ -37,7 +37,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, SAMPLE_RATE
+from . import CLASSES, ONSET_WINDOW, SAMPLE_RATE
 from . import degrade
 from .errors import ConfigError, InputError
 
@@ -189,7 +189,7 @@ def song_stems(mdb_root, track: str) -> SongStems:
     n = len(drums)
     for stem, y in stems.items():  # mono/resampling keeps equal lengths; guard against off-by-one
         if len(y) != n:
-            stems[stem] = degrade._fit_length(y, n)
+            stems[stem] = degrade.fit_length(y, n)
     acc = np.sum(np.stack(list(stems.values())), axis=0).astype(np.float32)
     return SongStems(track=name, drums=drums, accompaniment=acc, stems=stems, sr=SAMPLE_RATE,
                      instruments=instruments)
@@ -412,7 +412,7 @@ def heard_songs(meta) -> set[str]:
     return set(fold.get("train") or ()) | set(fold.get("validation") or ())
 
 
-def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, window: float = 0.05,
+def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, window: float = ONSET_WINDOW,
               crop_s: float | None = None, progress: bool = True):
     """Transcribe and score every (song, condition); return the long table (a DataFrame:
     model, song, natural_ratio_db, condition, class, tp, fp, fn)."""
@@ -557,7 +557,7 @@ def model_label(models) -> str:
 
 
 def evaluate(models, mdb_root, out_long_csv, out_wide_csv, out_png, conditions=None, tracks=None,
-             threads: int = 2, window: float = 0.05, crop_s: float | None = None, title: str | None = None,
+             threads: int = 2, window: float = ONSET_WINDOW, crop_s: float | None = None, title: str | None = None,
              progress: bool = True):
     """Run the suite and write the long CSV (song × condition × class counts), the wide CSV
     (one row per condition + ``worst`` and ``mean``) and the heatmap, atomically.

@@ -18,17 +18,15 @@ The protocol of the thesis (chapter 4) and the brief:
   gather instead of a DataLoader reading HDF5 chunks; the batches (and the RNG draws)
   are the same either way;
 - optional augmentation (``augment_gain_db``, ``augment_tilt_db``, ``augment_pitch_bins``,
-  ``augment_eq_db``; all off by default), in this order (:func:`augment_spectrograms`):
-  each training datapoint's log spectrogram is shifted by a random whole number of bins
-  (about a semitone each with 12 bands per octave: kits differ in tuning; the vacated
-  edge bins repeat the edge), then its filtered magnitudes get a random gain, spectral
-  tilt and smooth random EQ curve under the log (silence stays silence); all drawn from
-  a generator seeded per epoch, so a resumed trial draws the same.
+  ``augment_eq_db``; all off by default; :mod:`drumscribe.augment`): each training
+  datapoint's log spectrogram shifted by a random whole number of bins, then a random
+  gain, spectral tilt and smooth EQ curve under the log; all drawn from a generator
+  seeded per epoch, so a resumed trial draws the same.
 
 Every epoch appends a row to ``out_dir/history.csv`` and writes the full
-training state to ``out_dir/checkpoint.pt`` (atomically), so a killed trial
-resumes from its last finished epoch and produces the same history as an
-uninterrupted run (on CPU; cuDNN kernels are not bit-deterministic). The trial
+training state to ``out_dir/checkpoint.pt`` (atomically; :mod:`drumscribe.training_state`),
+so a killed trial resumes from its last finished epoch and produces the same history as
+an uninterrupted run (on CPU; cuDNN kernels are not bit-deterministic). The trial
 ends with ``out_dir/model.pt`` (:func:`drumscribe.models.save_checkpoint`).
 """
 
@@ -36,11 +34,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import math
 import os
-import random
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -53,8 +49,10 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
 import drumscribe
+from drumscribe import augment as aug
 from drumscribe import models
-from drumscribe.atomic import atomic_path, write_text
+from drumscribe import training_state as ts
+from drumscribe.atomic import write_text
 from drumscribe.errors import ConfigError, TrainingError
 
 log = logging.getLogger(__name__)
@@ -63,8 +61,6 @@ log = logging.getLogger(__name__)
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_micro_f1", "lr", "seconds", "datapoints_per_s")
 #: Columns that depend on the machine's speed (differ between a resumed and a straight run).
 TIMING_COLUMNS = ("seconds", "datapoints_per_s")
-#: Version of the ``checkpoint.pt`` (resume state) layout.
-STATE_VERSION = 2  # 2: RNG states as tensors and plain values (read with weights_only=True)
 
 #: Defaults of the ``training:`` config section.
 DEFAULTS: dict[str, Any] = {
@@ -193,64 +189,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     return drumscribe.resolve_device(name, "training.device")
 
 
-# --------------------------------------------------------------------------- state
-def _rng_state() -> dict[str, Any]:
-    """The RNG states as tensors and plain Python values, so that ``torch.load(weights_only=True)``
-    reads them back (numpy's key array as an int64 tensor, Python's state as nested tuples)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [str(name), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _cpu_state(module_or_state) -> dict[str, torch.Tensor]:
-    sd = module_or_state.state_dict() if hasattr(module_or_state, "state_dict") else module_or_state
-    return {k: v.detach().to("cpu", copy=True) for k, v in sd.items()}
-
-
-def _fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins) -> str:
-    """What must not change for a checkpoint to be resumed (max_epochs, device and workers may).
-
-    Keys added later (``augment_pitch_bins``, ``augment_eq_db``) count only when set (> 0),
-    so the checkpoints of trials started before they existed still resume.
-    """
-    keys = ("patience", "lr_patience", "lr_factor", "learning_rate", "batch_size", "seed", "max_train_datapoints",
-            "augment_gain_db", "augment_tilt_db")
-    later = ("augment_pitch_bins", "augment_eq_db")
-    return json.dumps(
-        {
-            "arch": arch,
-            "params": params,
-            "training": {**{k: cfg[k] for k in keys}, **{k: cfg[k] for k in later if cfg[k]}},
-            "n_train": n_train,
-            "n_val": n_val,
-            "n_bins": n_bins,
-            "pos_weight": None if pos_weight is None else [round(float(w), 6) for w in pos_weight],
-        },
-        sort_keys=True,
-    )
-
-
+# --------------------------------------------------------------------------- history
 def _history_csv(history: Sequence[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
@@ -269,28 +208,6 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
                 {k: (int(v) if k == "epoch" else (float(v) if v not in ("", None) else math.nan)) for k, v in row.items()}
             )
     return rows
-
-
-def _load_state(path: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The resume state at ``path`` if it belongs to this trial, else ``None`` (start afresh).
-
-    Read with ``weights_only=True``: tensors and plain Python values only, never code. A
-    file that does not load that way (corrupt, or one holding other objects: a planted
-    pickle, or a state written before version 2) is discarded with one warning line and
-    the trial restarts.
-    """
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a corrupt or unsafe resume state is discarded, the trial restarts
-        log.warning("%s: not a safely readable resume state (%s); the trial starts afresh", path, type(exc).__name__)
-        return None
-    if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
-        return None
-    if state.get("fingerprint") != fingerprint:
-        return None
-    return state
 
 
 # --------------------------------------------------------------------------- loops
@@ -359,90 +276,6 @@ def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: 
     if cfg["preload"] == "auto" and data.nbytes() > cfg["preload_max_gb"] * 1e9:
         return data
     return data.preload(device, progress=progress)
-
-
-def shift_bins(s: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Spectrograms ``s`` (B, T, F) moved along the frequency axis by ``shift[b]`` whole bins.
-
-    ``out[b, t, f] = s[b, t, clamp(f - shift[b], 0, F - 1)]``: a positive shift moves the
-    content up (to higher bins); the bins it vacates repeat the nearest edge bin of the
-    shifted spectrogram (edge replicate). One gather on ``s``'s device, no loop.
-    """
-    B, T, F = s.shape
-    shift = torch.as_tensor(shift).to(device=s.device, dtype=torch.long).view(B, 1)
-    idx = (torch.arange(F, device=s.device).view(1, F) - shift).clamp_(0, F - 1)
-    return s.gather(2, idx.view(B, 1, F).expand(B, T, F))
-
-
-def random_eq_curves(n: int, n_bins: int, eq_db: float, gen: torch.Generator | None = None) -> torch.Tensor:
-    """``n`` smooth random EQ curves over ``n_bins`` bins, in dB, shape (n, n_bins), on the CPU.
-
-    ``curve(f) = sum_{k=1..3} a_k cos(pi k f / (F - 1) + phi_k)`` with ``a_k`` uniform in
-    [-1, 1] and ``phi_k`` uniform in [0, 2 pi), scaled so that its largest deviation
-    ``max_f |curve(f)|`` is ``eq_db * u``, ``u`` uniform in [0, 1] per curve: no curve
-    deviates by more than ``eq_db`` dB. Drawn from ``gen`` (a, then phi, then u).
-    """
-    a = torch.rand(n, 3, generator=gen) * 2 - 1
-    phi = torch.rand(n, 3, generator=gen) * (2 * math.pi)
-    u = torch.rand(n, generator=gen)
-    f = torch.arange(n_bins, dtype=torch.float32) / max(n_bins - 1, 1)
-    k = torch.arange(1, 4, dtype=torch.float32)
-    curve = (a.view(n, 3, 1) * torch.cos(math.pi * k.view(1, 3, 1) * f.view(1, 1, -1) + phi.view(n, 3, 1))).sum(1)
-    peak = curve.abs().amax(1, keepdim=True).clamp_min(1e-12)
-    return curve / peak * (float(eq_db) * u).view(n, 1)
-
-
-def augment_spectrograms(x: torch.Tensor, mean, std, gain_db: torch.Tensor, tilt_db: torch.Tensor,
-                         log_base: float = 10.0, *, shift: torch.Tensor | None = None,
-                         eq_db_curve: torch.Tensor | None = None) -> torch.Tensor:
-    """Normalised log spectrograms ``x`` (B, T, F) as if the audio had another tuning, level and EQ.
-
-    The whole augmentation chain, in this order, on ``s = x * std + mean`` (the
-    ``log_base``-log of ``1 + m``, ``m`` the filtered magnitudes; ``logfilt``: base 10,
-    ``mel``: base e):
-
-    1. pitch shift (``shift``, optional, (B,) integers): the log spectrogram moved by
-       ``shift[b]`` bins, vacated edge bins repeating the edge (:func:`shift_bins`);
-    2. under the log, a gain of ``gain_db[b]`` dB, a spectral tilt rising linearly over the
-       bins from ``-tilt_db[b]`` to ``+tilt_db[b]`` dB and the EQ curve ``eq_db_curve[b]``
-       ((B, F) dB, optional; :func:`random_eq_curves`): the result is
-       ``log(1 + m * 10 ** (dB / 20))``,
-
-    normalised again with ``(out - mean) / std``. Silence (``m = 0``, the zero padding)
-    stays silence.
-    """
-    B, _, F = x.shape
-    mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
-    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
-    ln_base = math.log(log_base)
-    s = x * std + mean
-    if shift is not None:
-        s = shift_bins(s, shift)
-    mag = torch.expm1(s * ln_base).clamp_min(0.0)
-    ramp = torch.linspace(-1.0, 1.0, F, device=x.device, dtype=x.dtype)
-    db = gain_db.to(x).view(B, 1, 1) + tilt_db.to(x).view(B, 1, 1) * ramp.view(1, 1, F)
-    if eq_db_curve is not None:
-        db = db + eq_db_curve.to(x).view(B, 1, F)
-    out = torch.log1p(mag * torch.pow(10.0, db / 20.0)) / ln_base
-    return (out - mean) / std
-
-
-def _augmented(batches, cfg: Mapping, gen: torch.Generator, mean, std, log_base: float):
-    """Training batches through :func:`augment_spectrograms` (``training.augment_*``).
-
-    All draws come from ``gen`` (CPU), per batch in this order: gain, tilt, then the
-    shifts (only if ``augment_pitch_bins`` > 0), then the EQ curves (only if
-    ``augment_eq_db`` > 0); so gain and tilt alone draw as before those two existed.
-    """
-    g, t = cfg["augment_gain_db"], cfg["augment_tilt_db"]
-    p, e = cfg["augment_pitch_bins"], cfg["augment_eq_db"]
-    for x, y in batches:
-        n = len(x)
-        gain = (torch.rand(n, generator=gen) * 2 - 1) * g
-        tilt = (torch.rand(n, generator=gen) * 2 - 1) * t
-        shift = torch.randint(-p, p + 1, (n,), generator=gen) if p > 0 else None
-        eq = random_eq_curves(n, x.shape[-1], e, gen) if e > 0 else None
-        yield augment_spectrograms(x, mean, std, gain, tilt, log_base, shift=shift, eq_db_curve=eq), y
 
 
 def _train_epoch(model, batches, criterion, optimizer, device, bar) -> tuple[float, int]:
@@ -528,7 +361,7 @@ def fit(
 ) -> dict[str, Any]:
     """Train one trial of ``arch`` with hyperparameters ``params`` and write its outputs.
 
-    (About 250 lines: the epoch loop, its resume state and the kept epoch are one
+    (About 240 lines: the epoch loop, its resume state and the kept epoch are one
     protocol whose parts share the loop's state; tests/test_training.py checks them.)
 
     Parameters
@@ -596,13 +429,12 @@ def fit(
         if pos_weight.shape != (5,) or not torch.isfinite(pos_weight).all() or (pos_weight <= 0).any():
             raise ConfigError(f"pos_weight: {pos_weight.tolist()} is not 5 positive finite weights")
 
-    augment = any(cfg[k] > 0 for k in ("augment_gain_db", "augment_tilt_db", "augment_pitch_bins", "augment_eq_db"))
+    augment = aug.enabled(cfg)
     if augment and (getattr(train_data, "mean", None) is None or getattr(train_data, "std", None) is None):
         raise ConfigError("training.augment_*: the training data carry no normalisation (mean, std) to undo")
-    kind = ((meta or {}).get("feature_config") or {}).get("kind", "logfilt")
-    log_base = 10.0 if kind == "logfilt" else math.e
+    log_base = aug.log_base(((meta or {}).get("feature_config") or {}).get("kind", "logfilt"))
 
-    _seed_all(cfg["seed"])
+    ts.seed_all(cfg["seed"])
     model = models.build(arch, int(n_bins), **dict(params)).to(device)
     if init_state is not None:
         try:
@@ -616,15 +448,7 @@ def fit(
         optimizer, mode="min", factor=cfg["lr_factor"], patience=cfg["lr_patience"]
     )
     criterion = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
-    fingerprint = _fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins))
-    if init_state is not None:
-        import hashlib
-
-        digest = hashlib.sha1()
-        for k in sorted(init_state):
-            digest.update(k.encode())
-            digest.update(np.ascontiguousarray(init_state[k].detach().cpu().float().numpy()).tobytes())
-        fingerprint += "|init:" + digest.hexdigest()
+    fingerprint = ts.fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins), init_state)
 
     state_path = out_dir / "checkpoint.pt"
     history_path = out_dir / "history.csv"
@@ -632,10 +456,10 @@ def fit(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     history: list[dict[str, Any]] = []
-    best = {"score": -math.inf, "val_loss": math.inf, "epoch": 0, "state": _cpu_state(model), "metrics": {}}
+    best = {"score": -math.inf, "val_loss": math.inf, "epoch": 0, "state": ts.cpu_state(model), "metrics": {}}
     stop = {"best_val_loss": math.inf, "bad_epochs": 0, "stopped_early": False}
     start_epoch = 0
-    resumed = _load_state(state_path, fingerprint)
+    resumed = ts.load_state(state_path, fingerprint)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -644,7 +468,7 @@ def fit(
         best = dict(resumed["best"])
         stop = dict(resumed["early_stopping"])
         start_epoch = int(resumed["epoch"])
-        _set_rng_state(resumed["rng"])
+        ts.set_rng_state(resumed["rng"])
         write_text(history_path, _history_csv(history))
 
     train_data = _maybe_preload(train_data, cfg, device, progress)
@@ -667,7 +491,7 @@ def fit(
         batches = _batches(train_data, cfg, device, sampler)
         if augment:
             aug_gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch + 500_009)
-            batches = _augmented(batches, cfg, aug_gen, train_data.mean, train_data.std, log_base)
+            batches = aug.augmented(batches, cfg, aug_gen, train_data.mean, train_data.std, log_base)
         lr = optimizer.param_groups[0]["lr"]
         t0 = time.perf_counter()
         with tqdm(
@@ -697,7 +521,7 @@ def fit(
                 "score": score if validator is not None else -val_loss,
                 "val_loss": val_loss,
                 "epoch": epoch,
-                "state": _cpu_state(model),
+                "state": ts.cpu_state(model),
                 "metrics": metrics,
             }
         # early stopping and learning rate on the validation loss
@@ -720,20 +544,7 @@ def fit(
                 "datapoints_per_s": round(seen / max(train_seconds, 1e-9), 2),
             }
         )
-        state = {
-            "state_version": STATE_VERSION,
-            "fingerprint": fingerprint,
-            "epoch": epoch,
-            "model": _cpu_state(model),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": _rng_state(),
-            "history": history,
-            "best": best,
-            "early_stopping": stop,
-        }
-        with atomic_path(state_path) as tmp:
-            torch.save(state, tmp)
+        ts.save_state(state_path, fingerprint, epoch, model, optimizer, scheduler, history, best, stop)
         write_text(history_path, _history_csv(history))
         log.info("%s %s epoch %d/%d: train loss %.4f, val loss %.4f, val micro F1 %.3f, lr %.2g, %.1f s%s",
                  arch, out_dir.name, epoch, cfg["max_epochs"], train_loss, val_loss, score, lr, seconds,

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import cache
+from . import DATAPOINT_FRAMES, cache
 from . import inference, peaks as peaks_mod, targets as targets_mod
 from . import training as train_mod
 from .atomic import write_json
@@ -43,7 +43,7 @@ class CacheValidator:
 
     def __init__(self, tracks: Sequence[tuple[str, np.ndarray, Mapping]], mean, std, peak_params: Mapping,
                  fps: int, window: float, threshold_grid, default_threshold: float = 0.5,
-                 chunk_frames: int = 400):
+                 chunk_frames: int = DATAPOINT_FRAMES):
         if not tracks:
             raise InputError("no validation tracks")
         self.tracks, self.mean, self.std = list(tracks), mean, std

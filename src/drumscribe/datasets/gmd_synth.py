@@ -16,13 +16,13 @@ only for hits the kit made audible, placed on each hit's audible onset.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
-from ..labels import ROLAND_TO_CLASS, onsets_from_json
+from ..labels import ROLAND_TO_CLASS
+from ..references import read_json
 from .base import SPLITS, DatasetSpec, Download, Track
 
 GMD_MIDI_ZIP = Download(
@@ -42,13 +42,14 @@ _CITATION = ("Gillick, Roberts, Engel, Eck, Bamman (2019): Learning to Groove wi
 
 
 def _load_json_onsets(path: Path):
+    """The loader of a rendered track's onsets (:func:`drumscribe.references.read_json`)."""
     def load():
+        if not path.is_file():
+            raise InputError(f"{path}: onset file not found")
         try:
-            return onsets_from_json(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise InputError(f"{path}: onset file not found") from None
-        except (ValueError, AttributeError) as exc:
-            raise InputError(f"{path}: not an onset JSON file ({exc})") from None
+            return read_json(path)[0]
+        except InputError as exc:  # the same one line, as "not an onset JSON file (<cause>)"
+            raise InputError(f"{path}: not an onset JSON file ({str(exc).removeprefix(f'{path}: ')})") from None
     return load
 
 
