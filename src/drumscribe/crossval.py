@@ -330,7 +330,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     """
     import torch
 
-    from . import audio, features, pool as pool_mod
+    from . import audio, features, peaks as peaks_mod, pool as pool_mod
     from . import mixing as mixing_mod
     from . import training as train_mod
     from .atomic import write_json
