@@ -23,13 +23,13 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, FPS, SAMPLE_RATE
+from . import CLASSES, FPS, SAMPLE_RATE, resolve_device
 from .errors import ConfigError, InputError
 
 #: Conditions of the real validation set (names as in the robustness suite).
@@ -122,12 +122,15 @@ def init_checkpoint(init_from: "str | Mapping[str, str] | None", fold: str,
     if not isinstance(init_from, Mapping):
         raise ConfigError(f"crossval.init_from: {init_from!r} is not a checkpoint, a mapping or null")
     if folds is not None:
+        problems = []
         missing = [f for f in folds if f not in init_from]
+        if missing:
+            problems.append(f"no checkpoint for fold(s) {', '.join(missing)}")
         unknown = sorted(set(init_from) - set(folds))
-        if missing or unknown:
-            raise ConfigError("crossval.init_from: " + "; ".join(
-                [f"no checkpoint for fold(s) {', '.join(missing)}"] * bool(missing)
-                + [f"unknown fold(s) {', '.join(unknown)}"] * bool(unknown)))
+        if unknown:
+            problems.append(f"unknown fold(s) {', '.join(unknown)}")
+        if problems:
+            raise ConfigError("crossval.init_from: " + "; ".join(problems))
     if fold not in init_from:
         raise ConfigError(f"crossval.init_from: no checkpoint for fold {fold}")
     return str(init_from[fold])
@@ -138,10 +141,10 @@ def check_init_songs(init_meta: Mapping[str, Any], fold: Fold, path: str | os.Pa
     metadata) trained or validated on a song that the fold validates or tests on: the
     fold's figures would then come from songs its model heard."""
     earlier = init_meta.get("fold") or {}
-    heard = set(earlier.get("train") or ()) | set(earlier.get("validation") or ())
-    for part in ("test", "validation"):
-        own = set(getattr(fold, part))
-        both = sorted(heard & own) if part == "test" else sorted(set(earlier.get("train") or ()) & own)
+    trained = set(earlier.get("train") or ())
+    heard = trained | set(earlier.get("validation") or ())
+    for part, songs in (("test", heard), ("validation", trained)):
+        both = sorted(songs & set(getattr(fold, part)))
         if both:
             raise ConfigError(f"crossval.init_from: {path} (fold {earlier.get('name', '?')}) heard "
                               f"{', '.join(both)}, a {part} song of {fold.name}")
@@ -278,37 +281,34 @@ def fold_datasets(fold: Fold, pool: "Any", load, irs: Sequence[np.ndarray], synt
     return synth_train, synth_val, train_data, val_data
 
 
-class FoldValidator:
-    """The per-epoch validation of a fold model (a ``training.Validator``): activations of
-    the validation items on the transcription path (``Transcriber.from_model``), per-class
-    thresholds tuned on them, micro F1 over all items (the kept epoch's score) and over
-    the real ones alone."""
+def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_params: Mapping[str, int], fps: int,
+                   window: float, threshold_grid, default_threshold: float = 0.5):
+    """The per-epoch validation of a fold model (a ``training.Validator``): a
+    :class:`drumscribe.trial.CacheValidator` over the validation items whose activations
+    come from the transcription path (``Transcriber.from_model`` on raw spectrograms), with
+    the micro F1 of the real items alone (the first ``n_real``) beside the kept epoch's
+    score over all items. (A class made here: ``trial`` imports torch, which the DAG build,
+    importing this module for the folds, does without.)"""
+    from .evaluation import evaluate_activations
+    from .transcribe import Transcriber
+    from .trial import CacheValidator
 
-    def __init__(self, items, n_real: int, meta: Mapping[str, Any], device, peak_params: Mapping[str, int],
-                 fps: int, window: float, threshold_grid, default_threshold: float = 0.5):
-        self.items, self.n_real, self.meta, self.device = items, int(n_real), meta, device
-        self.peak_params, self.fps, self.window = dict(peak_params), int(fps), float(window)
-        self.grid, self.default_threshold = threshold_grid, float(default_threshold)
+    class FoldValidator(CacheValidator):
+        def activations(self, model):
+            t = Transcriber.from_model(model, meta, device=str(device))
+            return [t.stitched_activations(spec) for _, spec, _ in self.tracks]
 
-    def validate(self, model):
-        from . import peaks
-        from .evaluation import evaluate_activations
-        from .training import ValidationResult
-        from .transcribe import Transcriber
+        def validate(self, model):
+            acts = self.activations(model)
+            result = self.score(acts)
+            real, _ = evaluate_activations(acts[:n_real], [r for _, _, r in self.tracks[:n_real]],
+                                           result.thresholds, self.peak_params, self.fps, self.window,
+                                           method="fast")
+            return replace(result, extra={**result.extra, "real_micro_f1": real["micro_f1"] or 0.0,
+                                          "real_scores": real})
 
-        t = Transcriber.from_model(model, self.meta, device=str(self.device))
-        acts = [t.stitched_activations(spec) for _, spec, _ in self.items]
-        refs = [r for _, _, r in self.items]
-        args = (self.peak_params, self.fps, self.window)
-        thresholds = peaks.tune_thresholds(acts, refs, *args, self.grid)
-        scores, _ = evaluate_activations(acts, refs, thresholds, *args, method="fast")
-        real, _ = evaluate_activations(acts[:self.n_real], refs[:self.n_real], thresholds, *args, method="fast")
-        fixed, _ = evaluate_activations(acts, refs, self.default_threshold, *args, method="fast")
-        return ValidationResult(score=scores["micro_f1"] or 0.0, thresholds=thresholds, peak_params=None,
-                                scores=scores, extra={"macro_f1": scores["macro_f1"],
-                                                      "real_micro_f1": real["micro_f1"] or 0.0,
-                                                      "real_scores": real,
-                                                      "micro_f1_default_threshold": fixed["micro_f1"] or 0.0})
+    return FoldValidator(items, meta["norm_mean"], meta["norm_std"], peak_params, fps, window, threshold_grid,
+                         default_threshold)
 
 
 # --------------------------------------------------------------------------- training
@@ -328,19 +328,17 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     ``input_level_db`` and the fold), ``out_history`` and ``out_metrics`` (validation
     scores, thresholds, the fold's songs, timings). Returns the metrics.
     """
-    import torch
-
     from . import audio, features, peaks as peaks_mod, pool as pool_mod
     from . import mixing as mixing_mod
     from . import training as train_mod
     from .atomic import write_json
+    from .evaluation import set_threads
 
     t_start = time.perf_counter()
     out_dir = Path(out_model).parent
     if Path(out_history).parent != out_dir or Path(out_metrics).parent != out_dir:
         raise ConfigError(f"{out_dir}: model, history and metrics must share one folder")
-    if threads:
-        torch.set_num_threads(int(threads))
+    set_threads(threads)
     mix_cfg = mixing_mod.mixing_config(mixing)
     cfg = features.FeatureConfig.from_dict(feature_config)
     fps = int(cfg.fps)
@@ -366,8 +364,9 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         "arch": arch, "input_level_db": audio.INPUT_LEVEL_DB, "fold": fold.to_dict(), "recipe": "mixing",
         "mixing": mix_cfg, "init_from": str(init_from) if init_from else None, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
     }
-    validator = FoldValidator(val_items, n_real, meta, train_mod.resolve_device(train_cfg["device"]), peak_params,
-                              fps, window, peaks["threshold_grid"], float(peaks.get("default_threshold", 0.5)))
+    device = resolve_device(train_cfg["device"], "training.device")
+    validator = fold_validator(val_items, n_real, meta, device, peak_params, fps, window, peaks["threshold_grid"],
+                               float(peaks.get("default_threshold", 0.5)))
     pos_weight = _class_weights(train_data, 256, widen)
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,

@@ -24,7 +24,7 @@ from . import training as train_mod
 from .atomic import write_json
 from .config import peak_params_of
 from .errors import ConfigError, InputError
-from .evaluation import cache_dataset_name, score_activations, set_threads
+from .evaluation import score_activations, set_threads
 from .training import ValidationResult
 
 
@@ -59,7 +59,11 @@ class CacheValidator:
                                            context_frames=self.context_frames)
 
     def validate(self, model) -> ValidationResult:
-        acts = self.activations(model)
+        return self.score(self.activations(model))
+
+    def score(self, acts: Sequence[np.ndarray]) -> ValidationResult:
+        """Thresholds tuned on the activations of the tracks, the scores with them and with
+        the default threshold."""
         items = [(tid, act, ref) for (tid, _, ref), act in zip(self.tracks, acts)]
         thresholds = peaks_mod.tune_thresholds(acts, [r for _, _, r in items], self.peak_params, self.fps,
                                                self.window, self.threshold_grid)
@@ -132,7 +136,7 @@ def train_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | 
     default_threshold = float(peaks.get("default_threshold", 0.5))
     validator = CacheValidator(val_tracks, mean, std, peak_params, fps, window, peaks["threshold_grid"],
                                default_threshold, chunk_frames=frames)
-    datasets_ = [cache_dataset_name(p) for p in train_h5s]
+    datasets_ = [cache.dataset_name(p) for p in train_h5s]  # verified above
     meta = {
         "feature_config": cfg.to_dict(), "norm_mean": mean, "norm_std": std, "peak_params": peak_params,
         "datasets": datasets_, "trial": trial or out_dir.name, "seed": seed, "datapoint_frames": frames,
