@@ -24,7 +24,7 @@ import numpy as np
 
 from . import CLASSES, DATAPOINT_FRAMES, FPS, ONSET_WINDOW, resolve_device
 from .atomic import write_json
-from .errors import ConfigError, InputError
+from .errors import InputError
 from .labels import onsets_to_json
 from .metrics import class_counts, fast_match_count, scores, sum_counts, validate_onsets, validate_window
 from .peaks import PeakInputError, pick_onsets

@@ -184,11 +184,6 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """The device of ``training.device`` (:func:`drumscribe.resolve_device`, the one resolution)."""
-    return drumscribe.resolve_device(name, "training.device")
-
-
 # --------------------------------------------------------------------------- history
 def _history_csv(history: Sequence[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
@@ -409,7 +404,7 @@ def fit(
     """
     out_dir = Path(out_dir)
     cfg = training_config(config)
-    device = resolve_device(cfg["device"])
+    device = drumscribe.resolve_device(cfg["device"], "training.device")
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads: {threads!r} is not a positive integer")
