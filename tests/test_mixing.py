@@ -37,6 +37,7 @@ def _clicks(seconds=4.0, every=0.5):
     ("codecs", ["mp3", "aac"], "unknown codec"),
     ("p_codec", 1.5, "mixing.p_codec"),
     ("gain_jitter_db", -1.0, "mixing.gain_jitter_db"),
+    ("limiter_gain_db", [12.0, 6.0], "above high end"),
     ("max_sources", 0, "mixing.max_sources"),
     ("typo_key", 1, "unknown key"),
 ])
@@ -92,6 +93,12 @@ def test_record_chain_steps_change_the_signal_as_each_step_should():
     z, steps = mixing.record_chain(loud, cfg, np.random.default_rng(3))
     crest = lambda s: np.max(np.abs(s)) / np.sqrt(np.mean(s ** 2))  # noqa: E731
     assert steps == ["compress"] and np.max(np.abs(z)) <= 1.0 + 1e-6 and crest(z) < crest(loud)
+    # pushed harder into the limiter (limiter_gain_db), the crest factor falls further
+    hard = mixing.mixing_config({**OFF, "p_compress": 1.0, "limiter_gain_db": [18.0, 18.0]})
+    soft = mixing.mixing_config({**OFF, "p_compress": 1.0, "limiter_gain_db": [0.0, 0.0]})
+    z_hard, _ = mixing.record_chain(loud, hard, np.random.default_rng(3))
+    z_soft, _ = mixing.record_chain(loud, soft, np.random.default_rng(3))
+    assert crest(z_hard) < 0.8 * crest(z_soft)
     # saturation adds harmonics of a sine
     sine = (0.5 * np.sin(2 * np.pi * 441 * np.arange(SR) / SR)).astype(np.float32)
     cfg = mixing.mixing_config({**OFF, "p_saturate": 1.0, "drive_db": [20.0, 20.0]})

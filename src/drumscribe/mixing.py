@@ -19,7 +19,8 @@ training datapoint is made from audio instead, in a DataLoader worker:
 3. **the record chain**, each step with its probability: a room (``p_reverb``: a real
    or simulated impulse response of the pool, convolved), EQ (``p_eq``: pedalboard
    shelves and a peak), saturation (``p_saturate``: pedalboard ``Distortion``), bus
-   compression and limiting (``p_compress``: pedalboard ``Compressor`` + ``Limiter``),
+   compression and limiting (``p_compress``: pedalboard ``Compressor``, a gain drawn from
+   ``limiter_gain_db`` into a ``Limiter`` at -1 dBFS: how hard a master is pushed),
    a band limit (``p_band_limit``: an 8th-order Butterworth low-pass or a resampling
    through a lower rate, cut-off log-uniform in ``cutoff_hz``) and a lossy round trip
    (``p_codec``: LAME through pedalboard's ``MP3Compressor`` or Ogg Vorbis through
@@ -76,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "p_saturate": 0.15,
     "drive_db": [2.0, 15.0],
     "p_compress": 0.4,
+    "limiter_gain_db": [0.0, 12.0],
     "p_band_limit": 0.4,
     "cutoff_hz": [4000.0, 20000.0],
     "p_codec": 0.25,
@@ -102,7 +104,7 @@ def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in [k for k in DEFAULTS if k.startswith("p_")]:
         cfg[key] = number(key, cfg[key], 0.0, 1.0)
     for key, low, high in (("level_db", -60.0, 60.0), ("reverb_wet", 0.0, 1.0), ("drive_db", 0.0, 60.0),
-                           ("cutoff_hz", 100.0, math.inf)):
+                           ("limiter_gain_db", 0.0, 40.0), ("cutoff_hz", 100.0, math.inf)):
         v = cfg[key]
         if not isinstance(v, (list, tuple)) or len(v) != 2:
             raise ConfigError(f"mixing.{key}: {v!r} is not a [low, high] pair")
@@ -279,7 +281,7 @@ def record_chain(y: np.ndarray, cfg: Mapping[str, Any], rng: np.random.Generator
         chain = pedalboard.Pedalboard([
             pedalboard.Compressor(threshold_db=float(rng.uniform(-30, -8)), ratio=float(rng.uniform(2, 8)),
                                   attack_ms=float(rng.uniform(1, 30)), release_ms=float(rng.uniform(50, 300))),
-            pedalboard.Gain(float(rng.uniform(0, 12))),
+            pedalboard.Gain(float(rng.uniform(*cfg["limiter_gain_db"]))),
             pedalboard.Limiter(threshold_db=-1.0, release_ms=float(rng.uniform(50, 200))),
         ])
         y = np.asarray(chain(y.astype(np.float32), SAMPLE_RATE), np.float32).reshape(-1)
