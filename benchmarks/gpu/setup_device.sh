@@ -2,13 +2,18 @@
 # Prepare the lent GPU machine (no network, no FluidSynth, no librosa/snakemake) for
 # drumscribe runs. Source it from the repository root:  source benchmarks/gpu/setup_device.sh
 # It expects two carried paths (see docs/benchmarks.md, "How the GPU runs were made"):
-#   .whl/            wheels of the pure-Python packages missing there (snakemake, librosa, ...)
+#   .whl/ or .whl.tar.xz   wheels of the packages missing there (snakemake, librosa, ...)
 #   .carry.tar.xz    Debian's FluidSynth library closure, TimGM6mb.sf2 (the accompaniment's font), GMD MIDI,
 #                    Hydrogen kits (sounds/drumkits) and/or compact kits (compact/, `drumscribe compact-kits`)
 # Idempotent on a warm machine (keeps /tmp/site and /tmp/carry).
 set -u
 if [ ! -d /tmp/site/snakemake ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || return 1
+  wheels=.whl
+  if [ -f .whl.tar.xz ]; then  # make_carry.sh's packed copy of .whl/
+    mkdir -p /tmp/whl && xz -dc .whl.tar.xz | tar -xf - -C /tmp/whl || return 1
+    wheels=/tmp/whl/whl
+  fi
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$wheels"/*.whl || return 1
 fi
 export PYTHONPATH=/tmp/site:$PWD/src
 export PATH=/tmp/site/bin:$PATH
