@@ -419,18 +419,30 @@ def _class_weights(data, n: int, widen: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the model card
-def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robustness_csv: str | os.PathLike,
-               baseline_csv: str | os.PathLike | None, out_md: str | os.PathLike, command: str = "",
-               commit: str = "", date: str = "", name: str = "release", baseline_name: str = "baseline",
-               peer_csv: str | os.PathLike | None = None) -> str:
-    """Write the model card of a model trained by :func:`train_fold` (the release fold).
+def shown_path(path, project_root: str | os.PathLike | None) -> str:
+    """``path`` as a card shows it: relative to ``project_root`` when it lies under it
+    (the committed file, not one machine's checkout), otherwise as given."""
+    path = str(path)
+    if project_root is not None and os.path.isabs(path):
+        root = os.path.abspath(project_root)
+        if os.path.commonpath([root, os.path.abspath(path)]) == root:
+            return os.path.relpath(path, root)
+    return path
+
+
+def crossval_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robustness_csv: str | os.PathLike,
+                  baseline_csv: str | os.PathLike | None, out_md: str | os.PathLike, command: str = "",
+                  commit: str = "", date: str = "", name: str = "release", baseline_name: str = "baseline",
+                  peer_csv: str | os.PathLike | None = None, project_root: str | os.PathLike | None = None) -> str:
+    """Write the model card of a model trained by :func:`train_fold` (the release fold; rule ``crossval_card``).
 
     Its real-music figures are the robustness suite's table of the **fold models** of the
     same recipe (``robustness_csv``: each song scored by the fold model that never heard
     it), beside ``baseline_csv`` (``baseline_name``: the previous release's fold models on the
     same songs and conditions) and ``peer_csv`` (the peer's figures where it was measured):
     the released model itself trained on most of the songs, so no figure of it on them is
-    reported. ``name`` titles the card. Returns the Markdown written to ``out_md`` (atomically).
+    reported. ``name`` titles the card. The checkpoint it started from is shown relative to
+    ``project_root`` (:func:`shown_path`). Returns the Markdown written to ``out_md`` (atomically).
     (Over 80 lines: most of them are the card's text, in reading order.)
     """
     import json
@@ -447,8 +459,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
     base = pd.read_csv(baseline_csv).set_index("condition") if baseline_csv else None
     peer = pd.read_csv(peer_csv).set_index("condition") if peer_csv else None
     fold = meta.get("fold") or {}
-    init = str(meta.get("init_from"))
-    init = init[init.index("docs/"):] if "/docs/" in init else init  # the committed file, not this machine's path
+    init = shown_path(meta.get("init_from"), project_root)
     fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"  # noqa: E731
     lines = [
         *card_header(meta, f"# drumscribe default model ({name})"),

@@ -13,7 +13,7 @@ from drumscribe import crossval
 from drumscribe.errors import DrumscribeError
 
 try:
-    crossval.model_card(
+    crossval.crossval_card(
         model=snakemake.input.model,
         train_metrics=snakemake.input.metrics,
         robustness_csv=snakemake.input.robustness,
@@ -23,6 +23,7 @@ try:
         baseline_name=snakemake.params.baseline_name,
         out_md=snakemake.output.card,
         command=snakemake.params.command,
+        project_root=snakemake.params.project_root,
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 except DrumscribeError as error:
