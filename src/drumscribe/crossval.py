@@ -282,7 +282,7 @@ def fold_datasets(fold: Fold, pool: "Any", load, irs: Sequence[np.ndarray], synt
 
 
 def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_params: Mapping[str, int], fps: int,
-                   window: float, threshold_grid, default_threshold: float = 0.5):
+                   window: float, threshold_grid, default_threshold: float):
     """The per-epoch validation of a fold model (a ``training.Validator``): a
     :class:`drumscribe.trial.CacheValidator` over the validation items whose activations
     come from the transcription path (``Transcriber.from_model`` on raw spectrograms), with
@@ -366,7 +366,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     }
     device = resolve_device(train_cfg["device"], "training.device")
     validator = fold_validator(val_items, n_real, meta, device, peak_params, fps, window, peaks["threshold_grid"],
-                               float(peaks.get("default_threshold", 0.5)))
+                               peaks_mod.default_threshold(peaks))
     pos_weight = _class_weights(train_data, 256, widen)
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,

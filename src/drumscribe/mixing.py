@@ -63,7 +63,8 @@ OGG_KBPS = (64, 80, 96, 112, 128)
 #: Virtual length of a :class:`MixDataset`: random indices of every epoch draw new examples.
 VIRTUAL_LENGTH = 1 << 24
 
-#: Defaults of the ``mixing:`` config section (see config/README.md).
+#: Defaults of the ``mixing:`` config section (see config/README.md): the one table of its
+#: keys (``mixing_config`` refuses others); the schema's defaults equal it (``tests/test_defaults.py``).
 DEFAULTS: dict[str, Any] = {
     "p_real_drums": 0.2,
     "p_mix_tracks": 0.3,
