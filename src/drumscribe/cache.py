@@ -13,10 +13,11 @@ One file per dataset and feature config, laid out as in ``docs/architecture.md``
 
 :func:`build_cache` (and :func:`features`, the rule's: build, then verify) takes tracks
 (:class:`drumscribe.datasets.Track` or anything with its fields), not a dataset name:
-resolving a dataset is the caller's business, so this module and :mod:`drumscribe.features` (the signal chain) never import the
-dataset registry. ``build_cache(threads=N)`` computes the tracks (load, mix,
-spectrogram, compressed chunks) in N 'spawn' worker processes and writes them, in
-order, from the calling process: the same content as a serial build.
+resolving a dataset is the caller's business, so this module and
+:mod:`drumscribe.features` (the signal chain) never import the dataset registry.
+``build_cache(threads=N)`` computes the tracks (load, mix, spectrogram, compressed
+chunks) in N 'spawn' worker processes and writes them, in order, from the calling
+process: the same content as a serial build.
 
 Every reader goes through :func:`reading` / :func:`open_cache`: a missing or
 unreadable file is a one-line :class:`InputError` naming it, and a corrupt one is set

@@ -559,8 +559,8 @@ def model_label(models) -> str:
 def robustness(models, mdb_root, out_long_csv, out_wide_csv, out_png, conditions=None, tracks=None,
                threads: int = 2, window: float = ONSET_WINDOW, crop_s: float | None = None, title: str | None = None,
                progress: bool = True):
-    """Run the suite (rule ``robustness``) and write the long CSV (song × condition × class counts), the wide CSV
-    (one row per condition + ``worst`` and ``mean``) and the heatmap, atomically.
+    """Run the suite (rule ``robustness``) and write the long CSV (song × condition × class
+    counts), the wide CSV (one row per condition + ``worst`` and ``mean``) and the heatmap, atomically.
 
     Parameters
     ----------

@@ -67,7 +67,6 @@ rule crossval_card:
         command=config["crossval"]["card"]["command"],
         name=config["crossval"]["card"]["name"],
         baseline_name=config["crossval"]["card"]["baseline_name"],
-        project_root=str(PROJECT_ROOT),  # the card shows paths under it relative to it
     threads: 1
     resources:
         mem_mb=1000,
