@@ -464,9 +464,8 @@ def verify_cache(h5_path: str | os.PathLike, full: bool = False) -> None:
 
 def features(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig | None = None,
              name: str | None = None, threads: int = 1, progress: bool = True) -> Path:
-    """The graph's entry (rule ``features``): :func:`build_cache` of ``tracks`` (the workflow
-    resolves the dataset), then :func:`verify_cache` of every dataset's data, so that a bad
-    write fails this job rather than every consumer. Returns ``out_h5``."""
+    """Rule ``features``: :func:`build_cache` of ``tracks``, then :func:`verify_cache` of all
+    the data, so that a bad write fails this job rather than every consumer. Returns ``out_h5``."""
     out = build_cache(tracks, out_h5, cfg, name=name, progress=progress, threads=threads)
     verify_cache(out, full=True)
     return out
