@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from drumscribe import DATAPOINT_FRAMES, FPS, ONSET_WINDOW, crossval, mixing, peaks, pool, resolve_device, robustness
-from drumscribe import training
+from drumscribe import DATAPOINT_FRAMES, FPS, ONSET_WINDOW, WIDEN, resolve_device
+from drumscribe import crossval, mixing, peaks, pool, robustness, training
 from drumscribe.errors import ConfigError
 from drumscribe.features import FeatureConfig
 from drumscribe.peaks import DEFAULT_PEAK_PARAMS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_GRID, PEAK_PARAM_KEYS
@@ -39,6 +39,7 @@ def test_library_defaults_are_the_schema_defaults():
     assert tuple(peaks_["threshold_grid"]) == DEFAULT_THRESHOLD_GRID
     assert peaks_["default_threshold"] == DEFAULT_THRESHOLD == peaks.default_threshold({})
     assert _defaults("targets")["datapoint_frames"] == DATAPOINT_FRAMES
+    assert _defaults("targets")["widen"] == WIDEN
     assert _defaults("evaluation")["window"] == ONSET_WINDOW
     features = _defaults("features")
     cfg = dataclasses.asdict(FeatureConfig())
