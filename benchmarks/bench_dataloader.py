@@ -21,7 +21,8 @@ import torch
 
 from drumscribe import CLASSES
 from drumscribe.datasets import Track
-from drumscribe.features import FeatureConfig, build_cache
+from drumscribe.cache import build_cache
+from drumscribe.features import FeatureConfig
 from drumscribe.targets import DatapointDataset
 
 SR = 44100
@@ -57,7 +58,7 @@ def main():
             sf.write(p, y, SR, subtype="PCM_16")
             tracks.append(Track(f"t{k}", "train", f"g{k}", (p,), (lambda o=onsets: o)))
         t0 = time.perf_counter()
-        h5 = build_cache("bench", None, d / "bench.h5", FeatureConfig(), tracks=tracks, progress=False)
+        h5 = build_cache(tracks, d / "bench.h5", FeatureConfig(), name="bench", progress=False)
         print(f"cache: {args.tracks} tracks x {args.seconds:.0f} s built in {time.perf_counter() - t0:.1f} s")
         ds = DatapointDataset([h5], "train")
         print(f"datapoints: {len(ds)} (400 frames each), batch {args.batch_size}, {args.epochs} epochs per setting")

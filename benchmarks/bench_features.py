@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from drumscribe.datasets import Track  # noqa: E402
-from drumscribe.features import FeatureConfig, build_cache, spectrogram  # noqa: E402
+from drumscribe.cache import build_cache  # noqa: E402
+from drumscribe.features import FeatureConfig, spectrogram  # noqa: E402
 from drumscribe.labels import empty_onsets  # noqa: E402
 
 SR = 44100
@@ -111,7 +112,7 @@ def main():
         for threads in args.threads:
             c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             p0, t0 = time.process_time(), time.perf_counter()
-            out = build_cache("bench", None, d / f"bench_{threads}.h5", cfg, tracks=tracks, progress=False,
+            out = build_cache(tracks, d / f"bench_{threads}.h5", cfg, name="bench", progress=False,
                               threads=threads)
             dt, main_cpu = time.perf_counter() - t0, time.process_time() - p0
             c1 = resource.getrusage(resource.RUSAGE_CHILDREN)

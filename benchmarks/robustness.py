@@ -53,14 +53,14 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
     from drumscribe.errors import DrumscribeError
-    from drumscribe.robustness import evaluate
+    from drumscribe.robustness import robustness
 
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        wide = evaluate(args.model, args.mdb_root, out / "robustness_long.csv", out / "robustness.csv",
-                        out / "robustness.png", conditions=args.conditions, tracks=args.tracks,
-                        threads=args.threads, window=args.window)
+        wide = robustness(args.model, args.mdb_root, out / "robustness_long.csv", out / "robustness.csv",
+                          out / "robustness.png", conditions=args.conditions, tracks=args.tracks,
+                          threads=args.threads, window=args.window)
     except DrumscribeError as error:
         print(f"robustness: {error}", file=sys.stderr)
         return 1

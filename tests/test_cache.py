@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from test_features import CFG, TOY, make_tracks
 
 def test_cache_round_trips_tracks_attributes_and_norm(tmp_path):
     tracks = make_tracks(tmp_path, TOY)
-    out = cache.build_cache(tracks, tmp_path / "toy.h5", CFG, progress=False)
+    out = cache.features(tracks, tmp_path / "toy.h5", CFG, progress=False)  # rule features: build + verify
     attrs = cache.cache_attrs(out)
     assert attrs["dataset"] == "toy" == cache.dataset_name(out)  # the name defaults to the file's stem
     assert attrs["config_hash"] == CFG.hash() and attrs["n_bins"] == n_bins(CFG) and attrs["fps"] == CFG.fps
@@ -43,6 +44,20 @@ def test_cache_round_trips_tracks_attributes_and_norm(tmp_path):
     mean, std = cache.norm_stats([out])
     np.testing.assert_allclose(mean, train.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(std, np.maximum(train.std(0), 1e-5), rtol=1e-4, atol=1e-5)
+
+
+def test_the_rule_entry_fails_on_a_bad_write_and_sets_it_aside(tmp_path, monkeypatch):
+    good = cache.build_cache(make_tracks(tmp_path, TOY[:1]), tmp_path / "good.h5", CFG, name="toy", progress=False)
+    data = good.read_bytes()
+
+    def truncating_build(tracks, out_h5, *args, **kw):  # a write that went wrong after the rename
+        Path(out_h5).write_bytes(data[: len(data) // 2])
+        return Path(out_h5)
+
+    monkeypatch.setattr(cache, "build_cache", truncating_build)
+    with pytest.raises(InputError, match="toy.h5: corrupt or truncated"):
+        cache.features([], tmp_path / "toy.h5", CFG, name="toy", progress=False)
+    assert not (tmp_path / "toy.h5").exists() and (tmp_path / "toy.h5.corrupt").is_file()
 
 
 def test_open_cache_errors_name_the_file(tmp_path):

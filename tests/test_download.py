@@ -205,18 +205,18 @@ def _spec(downloads):
                        label_map={}, downloads=tuple(downloads), path_key="toy")
 
 
-def test_ensure_dataset_downloads_extracts_and_then_reuses(server, tmp_path, monkeypatch):
+def test_download_downloads_extracts_and_then_reuses(server, tmp_path, monkeypatch):
     data = _tar_gz({"toy/readme.txt": b"hello"})
     server.files["toy.tar.gz"] = data
     spec = _spec([Download(url=server.url("toy.tar.gz"), filename="toy.tar.gz", sha256=_sha256(data))])
     monkeypatch.setitem(dl.RAW_SOURCES, "toy", spec.downloads)
     path = tmp_path / "resources" / "toy"
-    assert dl.ensure_dataset("toy", path, progress=False) == path
+    assert dl.download("toy", path, progress=False) == path
     assert (path / "readme.txt").read_bytes() == b"hello"  # the archive's single top folder is flattened
     assert (tmp_path / "resources" / ".downloads" / "toy" / "toy.tar.gz").is_file()
     n = len(server.ranges)
     server.close()  # no network from here on
-    assert dl.ensure_dataset("toy", path, progress=False) == path
+    assert dl.download("toy", path, progress=False) == path
     assert len(server.ranges) == n
 
 
@@ -232,30 +232,30 @@ def test_downloads_for_datasets_and_path_keys():
         dl.downloads_for("nonsense")
 
 
-def test_ensure_dataset_uses_a_present_folder_without_network(tmp_path, monkeypatch):
+def test_download_uses_a_present_folder_without_network(tmp_path, monkeypatch):
     spec = _spec([Download(url="http://127.0.0.1:9/never", filename="never.zip", sha256="0" * 64)])
     monkeypatch.setitem(dl.RAW_SOURCES, "toy", spec.downloads)
     placed = tmp_path / "mine"
     placed.mkdir()
     (placed / "song.wav").write_bytes(b"RIFF")
-    assert dl.ensure_dataset("toy", placed, progress=False) == placed
+    assert dl.download("toy", placed, progress=False) == placed
 
 
-def test_ensure_dataset_checksum_failure_leaves_no_dataset_folder(server, tmp_path, monkeypatch):
+def test_download_checksum_failure_leaves_no_dataset_folder(server, tmp_path, monkeypatch):
     server.files["t.tar.gz"] = _tar_gz({"a.txt": b"a"})
     spec = _spec([Download(url=server.url("t.tar.gz"), filename="t.tar.gz", sha256="f" * 64)])
     monkeypatch.setitem(dl.RAW_SOURCES, "toy", spec.downloads)
     path = tmp_path / "resources" / "toy"
     with pytest.raises(ChecksumError, match="t.tar.gz"):
-        dl.ensure_dataset("toy", path, progress=False)
+        dl.download("toy", path, progress=False)
     assert not path.exists()
     assert [p.name for p in (tmp_path / "resources").iterdir()] == [".downloads"]
 
 
-def test_ensure_dataset_without_download_says_where_to_place_it(tmp_path, monkeypatch):
+def test_download_without_download_says_where_to_place_it(tmp_path, monkeypatch):
     monkeypatch.setitem(dl.RAW_SOURCES, "toy", ())
     with pytest.raises(InputError, match="place it there by hand"):
-        dl.ensure_dataset("toy", tmp_path / "absent", progress=False)
+        dl.download("toy", tmp_path / "absent", progress=False)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
@@ -284,6 +284,6 @@ def test_git_download_checks_out_the_pinned_commit(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="git"):
         dl.fetch(bad, tmp_path / "dl2", progress=False)
     assert not (tmp_path / "dl2" / "clone").exists()
-    monkeypatch.setitem(dl.RAW_SOURCES, "toy", (d,))  # ensure_dataset clones straight into place
-    path = dl.ensure_dataset("toy", tmp_path / "resources" / "toy", progress=False)
+    monkeypatch.setitem(dl.RAW_SOURCES, "toy", (d,))  # download clones straight into place
+    path = dl.download("toy", tmp_path / "resources" / "toy", progress=False)
     assert (path / "clone" / "f.txt").read_text() == "v1"

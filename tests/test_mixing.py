@@ -268,6 +268,19 @@ def test_a_fold_refuses_a_start_that_heard_its_test_or_validation_songs():
         crossval.check_init_songs({"fold": other.to_dict()}, fold0, "x.pt")
 
 
+def test_the_card_shows_paths_under_the_project_root_relative_to_it(tmp_path):
+    root = tmp_path / "proj"
+    inside = root / "docs" / "results" / "r4" / "release.pt"
+    assert crossval.shown_path(inside, root) == "docs/results/r4/release.pt"
+    assert crossval.shown_path(inside, str(root) + "/") == "docs/results/r4/release.pt"
+    # another checkout's file, a sibling folder sharing the root's prefix, names and None stay as given
+    assert crossval.shown_path(tmp_path / "other" / "docs" / "m.pt", root) == str(tmp_path / "other" / "docs" / "m.pt")
+    assert crossval.shown_path(tmp_path / "proj2" / "m.pt", root) == str(tmp_path / "proj2" / "m.pt")
+    assert crossval.shown_path("package", root) == "package"
+    assert crossval.shown_path(None, root) == "None"
+    assert crossval.shown_path(inside, None) == str(inside)
+
+
 def test_pool_accompaniment_keeps_other_folds_songs_out():
     import pandas as pd
 

@@ -330,4 +330,4 @@ def test_read_pool_bad_files(tmp_path):
 
 def test_graph_entry_rejects_other_names(tmp_path):
     with pytest.raises(ConfigError, match="pool.csv"):
-        pool.build_pool_from_config({}, tmp_path / "table.csv")
+        pool.pool({}, tmp_path / "table.csv")

@@ -377,17 +377,17 @@ def test_the_suite_refuses_a_model_on_a_song_it_heard(mdb_root, tmp_path):
     # the shipped release 4 trained on 7 of the 9 songs (and validated on the other 2)
     out = tmp_path / "rob"
     with pytest.raises(ConfigError, match="trained or validated on MusicDelta_Punk"):
-        robustness.evaluate(None, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
-                            conditions=["drums"], tracks=["Punk"], threads=2, crop_s=4.0, progress=False)
+        robustness.robustness(None, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
+                              conditions=["drums"], tracks=["Punk"], threads=2, crop_s=4.0, progress=False)
     assert not out.exists() or not list(out.iterdir())
 
 
-def test_evaluate_one_song_two_conditions_fold_model(mdb_root, tmp_path):
+def test_robustness_one_song_two_conditions_fold_model(mdb_root, tmp_path):
     out = tmp_path / "rob"
     fold2 = REPO / "docs" / "results" / "release4-2026-12-01" / "models" / "fold2.pt"
-    wide = robustness.evaluate({"Punk": str(fold2)}, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
-                               conditions=["drums", "lp6k"], tracks=["Punk"], threads=2, crop_s=8.0,
-                               progress=False)
+    wide = robustness.robustness({"Punk": str(fold2)}, mdb_root, out / "long.csv", out / "wide.csv", out / "heat.png",
+                                 conditions=["drums", "lp6k"], tracks=["Punk"], threads=2, crop_s=8.0,
+                                 progress=False)
     long_df = pd.read_csv(out / "long.csv")
     assert len(long_df) == 2 * len(CLASSES)
     assert set(long_df["condition"]) == {"drums", "lp6k"} and set(long_df["model"]) == {str(fold2)}
@@ -407,13 +407,13 @@ def test_evaluate_one_song_two_conditions_fold_model(mdb_root, tmp_path):
     assert isinstance(wide, pd.DataFrame)
 
 
-def test_evaluate_per_song_models_and_bad_arguments(mdb_root, tmp_path):
+def test_robustness_per_song_models_and_bad_arguments(mdb_root, tmp_path):
     with pytest.raises(ConfigError, match="models: no model given for song MusicDelta_Punk"):
-        robustness.evaluate({"Beatles": "package"}, mdb_root, tmp_path / "l.csv", tmp_path / "w.csv",
-                            tmp_path / "h.png", conditions=["drums"], tracks=["Punk"], progress=False)
+        robustness.robustness({"Beatles": "package"}, mdb_root, tmp_path / "l.csv", tmp_path / "w.csv",
+                              tmp_path / "h.png", conditions=["drums"], tracks=["Punk"], progress=False)
     with pytest.raises(ConfigError, match="tracks: MusicDelta_Nope not among"):
-        robustness.evaluate(None, mdb_root, tmp_path / "l.csv", tmp_path / "w.csv", tmp_path / "h.png",
-                            conditions=["drums"], tracks=["Nope"], progress=False)
+        robustness.robustness(None, mdb_root, tmp_path / "l.csv", tmp_path / "w.csv", tmp_path / "h.png",
+                              conditions=["drums"], tracks=["Nope"], progress=False)
     assert not (tmp_path / "w.csv").exists()
 
 

@@ -17,6 +17,9 @@ FPS: int = 100
 #: Frames of one datapoint (4 s at FPS): the training example, the cache chunk, the
 #: model window. The config's ``targets.datapoint_frames`` carries the same default.
 DATAPOINT_FRAMES: int = 400
+#: Target value of the frames either side of an onset frame (``targets.frame_targets``);
+#: the config's ``targets.widen`` carries the same default.
+WIDEN: float = 0.5
 #: Onset tolerance (s) of the matching (mir_eval's default); the config's ``evaluation.window``
 #: and ``drumscribe evaluate --window`` carry the same default.
 ONSET_WINDOW: float = 0.05

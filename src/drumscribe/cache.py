@@ -11,12 +11,13 @@ One file per dataset and feature config, laid out as in ``docs/architecture.md``
 * ``/tracks/<key>/onsets/<CLASS>`` float64 seconds;
 * ``/norm/{mean,std,count}`` per-bin statistics of the **train** split only.
 
-:func:`build_cache` takes tracks (:class:`drumscribe.datasets.Track` or anything with
-its fields), not a dataset name: resolving a dataset is the caller's business, so
-this module and :mod:`drumscribe.features` (the signal chain) never import the
-dataset registry. ``build_cache(threads=N)`` computes the tracks (load, mix,
-spectrogram, compressed chunks) in N 'spawn' worker processes and writes them, in
-order, from the calling process: the same content as a serial build.
+:func:`build_cache` (and :func:`features`, the rule's: build, then verify) takes tracks
+(:class:`drumscribe.datasets.Track` or anything with its fields), not a dataset name:
+resolving a dataset is the caller's business, so this module and
+:mod:`drumscribe.features` (the signal chain) never import the dataset registry.
+``build_cache(threads=N)`` computes the tracks (load, mix, spectrogram, compressed
+chunks) in N 'spawn' worker processes and writes them, in order, from the calling
+process: the same content as a serial build.
 
 Every reader goes through :func:`reading` / :func:`open_cache`: a missing or
 unreadable file is a one-line :class:`InputError` naming it, and a corrupt one is set
@@ -459,6 +460,15 @@ def verify_cache(h5_path: str | os.PathLike, full: bool = False) -> None:
             h5.visititems(visit)
     except (OSError, KeyError, RuntimeError, ValueError) as exc:
         raise _set_aside(path, exc) from None
+
+
+def features(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig | None = None,
+             name: str | None = None, threads: int = 1, progress: bool = True) -> Path:
+    """Rule ``features``: :func:`build_cache` of ``tracks``, then :func:`verify_cache` of all
+    the data, so that a bad write fails this job rather than every consumer. Returns ``out_h5``."""
+    out = build_cache(tracks, out_h5, cfg, name=name, progress=progress, threads=threads)
+    verify_cache(out, full=True)
+    return out
 
 
 @dataclass(frozen=True)

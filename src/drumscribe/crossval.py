@@ -282,7 +282,7 @@ def fold_datasets(fold: Fold, pool: "Any", load, irs: Sequence[np.ndarray], synt
 
 
 def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_params: Mapping[str, int], fps: int,
-                   window: float, threshold_grid, default_threshold: float = 0.5):
+                   window: float, threshold_grid, default_threshold: float):
     """The per-epoch validation of a fold model (a ``training.Validator``): a
     :class:`drumscribe.trial.CacheValidator` over the validation items whose activations
     come from the transcription path (``Transcriber.from_model`` on raw spectrograms), with
@@ -366,7 +366,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     }
     device = resolve_device(train_cfg["device"], "training.device")
     validator = fold_validator(val_items, n_real, meta, device, peak_params, fps, window, peaks["threshold_grid"],
-                               float(peaks.get("default_threshold", 0.5)))
+                               peaks_mod.default_threshold(peaks))
     pos_weight = _class_weights(train_data, 256, widen)
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
@@ -419,18 +419,30 @@ def _class_weights(data, n: int, widen: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the model card
-def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robustness_csv: str | os.PathLike,
-               baseline_csv: str | os.PathLike | None, out_md: str | os.PathLike, command: str = "",
-               commit: str = "", date: str = "", name: str = "release", baseline_name: str = "baseline",
-               peer_csv: str | os.PathLike | None = None) -> str:
-    """Write the model card of a model trained by :func:`train_fold` (the release fold).
+def shown_path(path, project_root: str | os.PathLike | None) -> str:
+    """``path`` as a card shows it: relative to ``project_root`` when it lies under it
+    (the committed file, not one machine's checkout), otherwise as given."""
+    path = str(path)
+    if project_root is not None and os.path.isabs(path):
+        root = os.path.abspath(project_root)
+        if os.path.commonpath([root, os.path.abspath(path)]) == root:
+            return os.path.relpath(path, root)
+    return path
+
+
+def crossval_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robustness_csv: str | os.PathLike,
+                  baseline_csv: str | os.PathLike | None, out_md: str | os.PathLike, command: str = "",
+                  commit: str = "", date: str = "", name: str = "release", baseline_name: str = "baseline",
+                  peer_csv: str | os.PathLike | None = None, project_root: str | os.PathLike | None = None) -> str:
+    """Write the model card of a model trained by :func:`train_fold` (the release fold; rule ``crossval_card``).
 
     Its real-music figures are the robustness suite's table of the **fold models** of the
     same recipe (``robustness_csv``: each song scored by the fold model that never heard
     it), beside ``baseline_csv`` (``baseline_name``: the previous release's fold models on the
     same songs and conditions) and ``peer_csv`` (the peer's figures where it was measured):
     the released model itself trained on most of the songs, so no figure of it on them is
-    reported. ``name`` titles the card. Returns the Markdown written to ``out_md`` (atomically).
+    reported. ``name`` titles the card. The checkpoint it started from is shown relative to
+    ``project_root`` (:func:`shown_path`). Returns the Markdown written to ``out_md`` (atomically).
     (Over 80 lines: most of them are the card's text, in reading order.)
     """
     import json
@@ -447,8 +459,7 @@ def model_card(model: str | os.PathLike, train_metrics: str | os.PathLike, robus
     base = pd.read_csv(baseline_csv).set_index("condition") if baseline_csv else None
     peer = pd.read_csv(peer_csv).set_index("condition") if peer_csv else None
     fold = meta.get("fold") or {}
-    init = str(meta.get("init_from"))
-    init = init[init.index("docs/"):] if "/docs/" in init else init  # the committed file, not this machine's path
+    init = shown_path(meta.get("init_from"), project_root)
     fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"  # noqa: E731
     lines = [
         *card_header(meta, f"# drumscribe default model ({name})"),

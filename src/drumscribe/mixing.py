@@ -48,7 +48,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, DATAPOINT_FRAMES, FPS, SAMPLE_RATE
+from . import CLASSES, DATAPOINT_FRAMES, FPS, SAMPLE_RATE, WIDEN
 from .errors import ConfigError, InputError
 
 try:  # torch is a core dependency; keep the numpy parts importable without it
@@ -63,7 +63,8 @@ OGG_KBPS = (64, 80, 96, 112, 128)
 #: Virtual length of a :class:`MixDataset`: random indices of every epoch draw new examples.
 VIRTUAL_LENGTH = 1 << 24
 
-#: Defaults of the ``mixing:`` config section (see config/README.md).
+#: Defaults of the ``mixing:`` config section (see config/README.md): the one table of its
+#: keys (``mixing_config`` refuses others); the schema's defaults equal it (``tests/test_defaults.py``).
 DEFAULTS: dict[str, Any] = {
     "p_real_drums": 0.2,
     "p_mix_tracks": 0.3,
@@ -328,7 +329,7 @@ class MixDataset(_TorchDataset):
     def __init__(self, synthetic: Sequence[DrumTrack], real: Sequence[DrumTrack] = (),
                  accompaniment: Sequence[np.ndarray] = (), irs: Sequence[np.ndarray] = (),
                  config: Mapping[str, Any] | None = None, feature_config=None, frames: int = DATAPOINT_FRAMES,
-                 widen: float = 0.5, seed: int = 0, mean=None, std=None, fixed: bool = False,
+                 widen: float = WIDEN, seed: int = 0, mean=None, std=None, fixed: bool = False,
                  n_items: int = 512, norm_items: int = 256):
         from .features import FeatureConfig, context_samples, n_bins
 

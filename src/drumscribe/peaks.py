@@ -43,8 +43,21 @@ DEFAULT_PEAK_PARAMS: dict[str, int] = {"pre_max": 2, "post_max": 2, "pre_avg": 1
 DEFAULT_THRESHOLD_GRID: tuple[float, ...] = (
     0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
 
+#: The fixed threshold whose validation micro F1 a trial records beside the tuned ones
+#: (config ``peaks.default_threshold``); also the placeholder of a model whose thresholds
+#: are not tuned yet (a model in training, ``Transcriber.from_model``).
+DEFAULT_THRESHOLD: float = 0.5
+
 # config keys of the ``peaks:`` section that are not picker parameters
 _OTHER_PEAK_KEYS = ("threshold_grid", "default_threshold")
+
+
+def default_threshold(peaks_section: Mapping | None) -> float:
+    """``default_threshold`` of a ``peaks:`` config section, :data:`DEFAULT_THRESHOLD` where absent."""
+    value = (peaks_section or {}).get("default_threshold", DEFAULT_THRESHOLD)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"peaks.default_threshold: {value!r} is not a threshold in [0, 1]")
+    return float(value)
 
 
 class PeakInputError(InputError, ValueError):

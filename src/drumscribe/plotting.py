@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, DATAPOINT_FRAMES, FPS
+from . import CLASSES, DATAPOINT_FRAMES, FPS, WIDEN
 from . import cache
 from .atomic import atomic_path
 from .errors import InputError
@@ -187,7 +187,7 @@ def dataset_summary(h5_paths: Sequence[str | os.PathLike], out_csv: str | os.Pat
     _savefig(fig, out_png)
 
 
-def dataset_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: float = 0.5,
+def dataset_example(h5_path: str | os.PathLike, out_png: str | os.PathLike, widen: float = WIDEN,
                  seconds: float = 8.0, track_id: str | None = None) -> None:
     """Plot the first ``seconds`` of one track: spectrogram (train-split normalised) and widened targets."""
     from . import targets

@@ -158,14 +158,13 @@ _HINTS = {"fretsonfire": "apt-get install fretsonfire-songs-muldjord fretsonfire
           "pop909": "paths.pop909 names POP909's folder", "mdb": "paths.mdb_drums names MDB Drums with audio/multi-tracks"}
 
 
-def build_pool(out_dir: str | Path, sources: Sequence[str] | str = "all", max_seconds_per_item: float = 20.0,
-               seed: int = 0, mdb_root: str | Path | None = None, pop909_root: str | Path | None = None,
-               progress: bool = True, **kw) -> Path:
+def build_pool(out_dir: str | Path, progress: bool = True, **kw) -> Path:
     """Build the pool in ``out_dir`` (replaced atomically); returns the path of ``pool.csv``.
 
-    ``sources`` is ``"all"`` (every source whose files are there; the others are skipped
-    with a warning) or a list of :data:`SOURCES` (a listed source whose folder is missing
-    is a ``ConfigError``). Further keyword arguments are :class:`PoolConfig` fields.
+    The keyword arguments are :class:`PoolConfig` fields (their defaults are its own, the
+    schema's: ``tests/test_defaults.py``). ``sources`` is ``"all"`` (every source whose
+    files are there; the others are skipped with a warning) or a list of :data:`SOURCES`
+    (a listed source whose folder is missing is a ``ConfigError``).
 
     Examples
     --------
@@ -177,8 +176,7 @@ def build_pool(out_dir: str | Path, sources: Sequence[str] | str = "all", max_se
     unknown = set(kw) - set(PoolConfig.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"pool.{sorted(unknown)[0]}: unknown key")
-    cfg = PoolConfig(sources=sources, max_seconds_per_item=max_seconds_per_item, seed=seed, mdb_root=mdb_root,
-                     pop909_root=pop909_root, **kw)
+    cfg = PoolConfig(**kw)
     chosen, explicit = cfg.validate()
     todo = []
     for s in chosen:
@@ -206,8 +204,7 @@ def build_pool(out_dir: str | Path, sources: Sequence[str] | str = "all", max_se
     return out_dir / "pool.csv"
 
 
-def build_pool_from_config(pool_cfg: dict, out_csv: str | Path, mdb_root=None, pop909_root=None,
-                           progress: bool = True) -> Path:
+def pool(pool_cfg: dict, out_csv: str | Path, mdb_root=None, pop909_root=None, progress: bool = True) -> Path:
     """The graph's entry (rule ``pool``): the config section ``pool:`` and the dataset roots."""
     out_csv = Path(out_csv)
     if out_csv.name != "pool.csv":

@@ -140,8 +140,8 @@ def validate_config_spaces(config: dict[str, Any]) -> None:
         if arch not in models.REGISTRY:
             raise ConfigError(f"spaces.{arch}: unknown architecture (known: {', '.join(models.REGISTRY)})")
         validate_space(arch, space)
-    search = config.get("search") or {}
-    method = search.get("method", "random")
+    search = config["search"]  # validated: the schema filled in its defaults
+    method = search["method"]
     if method not in METHODS:
         raise ConfigError(f"search.method: {method!r} is not one of {', '.join(METHODS)}")
     n_trials = search.get("n_trials")
@@ -149,7 +149,7 @@ def validate_config_spaces(config: dict[str, Any]) -> None:
         raise ConfigError(f"search.n_trials: {n_trials!r} is not a positive integer")
     if method == "random" and n_trials is None:
         raise ConfigError("search.n_trials: random search needs a number of trials")
-    seed = search.get("seed", 0)
+    seed = search["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"search.seed: {seed!r} is not an integer")
     release = config.get("release")

@@ -23,7 +23,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import CLASSES, DATAPOINT_FRAMES, FPS
+from . import CLASSES, DATAPOINT_FRAMES, FPS, WIDEN
 from . import cache
 from .errors import InputError
 
@@ -62,7 +62,7 @@ def fill_targets(out: np.ndarray, frames_per_class: Sequence[np.ndarray], start:
 
 
 def frame_targets(onsets: Mapping[str, np.ndarray], n_frames: int, fps: int = FPS,
-                  widen: float = 0.5) -> np.ndarray:
+                  widen: float = WIDEN) -> np.ndarray:
     """Frame targets (n_frames, 5) float32 from onsets in seconds, columns in ``CLASSES`` order.
 
     The frame of an onset at ``t`` s is ``floor(t * fps + 0.5)``; it gets 1.0. Frames
@@ -87,7 +87,7 @@ def frame_targets(onsets: Mapping[str, np.ndarray], n_frames: int, fps: int = FP
     return fill_targets(out, frames, 0, float(widen))
 
 
-def class_weights(h5_paths: Sequence[str | os.PathLike], split: str = "train", widen: float = 0.5,
+def class_weights(h5_paths: Sequence[str | os.PathLike], split: str = "train", widen: float = WIDEN,
                   fps: int = FPS) -> np.ndarray:
     """Infrequency weights (5,) float32 from the ``split`` targets of the caches.
 
@@ -152,7 +152,7 @@ class DatapointDataset(_TorchDataset):
     """
 
     def __init__(self, h5_paths: Sequence[str | os.PathLike], split: str, frames: int = DATAPOINT_FRAMES,
-                 widen: float = 0.5, mean: np.ndarray | None = None, std: np.ndarray | None = None,
+                 widen: float = WIDEN, mean: np.ndarray | None = None, std: np.ndarray | None = None,
                  fps: int = FPS):
         self.h5_paths = [Path(p) for p in h5_paths]
         if not self.h5_paths:

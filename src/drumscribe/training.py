@@ -62,7 +62,10 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_micro_f1", "lr", "sec
 #: Columns that depend on the machine's speed (differ between a resumed and a straight run).
 TIMING_COLUMNS = ("seconds", "datapoints_per_s")
 
-#: Defaults of the ``training:`` config section.
+#: Defaults of the ``training:`` config section: the schema's (``tests/test_defaults.py``),
+#: but for ``num_workers``. The graph's trials get the schema's 2 DataLoader workers (they
+#: have ``resources.train_threads`` cores); a caller outside the graph (a notebook, a test,
+#: a benchmark) loads in process unless it asks for workers, as torch's DataLoader does.
 DEFAULTS: dict[str, Any] = {
     "max_epochs": 100,
     "patience": 10,
@@ -70,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "lr_factor": 0.2,
     "learning_rate": 1e-3,
     "batch_size": 32,
-    "num_workers": 0,
+    "num_workers": 0,  # the schema's default is 2: see above
     "seed": 0,
     "device": "auto",
     "max_train_datapoints": None,

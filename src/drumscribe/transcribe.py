@@ -310,7 +310,7 @@ class Transcriber(ChunkedInference):
 
     def _setup(self, model, meta: dict, path: Path, device, chunk, context, batch_size, trace_dir) -> None:
         from . import features
-        from .peaks import DEFAULT_PEAK_PARAMS
+        from .peaks import DEFAULT_PEAK_PARAMS, DEFAULT_THRESHOLD
 
         self.meta = meta
         self.feature_config = _feature_config(features, meta.get("feature_config"), path)
@@ -338,7 +338,7 @@ class Transcriber(ChunkedInference):
         #: before it existed (their input is used at its own level)
         self.input_level_db = None if level is None else float(level)
         thr = meta.get("thresholds") or {}
-        self.thresholds = {c: float(thr.get(c, 0.5)) for c in CLASSES}
+        self.thresholds = {c: float(thr.get(c, DEFAULT_THRESHOLD)) for c in CLASSES}  # from_model: not tuned yet
         self.peak_params = {**DEFAULT_PEAK_PARAMS, **dict(meta.get("peak_params") or {})}
         self.arch = meta.get("arch")
         chunk = default_chunk(meta, self.fps) if chunk is None else chunk

@@ -42,7 +42,7 @@ class CacheValidator:
     """
 
     def __init__(self, tracks: Sequence[tuple[str, np.ndarray, Mapping]], mean, std, peak_params: Mapping,
-                 fps: int, window: float, threshold_grid, default_threshold: float = 0.5,
+                 fps: int, window: float, threshold_grid, default_threshold: float = peaks_mod.DEFAULT_THRESHOLD,
                  chunk_frames: int = DATAPOINT_FRAMES):
         if not tracks:
             raise InputError("no validation tracks")
@@ -133,7 +133,7 @@ def train_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | 
                   for spec, onsets, tid in targets_mod.track_arrays(p, "validation")]
     if not val_tracks:
         raise InputError(f"{', '.join(map(str, train_h5s))}: no validation tracks")
-    default_threshold = float(peaks.get("default_threshold", 0.5))
+    default_threshold = peaks_mod.default_threshold(peaks)
     validator = CacheValidator(val_tracks, mean, std, peak_params, fps, window, peaks["threshold_grid"],
                                default_threshold, chunk_frames=frames)
     datasets_ = [cache.dataset_name(p) for p in train_h5s]  # verified above

@@ -1,4 +1,4 @@
-# Downloads of the raw datasets (thin: the logic is drumscribe.datasets.download.ensure_dataset).
+# Downloads of the raw datasets (thin: the logic is drumscribe.datasets.download.download).
 #
 # The dataset root is decided in common.smk by `dataset_root(name)`: config paths.<key> when that
 # path exists (used as is, no network), else resources/<key>. This rule is only ever asked for

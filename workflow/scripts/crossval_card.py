@@ -8,12 +8,13 @@ from drumscribe import logs
 logs.setup(snakemake)  # started/ended lines and per-epoch lines go to the log
 
 import datetime
+from pathlib import Path
 
 from drumscribe import crossval
 from drumscribe.errors import DrumscribeError
 
 try:
-    crossval.model_card(
+    crossval.crossval_card(
         model=snakemake.input.model,
         train_metrics=snakemake.input.metrics,
         robustness_csv=snakemake.input.robustness,
@@ -23,6 +24,7 @@ try:
         baseline_name=snakemake.params.baseline_name,
         out_md=snakemake.output.card,
         command=snakemake.params.command,
+        project_root=Path(snakemake.scriptdir).parents[1],  # the project (workflow/scripts/..): paths under it shown relative to it
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 except DrumscribeError as error:

@@ -7,11 +7,11 @@ from drumscribe import logs
 
 logs.setup(snakemake)  # started/ended lines, progress and per-epoch lines go to the log
 
-from drumscribe.datasets.download import ensure_dataset
+from drumscribe.datasets.download import download
 from drumscribe.errors import DrumscribeError
 
 try:
-    ensure_dataset(snakemake.wildcards.dataset, snakemake.output[0], cache_dir=snakemake.params.cache)
+    download(snakemake.wildcards.dataset, snakemake.output[0], cache_dir=snakemake.params.cache)
 except DrumscribeError as error:
     print(error, file=sys.__stderr__)
     sys.exit(str(error))

@@ -11,7 +11,7 @@ from drumscribe import pool
 from drumscribe.errors import DrumscribeError
 
 try:
-    pool.build_pool_from_config(
+    pool.pool(
         snakemake.params.pool,
         out_csv=snakemake.output.pool,
         mdb_root=snakemake.params.mdb_root,

@@ -13,7 +13,7 @@ from drumscribe import robustness
 from drumscribe.errors import DrumscribeError
 
 try:
-    robustness.evaluate(
+    robustness.robustness(
         models=snakemake.params.models,
         mdb_root=snakemake.params.mdb_root,
         out_long_csv=snakemake.output.long,

@@ -9,7 +9,7 @@ The pieces, each usable alone:
 - :func:`extract` unpacks a zip / tar(.gz/.bz2/.xz) / tar.zst archive into a
   temporary sibling folder and renames it into place, so a failed extraction
   never leaves a half-extracted folder.
-- :func:`ensure_dataset` returns a dataset's folder, using an existing one as is
+- :func:`download` (rule ``download``) returns a dataset's folder, using an existing one as is
   (no network) and otherwise fetching and extracting every download of the
   dataset into ``<path>`` atomically.
 
@@ -331,9 +331,9 @@ def _flatten_single_folder(folder: Path) -> None:
     parked.rmdir()
 
 
-def ensure_dataset(name: str, path: str | os.PathLike, progress: bool = True,
-                   cache_dir: str | os.PathLike | None = None) -> Path:
-    """Return the folder of dataset ``name`` at ``path``, downloading it if absent.
+def download(name: str, path: str | os.PathLike, progress: bool = True,
+             cache_dir: str | os.PathLike | None = None) -> Path:
+    """Return the folder of dataset ``name`` at ``path``, downloading it if absent (rule ``download``).
 
     ``name`` is a registry name or a config ``paths`` key (``gmd``). A ``path``
     that already holds files is used as is (no network; the loader checks its
@@ -363,13 +363,13 @@ def ensure_dataset(name: str, path: str | os.PathLike, progress: bool = True,
     cache = Path(cache_dir) if cache_dir is not None else path.parent / CACHE_DIR / name
     files = {d: fetch(d, cache, progress=progress) for d in downloads if d.git_commit is None}
     with atomic_dir(path) as tmp:
-        for download in downloads:
-            if download.git_commit is not None:  # cloned straight into place (no second copy)
-                git_checkout(download, tmp / download.filename)
-            elif download.extract:
-                unpack_into(files[download], tmp)
+        for d in downloads:
+            if d.git_commit is not None:  # cloned straight into place (no second copy)
+                git_checkout(d, tmp / d.filename)
+            elif d.extract:
+                unpack_into(files[d], tmp)
             else:
-                shutil.copy2(files[download], tmp / download.filename)
+                shutil.copy2(files[d], tmp / d.filename)
         if len(downloads) == 1 and downloads[0].extract and downloads[0].git_commit is None:
             _flatten_single_folder(tmp)
     return path

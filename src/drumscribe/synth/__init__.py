@@ -44,12 +44,11 @@ def assign_kits(gmd_root: str | os.PathLike, kits: Sequence[str], render: Mappin
     from ..atomic import atomic_path
     from . import gmd
 
-    render = dict(render)
+    render = dict(render)  # the validated section: the schema filled in its defaults
     table = gmd.assign_kits(
-        gmd.read_info(gmd_root), list(kits), render.get("kit_split"),
-        kits_per_track=int(render.get("kits_per_track") or 1), seed=int(render.get("seed") or 0),
-        max_tracks=render.get("max_tracks"), max_seconds=render.get("max_seconds"),
-        split_by=render.get("split_by", "session"),
+        gmd.read_info(gmd_root), list(kits), render["kit_split"],
+        kits_per_track=int(render["kits_per_track"]), seed=int(render["seed"]),
+        max_tracks=render["max_tracks"], max_seconds=render["max_seconds"], split_by=render["split_by"],
     )
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)

@@ -203,6 +203,10 @@ def assign_kits(info_df: pd.DataFrame, kits: list[str], kit_split: Mapping[str, 
                                                          ignore_index=True)
 
 
+#: Defaults of the ``render:`` keys :func:`render_track` reads (the schema's: ``tests/test_defaults.py``).
+RENDER_DEFAULTS: dict[str, float] = {"accompaniment_db": -6.0, "accompaniment_db_spread": 3.0}
+
+
 def check_render_config(cfg: Mapping) -> dict:
     """Validate the ``render`` keys this module reads; ``ConfigError`` names the key."""
     cfg = dict(cfg or {})
@@ -238,7 +242,7 @@ def render_track(kit_id: str, midi_path: Path, max_seconds: float | None = None,
     from . import accompaniment
     from .render import open_kit, read_hits, render_hits, TAIL
 
-    cfg = dict(render_cfg or {})
+    cfg = {**RENDER_DEFAULTS, **dict(render_cfg or {})}
     hits = read_hits(midi_path, max_seconds)
     renderer = open_kit(kit_id)
     duration = None
@@ -250,8 +254,7 @@ def render_track(kit_id: str, midi_path: Path, max_seconds: float | None = None,
     info: dict = {}
     if mix:
         rng = np.random.default_rng(seed)
-        mean = float(cfg.get("accompaniment_db", -6.0))
-        spread = float(cfg.get("accompaniment_db_spread", 3.0))
+        mean, spread = float(cfg["accompaniment_db"]), float(cfg["accompaniment_db_spread"])
         level = float(rng.uniform(mean - spread, mean + spread))
         y, acc, info = accompaniment.accompany(midi_path, y, rng, level, bpm=bpm, time_signature=time_signature)
         info["accompaniment"] = acc
