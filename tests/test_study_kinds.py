@@ -254,3 +254,15 @@ def test_evaluate_synthetic_sums_the_fold_models_counts_of_each_track(tmp_path):
         assert t["track_id"] == a["track_id"] == b["track_id"]
         assert all(t[k] == a[k] + b[k] for k in t if k != "track_id")
     assert both["tp_BD"] > 0 and json.loads((tmp_path / "both.json").read_text())["micro_f1"] == both["micro_f1"]
+
+
+def test_the_gpu_sketch_passes_the_checks_over_gpu_and_the_kinds_preset():
+    names = ["gpu", "dataset_study_kinds", "dataset_study_kinds_gpu"]
+    config = _loaded_config(*[yaml.safe_load((REPO / f"config/presets/{p}.yaml").read_text()) for p in names])
+    ds_config.check_config(config)
+    folds = crossval.make_folds(config["crossval"]["songs"], config["crossval"]["folds"],
+                                config["crossval"]["validation_songs"])
+    study_kinds.check_config(config, folds)
+    combos = ["+".join(c) for c in config["dataset_study"]["train_combinations"]]
+    assert len(combos) >= 5 and config["dataset_study"]["seeds"] == 3  # issue 14's target
+    assert sum(len(study_kinds.combination_folds(c, folds)) for c in combos if study_kinds.has_kind(c)) * 3 == 21
