@@ -538,6 +538,22 @@ def real_eval_spec(wildcards):
     return real_eval_models(wildcards)[0]
 
 
+def dataset_study_trained(wildcards):
+    """Everything of the dataset study but its real-song rows: every model (a kind's, every fold
+    and seed) and the synthetic test rows (target dataset_study_models: the GPU machine's part;
+    evaluate_real reads the MDB multi-tracks, which do not travel there)."""
+    arch = study_architecture()
+    paths = []
+    for combination in COMBINATIONS:
+        if combination in KIND_COMBINATIONS:
+            paths += [f"results/combinations/{combination}/{arch}/{f}/s{seed}/model.pt"
+                      for f in kind_folds(combination) for seed in range(STUDY_SEEDS)]
+            paths += kind_evals(combination, arch)
+        else:
+            paths += [p for test in STUDY_TEST_DATASETS for p in study_seed_evals(combination, arch, test)]
+    return paths
+
+
 def real_songs():
     """The songs of the real-song columns: every test song of crossval's folds."""
     return [s for f in FOLDS for s in f.test]

@@ -106,3 +106,10 @@ rule evaluate_real:
         "../../envs/drumscribe.yaml"
     script:
         "../scripts/evaluate_real.py"
+
+
+# Every model of the dataset study and its synthetic test rows, without the real-song rows
+# (what the GPU machine runs: config/presets/dataset_study_kinds_gpu.yaml).
+rule dataset_study_models:
+    input:
+        dataset_study_trained,
