@@ -224,26 +224,32 @@ def test_evaluate_real_scores_each_song_by_its_fold_model_and_refuses_one_that_h
         FOLDS[2].train) | set(FOLDS[2].validation)
 
 
-def test_evaluate_synthetic_sums_the_fold_models_counts_of_each_track(tmp_path):
-    """A rendered-kit folder made of two 4 s pieces of a real drum stem: the row of two models is
-    each track's counts of the one plus those of the other, on the transcription path."""
+def _kit_folder(kit: Path, splits: list[str], seconds: int = 4) -> Path:
+    """A rendered-kit folder (manifest, FLAC, onset JSON) made of consecutive pieces of a real drum
+    stem (Punk) and its annotations, one per entry of ``splits``."""
     import soundfile as sf
 
     from drumscribe.audio import load_audio
 
-    kit = tmp_path / "audio" / "kit_a"
     kit.mkdir(parents=True)
     y = load_audio(MDB_DEV / "audio" / "drum_only" / "MusicDelta_Punk_Drum.wav")
     ref = crossval.song_onsets(MDB_DEV, "MusicDelta_Punk")
     rows = []
-    for i in range(2):
-        tid = f"kit_a__punk_{i}"
-        sf.write(kit / f"{tid}.flac", y[i * 4 * 44100:(i + 1) * 4 * 44100], 44100)
-        on = {c: [float(t) - 4 * i for t in ref[c] if 4 * i <= t < 4 * (i + 1)] for c in CLASSES}
-        (kit / f"{tid}.json").write_text(json.dumps(on))
-        rows.append({"track_id": tid, "split": "test", "group": "g", "kit": "kit_a", "audio": f"{tid}.flac",
-                     "onsets": f"{tid}.json", "duration": 4.0})
+    for i, split in enumerate(splits):
+        tid = f"{kit.name}__punk_{i}"
+        a, b = i * seconds, (i + 1) * seconds
+        sf.write(kit / f"{tid}.flac", y[a * 44100:b * 44100], 44100)
+        (kit / f"{tid}.json").write_text(json.dumps({c: [float(t) - a for t in ref[c] if a <= t < b] for c in CLASSES}))
+        rows.append({"track_id": tid, "split": split, "group": f"g{i}", "kit": kit.name, "audio": f"{tid}.flac",
+                     "onsets": f"{tid}.json", "duration": float(seconds)})
     pd.DataFrame(rows).to_csv(kit / "manifest.csv", index=False)
+    return kit
+
+
+def test_evaluate_synthetic_sums_the_fold_models_counts_of_each_track(tmp_path):
+    """A rendered-kit folder made of two 4 s pieces of a real drum stem: the row of two models is
+    each track's counts of the one plus those of the other, on the transcription path."""
+    _kit_folder(tmp_path / "audio" / "kit_a", ["test", "test"])
     models = [FOLD_MODELS / "fold0.pt", FOLD_MODELS / "fold2.pt"]
     both = study_kinds.evaluate_synthetic(models, tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn",
                                           0, tmp_path / "both.json", 0.05, threads=1)
@@ -266,3 +272,32 @@ def test_the_gpu_sketch_passes_the_checks_over_gpu_and_the_kinds_preset():
     combos = ["+".join(c) for c in config["dataset_study"]["train_combinations"]]
     assert len(combos) >= 5 and config["dataset_study"]["seeds"] == 3  # issue 14's target
     assert sum(len(study_kinds.combination_folds(c, folds)) for c in combos if study_kinds.has_kind(c)) * 3 == 21
+
+
+def test_train_combination_trains_on_no_real_song_and_its_model_runs_on_the_transcription_path(tmp_path):
+    """A kind combination without mdb_remix (fold none), tiny: two members (gmd_synth's audio, clean;
+    gmd_synth_pool through the record chain with a pool of one simulated room), one epoch of 8
+    datapoints, synthetic validation only; its checkpoint names no song and is tested as the rule does."""
+    from drumscribe import models, pool as pool_mod, robustness
+
+    kit = _kit_folder(tmp_path / "audio" / "gmd_synth" / "kit_a", ["train", "train", "validation", "test"])
+    pool_dir = pool_mod.build_pool(tmp_path / "pool", sources=["rooms"], n_rooms=1, progress=False).parent
+    config = _loaded_config()
+    out = tmp_path / "m"
+    m = study_kinds.train_combination(
+        "gmd_synth+gmd_synth_pool", "crnn", {"cell": "gru", "num_layers": 1, "hidden_size": 8}, FOLDS[0].__class__(
+            "none", (), (), ()), 1, synth_dirs={"gmd_synth": [kit]}, pool_dir=pool_dir, mdb_root=MDB_DEV,
+        out_model=out / "model.pt", out_history=out / "history.csv", out_metrics=out / "metrics.json",
+        training={**config["training"], "max_epochs": 1, "max_train_datapoints": 8, "batch_size": 4,
+                  "num_workers": 0, "device": "cpu"},
+        mixing=config["mixing"], targets={**config["targets"], "datapoint_frames": 200}, peaks=config["peaks"],
+        evaluation=config["evaluation"], feature_config=config["features"], threads=1, progress=False,
+        n_stats_items=16, n_val_items=8)
+    assert m["fold"] == "none" and m["n_real_validation"] == 0 and m["n_validation"] == 1 and m["seed"] == 1
+    assert set(m["thresholds"]) == set(CLASSES) and m["epochs"] == 1
+    _, meta = models.load_checkpoint(out / "model.pt")
+    assert meta["datasets"] == ["gmd_synth", "gmd_synth_pool"] and meta["seed"] == 1
+    assert robustness.heard_songs(meta) == set() and meta["input_level_db"] is not None
+    row = study_kinds.evaluate_synthetic([out / "model.pt"], tmp_path / "audio" / "gmd_synth", "gmd_synth", ["test"],
+                                         "gmd_synth+gmd_synth_pool", "crnn", 1, tmp_path / "e.json", 0.05, threads=1)
+    assert row["n_tracks"] == 1 and row["in_distribution"] and 0.0 <= row["micro_f1"] <= 1.0

@@ -280,7 +280,8 @@ def member_data(combination: str, fold, pool, load, irs, synth: Mapping[str, Seq
             out.append(mixing.MixDataset((), real, acc, irs, {**mix_cfg, "p_real_drums": 1.0}, seed=s, **kw))
         else:
             raise ConfigError(f"dataset_study: {m!r} of {combination} is neither a synthetic dataset nor a kind")
-    return out, synth_val
+    unique = {t.name: t for t in synth_val}  # gmd_synth and gmd_synth_pool share gmd_synth's renders
+    return out, list(unique.values())
 
 
 def _validator(items, n_real: int, meta, device, peak_params, fps, window, grid, default):
@@ -319,13 +320,16 @@ def train_combination(combination: str, arch: str, params: Mapping[str, Any], fo
                       synth_dirs: Mapping[str, Sequence], pool_dir, mdb_root, out_model, out_history, out_metrics,
                       training: Mapping, mixing: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
                       feature_config: Mapping | None = None, threads: int | None = None, progress: bool = True,
-                      conditions: Sequence[str] | None = None) -> dict:
+                      conditions: Sequence[str] | None = None, n_stats_items: int = 256,
+                      n_val_items: int = 512) -> dict:
     """Train ``arch`` (``params``) on a combination with a kind in ``fold``, run ``seed``
     (``training.seed + seed``); validation as crossval's (the fold's validation songs in
     ``conditions``, then synthetic validation tracks). ``synth_dirs``: ``{dataset: kit folders}``
     of the rendered synthetic datasets the combination needs. Writes ``out_model`` (with
     ``fold`` and ``datasets`` in its metadata: the robustness suite refuses it on a song it
-    heard), ``out_history``, ``out_metrics``; returns the metrics."""
+    heard), ``out_history``, ``out_metrics``; returns the metrics. ``n_stats_items``: mixed items
+    of the input normalisation and of the class weights each; ``n_val_items``: fixed items of
+    the validation loss (small in tests)."""
     from . import audio, crossval, features, peaks as peaks_mod, pool as pool_mod, resolve_device
     from . import mixing as mixing_mod
     from . import training as train_mod
@@ -356,8 +360,8 @@ def train_combination(combination: str, arch: str, params: Mapping[str, Any], fo
         data[split] = member_data(combination, fold, pool, load, irs, synth, mdb_root, mix_cfg, cfg, frames, widen,
                                   train_cfg["seed"], split)
     train_data = MemberMixture(data["train"][0], train_cfg["seed"])
-    train_data.set_norm(*train_data.norm_stats())
-    val_data = MemberMixture(data["validation"][0], train_cfg["seed"] + 1, fixed=True, n_items=512)
+    train_data.set_norm(*train_data.norm_stats(n_stats_items))
+    val_data = MemberMixture(data["validation"][0], train_cfg["seed"] + 1, fixed=True, n_items=n_val_items)
     val_data.set_norm(train_data.mean, train_data.std)
     val_items, n_real = crossval.validation_items(fold, pool, load, mdb_root, cfg, conditions, data["validation"][1])
     if not val_items:
@@ -371,7 +375,7 @@ def train_combination(combination: str, arch: str, params: Mapping[str, Any], fo
     device = resolve_device(train_cfg["device"], "training.device")
     validator = _validator(val_items, n_real, meta, device, peak_params, fps, float(evaluation["window"]),
                            peaks["threshold_grid"], float(peaks.get("default_threshold", 0.5)))
-    pos_weight = crossval._class_weights(train_data, 256, widen)
+    pos_weight = crossval._class_weights(train_data, n_stats_items, widen)
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
                             pos_weight=pos_weight, validator=validator, meta=meta, threads=threads)
