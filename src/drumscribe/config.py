@@ -22,6 +22,9 @@ from .errors import ConfigError
 SYNTH_DATASETS: tuple[str, ...] = ("gmd_synth", "gmd_synth_mix")
 #: Config key of the raw data the synthetic datasets are rendered from.
 GMD_KEY = "gmd"
+#: Training data of the dataset study mixed on the fly (``drumscribe.study_kinds``), not
+#: cached: named in ``dataset_study.train_combinations`` beside the datasets, never tested on.
+STUDY_KINDS: tuple[str, ...] = ("gmd_synth_pool", "mdb_remix")
 
 
 def known_datasets() -> tuple[str, ...]:
@@ -111,7 +114,7 @@ def used_datasets(config: Mapping) -> list[str]:
     for group in groups:
         for entry in group:
             for name in members(entry):
-                if name not in names:
+                if name not in names and name not in STUDY_KINDS:  # kinds are mixed on the fly, not cached
                     names.append(name)
     return names
 
@@ -218,8 +221,11 @@ def check_config(config: Mapping) -> None:
                   for m in members(entry)}
     for i, combination in enumerate(config["dataset_study"]["train_combinations"]):
         for name in combination:
+            if name in STUDY_KINDS:
+                continue  # checked by study_kinds.check_config (it needs the folds)
             if name not in names:
-                raise ConfigError(f"dataset_study.train_combinations[{i}]: unknown dataset {name!r} (known: {', '.join(names)})")
+                raise ConfigError(f"dataset_study.train_combinations[{i}]: unknown dataset {name!r} "
+                                  f"(known: {', '.join(names)}, and the mixed kinds {', '.join(STUDY_KINDS)})")
             if name not in configured:
                 raise ConfigError(
                     f"dataset_study.train_combinations[{i}]: dataset {name!r} is not configured "
@@ -297,6 +303,8 @@ def check_song_overlap(config: Mapping) -> None:
                 songs_t, split_t = song_source(t)
                 tested = test_splits(config, t)
                 for m in members(train):
+                    if m in STUDY_KINDS:
+                        continue  # their real songs are checked by study_kinds.check_config
                     songs_m, split_m = song_source(m)
                     if songs_m != songs_t:
                         continue

@@ -59,6 +59,8 @@ DATASET_NAMES: dict[str, str] = {
     "slakh": "Slakh",
     "adtof_yt": "ADTOF-YT",
     "sadtp": "SADTP",
+    "gmd_synth_pool": "GMD synth under the pool",
+    "mdb_remix": "MDB remixes (folds)",
 }
 
 SCORE_KEYS = ("micro_f1", "macro_f1", "micro_precision", "micro_recall") + tuple(f"f1_{c}" for c in CLASSES)
@@ -76,7 +78,14 @@ def arch_name(arch: str) -> str:
 
 
 def dataset_name(dataset: str) -> str:
-    """Display name of a dataset or a combination ``a+b``."""
+    """Display name of a dataset or a combination ``a+b``; a real-song column ``real_<condition>``
+    of the dataset study (``drumscribe.study_kinds``) by its robustness condition's label."""
+    if str(dataset).startswith("real_"):
+        from .robustness import CONDITIONS
+
+        cond = CONDITIONS.get(str(dataset)[len("real_"):])
+        if cond is not None:
+            return f"Real songs: {cond.label}"
     return " + ".join(DATASET_NAMES.get(d, d) for d in str(dataset).split("+"))
 
 

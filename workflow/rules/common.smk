@@ -249,18 +249,22 @@ def study_architecture():
 
 
 def dataset_study_evals(wildcards):
+    """Every combination's rows, every study seed: a cached one's evaluations (seed 0 = its
+    search's trial), a kind's synthetic test rows, and the real-song rows of both."""
     arch = study_architecture()
-    return [
-        path
-        for combination in COMBINATIONS
-        for test in STUDY_TEST_DATASETS
-        for path in seed_evals(combination, arch, test)
-    ]
+    paths = []
+    for combination in COMBINATIONS:
+        if combination in KIND_COMBINATIONS:
+            paths += kind_evals(combination, arch)
+        else:
+            paths += [p for test in STUDY_TEST_DATASETS for p in study_seed_evals(combination, arch, test)]
+        paths += real_evals(combination, arch)
+    return paths
 
 
 def dataset_study_curves(wildcards):
     arch = study_architecture()
-    return [f"results/plots/curves/{c}_{arch}.png" for c in COMBINATIONS]
+    return [f"results/plots/curves/{c}_{arch}.png" for c in COMBINATIONS if c not in KIND_COMBINATIONS]
 
 
 # ---- release ----
@@ -430,3 +434,126 @@ def pool_inputs(wildcards):
     """The source folders of the pool's sources that exist (a missing one fails in the rule, by name)."""
     roots = [pool_mdb_root(), pool_pop909_root()]
     return [r for r in roots if r and Path(r).is_dir()]
+
+
+# ---- the dataset study's mixed kinds and real-song columns (study_kinds.smk, drumscribe.study_kinds) ----
+from drumscribe import study_kinds
+
+try:
+    study_kinds.check_config(config, FOLDS)
+    REAL_CONDITIONS = study_kinds.real_conditions(config["dataset_study"])
+except DrumscribeError as error:
+    fail(error)
+REAL_TESTS = [study_kinds.real_test_name(c) for c in REAL_CONDITIONS]
+KIND_COMBINATIONS = [c for c in COMBINATIONS if study_kinds.has_kind(c)]
+STUDY_TEST_COLUMNS = STUDY_TEST_DATASETS + REAL_TESTS  # the dataset table's columns, in order
+STUDY_SEEDS = config["dataset_study"]["seeds"] or config["evaluation"]["seeds"]
+STUDY_KINDS_CONFIG = config["dataset_study"]["kinds"]
+_COMBINATION = _names_regex([*ds_config.known_datasets(), *ds_config.STUDY_KINDS])
+COMBINATION_REGEX = rf"(?:{_COMBINATION})(?:\+(?:{_COMBINATION}))*"
+
+
+def kind_combination_regex():
+    return _names_regex(KIND_COMBINATIONS) if KIND_COMBINATIONS else r"(?!)"
+
+
+def study_seed_evals(combination, arch, test):
+    """A cached combination's test results of every study seed: the trial, then train_seed's."""
+    base = f"results/eval/{combination}/{arch}/{test}"
+    return [f"{base}/metrics.json"] + [f"{base}/s{seed}/metrics.json" for seed in range(1, STUDY_SEEDS)]
+
+
+def real_evals(combination, arch):
+    """The real-song rows of a combination (every seed, every condition of REAL_CONDITIONS)."""
+    return [f"results/eval_real/{combination}/{arch}/s{seed}/{c}.json"
+            for seed in range(STUDY_SEEDS) for c in REAL_CONDITIONS]
+
+
+def kind_evals(combination, arch):
+    """A kind combination's synthetic test rows (every seed)."""
+    return [f"results/eval_combinations/{combination}/{arch}/{test}/s{seed}/metrics.json"
+            for test in STUDY_TEST_DATASETS for seed in range(STUDY_SEEDS)]
+
+
+def kind_folds(combination):
+    """The folds a kind combination trains a model in (crossval's test folds, or 'none')."""
+    return study_kinds.combination_folds(combination, FOLDS)
+
+
+def kind_models(wildcards):
+    """The models of one seed of a kind combination, one per fold."""
+    return [f"results/combinations/{wildcards.combination}/{wildcards.arch}/{f}/s{wildcards.seed}/model.pt"
+            for f in kind_folds(wildcards.combination)]
+
+
+def kind_fold_songs(wildcards):
+    if wildcards.fold not in kind_folds(wildcards.combination):
+        raise WorkflowError(f"{wildcards.fold}: not a fold of {wildcards.combination} "
+                            f"({', '.join(kind_folds(wildcards.combination))})")
+    return study_kinds.fold_songs(wildcards.combination, wildcards.fold, FOLDS).to_dict()
+
+
+def kind_synth_manifests(wildcards):
+    """{synthetic dataset: its kits' render manifests} that a kind combination's members draw drums from."""
+    needed = set()
+    for m in members(wildcards.combination):
+        if m in SYNTH_DATASETS:
+            needed.add(m)
+        elif m == "gmd_synth_pool":
+            needed.add("gmd_synth")
+    return {d: crossval_manifests(d) for d in sorted(needed)}
+
+
+def kind_synth_input(wildcards):
+    return [p for paths in kind_synth_manifests(wildcards).values() for p in paths]
+
+
+def kind_params_input(wildcards):
+    """The search winner whose hyperparameters the kinds' models take (none when given in the config)."""
+    if STUDY_KINDS_CONFIG["params"] is not None:
+        return []
+    return f"results/search/{STUDY_KINDS_CONFIG['params_from'] or DATASETS[0]}/{wildcards.arch}/best.json"
+
+
+def real_eval_models(wildcards):
+    """The checkpoint(s) the real-song columns of (combination, seed) read: a kind's fold
+    models, a cached combination's search (seed 0) or seed run."""
+    c, a, s = wildcards.combination, wildcards.arch, int(wildcards.seed)
+    if study_kinds.has_kind(c):
+        return kind_models(wildcards)
+    if s == 0:
+        return [f"results/search/{c}/{a}/best.json"] + trial_files(c, a, "model.pt")
+    return [f"results/seeds/{c}/{a}/s{s}/model.pt"]
+
+
+def real_eval_spec(wildcards):
+    """robustness.run_suite's models: song -> the fold model that never heard it, one model,
+    or a search's best.json (resolved to its trial's model by the script)."""
+    from drumscribe import crossval
+
+    c = wildcards.combination
+    if study_kinds.needs_folds(c):
+        paths = dict(zip(kind_folds(c), kind_models(wildcards)))
+        return crossval.test_models([f for f in FOLDS if f.name in paths], paths)
+    return real_eval_models(wildcards)[0]
+
+
+def dataset_study_trained(wildcards):
+    """Everything of the dataset study but its real-song rows: every model (a kind's, every fold
+    and seed) and the synthetic test rows (target dataset_study_models: the GPU machine's part;
+    evaluate_real reads the MDB multi-tracks, which do not travel there)."""
+    arch = study_architecture()
+    paths = []
+    for combination in COMBINATIONS:
+        if combination in KIND_COMBINATIONS:
+            paths += [f"results/combinations/{combination}/{arch}/{f}/s{seed}/model.pt"
+                      for f in kind_folds(combination) for seed in range(STUDY_SEEDS)]
+            paths += kind_evals(combination, arch)
+        else:
+            paths += [p for test in STUDY_TEST_DATASETS for p in study_seed_evals(combination, arch, test)]
+    return paths
+
+
+def real_songs():
+    """The songs of the real-song columns: every test song of crossval's folds."""
+    return [s for f in FOLDS for s in f.test]

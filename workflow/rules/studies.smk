@@ -65,7 +65,7 @@ rule dataset_study:
         "logs/dataset_study/study.log",
     params:
         combinations=COMBINATIONS,
-        test_datasets=STUDY_TEST_DATASETS,
+        test_datasets=STUDY_TEST_COLUMNS,
         bootstrap_samples=config["evaluation"]["bootstrap_samples"],
         note=ds_config.study_note(config),
     threads: 1
