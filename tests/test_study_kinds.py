@@ -246,14 +246,14 @@ def _kit_folder(kit: Path, splits: list[str], seconds: int = 4) -> Path:
     return kit
 
 
-def test_evaluate_synthetic_sums_the_fold_models_counts_of_each_track(tmp_path):
+def test_evaluate_combination_sums_the_fold_models_counts_of_each_track(tmp_path):
     """A rendered-kit folder made of two 4 s pieces of a real drum stem: the row of two models is
     each track's counts of the one plus those of the other, on the transcription path."""
     _kit_folder(tmp_path / "audio" / "kit_a", ["test", "test"])
     models = [FOLD_MODELS / "fold0.pt", FOLD_MODELS / "fold2.pt"]
-    both = study_kinds.evaluate_synthetic(models, tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn",
+    both = study_kinds.evaluate_combination(models, tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn",
                                           0, tmp_path / "both.json", 0.05, threads=1)
-    one = [study_kinds.evaluate_synthetic([m], tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn", 0,
+    one = [study_kinds.evaluate_combination([m], tmp_path / "audio", "gmd_synth", ["test"], "gmd_synth_pool", "crnn", 0,
                                           tmp_path / f"m{i}.json", 0.05, threads=1) for i, m in enumerate(models)]
     assert both["n_tracks"] == 2 and both["in_distribution"]  # gmd_synth_pool trains on gmd_synth's train split
     for t, a, b in zip(both["per_track"], one[0]["per_track"], one[1]["per_track"]):
@@ -298,6 +298,6 @@ def test_train_combination_trains_on_no_real_song_and_its_model_runs_on_the_tran
     _, meta = models.load_checkpoint(out / "model.pt")
     assert meta["datasets"] == ["gmd_synth", "gmd_synth_pool"] and meta["seed"] == 1
     assert robustness.heard_songs(meta) == set() and meta["input_level_db"] is not None
-    row = study_kinds.evaluate_synthetic([out / "model.pt"], tmp_path / "audio" / "gmd_synth", "gmd_synth", ["test"],
+    row = study_kinds.evaluate_combination([out / "model.pt"], tmp_path / "audio" / "gmd_synth", "gmd_synth", ["test"],
                                          "gmd_synth+gmd_synth_pool", "crnn", 1, tmp_path / "e.json", 0.05, threads=1)
     assert row["n_tracks"] == 1 and row["in_distribution"] and 0.0 <= row["micro_f1"] <= 1.0

@@ -25,7 +25,7 @@ Every combination (cached ones too) is tested on the real songs in the condition
 ``dataset_study.real_conditions`` through the robustness suite
 (:func:`drumscribe.robustness.run_suite`: columns ``real_<condition>``,
 :func:`evaluate_real`), and a combination with a kind on the synthetic test splits on
-the transcription path (:func:`evaluate_synthetic`; the fold models' counts of a track
+the transcription path (:func:`evaluate_combination`; the fold models' counts of a track
 summed, as seeds are). Both write the study's ``metrics.json`` rows (``per_track``
 counts) that :func:`drumscribe.studies.dataset_study` tabulates.
 """
@@ -447,7 +447,7 @@ def evaluate_real(models, mdb_root, conditions: Sequence[str], combination: str,
     return rows
 
 
-def evaluate_synthetic(models: Sequence[str | os.PathLike], root, test_dataset: str, splits: Sequence[str],
+def evaluate_combination(models: Sequence[str | os.PathLike], root, test_dataset: str, splits: Sequence[str],
                        combination: str, arch: str, seed: int, out_metrics, window: float, threads: int = 2,
                        params=None, max_tracks: int | None = None) -> dict:
     """A rendered synthetic dataset's ``splits`` (``root``: ``results/audio/<dataset>``) on the

@@ -11,7 +11,7 @@ from drumscribe import study_kinds
 from drumscribe.errors import DrumscribeError
 
 try:
-    study_kinds.evaluate_synthetic(
+    study_kinds.evaluate_combination(
         models=list(snakemake.input.models),
         root=snakemake.params.root,
         test_dataset=snakemake.wildcards.test_dataset,
