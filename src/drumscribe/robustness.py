@@ -586,7 +586,3 @@ def robustness(models, mdb_root, out_long_csv, out_wide_csv, out_png, conditions
                                          f"F1 at {window * 1000:.0f} ms, {n_songs} MDB songs, counts summed")
     return wide
 
-
-#: The suite's former name, kept for docs/robustness.md and the committed results' READMEs
-#: that cite ``robustness.evaluate``; new code calls :func:`robustness` (the rule's name).
-evaluate = robustness
