@@ -24,7 +24,7 @@ try:
         baseline_name=snakemake.params.baseline_name,
         out_md=snakemake.output.card,
         command=snakemake.params.command,
-        project_root=Path(snakemake.scriptdir).parents[1],  # the project (workflow/scripts/..): paths under it shown relative to it
+        project_root=Path(snakemake.scriptdir).resolve().parents[1],  # the project (workflow/scripts/..): paths under it shown relative to it
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 except DrumscribeError as error:
