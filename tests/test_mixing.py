@@ -1,6 +1,8 @@
 """Training audio mixed and degraded on the fly (drumscribe.mixing), the GPU spectrogram,
 the input level normalisation and the song-level folds (drumscribe.crossval)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -279,6 +281,19 @@ def test_the_card_shows_paths_under_the_project_root_relative_to_it(tmp_path):
     assert crossval.shown_path("package", root) == "package"
     assert crossval.shown_path(None, root) == "None"
     assert crossval.shown_path(inside, None) == str(inside)
+
+
+def test_the_card_of_an_average_names_both_runs_and_no_training_of_its_own(tmp_path):
+    """Release 6 is the average of two runs' weights (benchmarks/average_folds.py): its card says
+    so instead of printing an epoch count it does not have."""
+    repo = Path(__file__).resolve().parents[1]
+    r6 = repo / "docs" / "results" / "release6-2026-12-02"
+    text = crossval.crossval_card(repo / "src" / "drumscribe" / "assets" / "drumscribe-default.pt",
+                                  r6 / "release_metrics.json", r6 / "robustness.csv", None, tmp_path / "card.md",
+                                  name="release 6", project_root=repo)
+    assert "- weights: the average 0.5 x `docs/results/release5-2026-12-02/models/release.pt` + 0.5 x" in text
+    assert "heavier-chain-2026-12-02/models/release.pt" in text and "- epochs:" not in text
+    assert (tmp_path / "card.md").read_text() == text
 
 
 def test_pool_accompaniment_keeps_other_folds_songs_out():

@@ -453,7 +453,7 @@ def test_quick_dag_runs_the_suite_on_the_fold_models(quick_dag_results):
     assert wide.set_index("condition").loc["drums", "micro_f1"] > 0.6
     long_df = pd.read_csv(quick_dag_results / "robustness" / "cv_long.csv")
     assert set(long_df["song"]) == {"MusicDelta_Punk"}
-    assert [m.endswith("docs/results/release5-2026-12-02/models/fold2.pt") for m in set(long_df["model"])] == [True]
+    assert [m.endswith("docs/results/release6-2026-12-02/models/fold2.pt") for m in set(long_df["model"])] == [True]
     assert (quick_dag_results / "plots" / "robustness_cv.png").is_file()
 
 

@@ -460,21 +460,25 @@ def crossval_card(model: str | os.PathLike, train_metrics: str | os.PathLike, ro
     peer = pd.read_csv(peer_csv).set_index("condition") if peer_csv else None
     fold = meta.get("fold") or {}
     init = shown_path(meta.get("init_from"), project_root)
+    avg = meta.get("average_of")  # benchmarks/average_folds.py: the weights of two runs averaged
     fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3f}"  # noqa: E731
     lines = [
         *card_header(meta, f"# drumscribe default model ({name})"),
         f"- input: {meta.get('n_bins')} bins of `{json.dumps(meta.get('feature_config'), sort_keys=True)}`; "
         f"the input is first brought to a gated RMS level of {meta.get('input_level_db')} dBFS "
         "(the transcription does not depend on the input level)",
-        f"- started from: `{init}` (weights and input normalisation), trained on audio "
-        "mixed and degraded on the fly (`drumscribe.mixing`, docs/robustness.md): GMD rendered through 23 kits, "
+        (f"- weights: the average {1 - float(avg['weight']):g} x `{avg['a']}` + {float(avg['weight']):g} x "
+         f"`{avg['b']}` of two runs from one start (weight interpolation; docs/robustness.md), with its own "
+         "thresholds; the runs trained on audio " if avg else
+         f"- started from: `{init}` (weights and input normalisation), trained on audio ")
+        + "mixed and degraded on the fly (`drumscribe.mixing`, docs/robustness.md): GMD rendered through 23 kits, "
         "drums alone and under generated accompaniment, real MDB drum stems and real non-drum stems of its "
         "training songs, Frets on Fire guitar stems, POP909 and Planet Blupi renders, at accompaniment levels "
         "of -10 to +22 dB, through rooms, EQ, saturation, compression, band limits and MP3/Vorbis round trips",
         f"- real songs it trained on: {', '.join(fold.get('train') or []) or '-'}; validated on: "
         f"{', '.join(fold.get('validation') or []) or '-'}",
         f"- mixing: `{json.dumps(meta.get('mixing'), sort_keys=True)}`",
-        f"- epochs: {m.get('epochs')}, best epoch: {m.get('best_epoch')}, training time: "
+        None if avg else f"- epochs: {m.get('epochs')}, best epoch: {m.get('best_epoch')}, training time: "
         f"{m.get('train_seconds', 0):.0f} s ({m.get('datapoints_per_s')} datapoints/s, device {m.get('device')})",
         f"- peak picking: `{json.dumps(meta.get('peak_params'), sort_keys=True)}`",
         "- per-class thresholds (tuned on the real validation set: validation songs in five conditions of "
