@@ -286,8 +286,8 @@ def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_par
     """The per-epoch validation of a fold model (a ``training.Validator``): a
     :class:`drumscribe.trial.CacheValidator` over the validation items whose activations
     come from the transcription path (``Transcriber.from_model`` on raw spectrograms), with
-    the micro F1 of the real items alone (the first ``n_real``) beside the kept epoch's
-    score over all items. (A class made here: ``trial`` imports torch, which the DAG build,
+    the micro F1 of the real items alone (the first ``n_real``; none when 0) beside the kept
+    epoch's score over all items. (A class made here: ``trial`` imports torch, which the DAG build,
     importing this module for the folds, does without.)"""
     from .evaluation import evaluate_activations
     from .transcribe import Transcriber
@@ -301,6 +301,8 @@ def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_par
         def validate(self, model):
             acts = self.activations(model)
             result = self.score(acts)
+            if not n_real:  # synthetic validation items only (the dataset study's kinds without real songs)
+                return result
             real, _ = evaluate_activations(acts[:n_real], [r for _, _, r in self.tracks[:n_real]],
                                            result.thresholds, self.peak_params, self.fps, self.window,
                                            method="fast")

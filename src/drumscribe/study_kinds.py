@@ -285,20 +285,10 @@ def member_data(combination: str, fold, pool, load, irs, synth: Mapping[str, Seq
 
 
 def _validator(items, n_real: int, meta, device, peak_params, fps, window, grid, default):
-    """crossval's fold validator; without real validation songs, the same on the synthetic items."""
+    """crossval's fold validator (on the synthetic items alone when there are no real songs)."""
     from .crossval import fold_validator
 
-    if n_real:
-        return fold_validator(items, n_real, meta, device, peak_params, fps, window, grid, default)
-    from .transcribe import Transcriber
-    from .trial import CacheValidator
-
-    class SyntheticValidator(CacheValidator):
-        def activations(self, model):
-            t = Transcriber.from_model(model, meta, device=str(device))
-            return [t.stitched_activations(spec) for _, spec, _ in self.tracks]
-
-    return SyntheticValidator(items, meta["norm_mean"], meta["norm_std"], peak_params, fps, window, grid, default)
+    return fold_validator(items, n_real, meta, device, peak_params, fps, window, grid, default)
 
 
 def search_params(best_json: str | os.PathLike) -> dict:
