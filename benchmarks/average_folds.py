@@ -105,7 +105,8 @@ def main(argv=None) -> int:
             scores[label] = {"micro_f1": r.score, "real_micro_f1": r.extra["real_micro_f1"],
                              "thresholds": r.thresholds}
             print(f"{name} {label}: validation micro F1 {r.score:.4f} (real {r.extra['real_micro_f1']:.4f})", flush=True)
-        runs = {"a": f"{args.a}/{name}.pt", "b": f"{args.b}/{name}.pt", "weight": args.weight}
+        runs = {"a": f"{args.a}/{name}.pt", "b": f"{args.b}/{name}.pt", "weight": args.weight,
+                "mixing_a": meta_a.get("mixing"), "mixing_b": meta_b.get("mixing")}
         meta = {**meta_a, "thresholds": scores["average"]["thresholds"],
                 "val_micro_f1": scores["average"]["micro_f1"], "average_of": runs,
                 "init_from": meta_a.get("init_from"), "weights_dtype": "float16"}

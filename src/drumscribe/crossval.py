@@ -479,7 +479,9 @@ def crossval_card(model: str | os.PathLike, train_metrics: str | os.PathLike, ro
         "of -10 to +22 dB, through rooms, EQ, saturation, compression, band limits and MP3/Vorbis round trips",
         f"- real songs it trained on: {', '.join(fold.get('train') or []) or '-'}; validated on: "
         f"{', '.join(fold.get('validation') or []) or '-'}",
-        f"- mixing: `{json.dumps(meta.get('mixing'), sort_keys=True)}`",
+        (f"- mixing of the two runs: `{json.dumps(avg.get('mixing_a'), sort_keys=True)}` and "
+         f"`{json.dumps(avg.get('mixing_b'), sort_keys=True)}`" if avg and avg.get("mixing_b") else
+         f"- mixing: `{json.dumps(meta.get('mixing'), sort_keys=True)}`"),
         None if avg else f"- epochs: {m.get('epochs')}, best epoch: {m.get('best_epoch')}, training time: "
         f"{m.get('train_seconds', 0):.0f} s ({m.get('datapoints_per_s')} datapoints/s, device {m.get('device')})",
         f"- peak picking: `{json.dumps(meta.get('peak_params'), sort_keys=True)}`",
