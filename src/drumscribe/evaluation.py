@@ -190,13 +190,20 @@ def score_activations(items, thresholds, peak_params: Mapping, fps: int, window:
                                 window, track_ids=[t for t, _, _ in items], method=method)
 
 
+def read_best(best_json: str | os.PathLike) -> dict:
+    """A search's ``best.json`` (rule select_best) as a dict; one ``InputError`` line naming the
+    file when it cannot be read."""
+    path = Path(best_json)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable ({exc})") from None
+
+
 def best_model(best_json: str | os.PathLike) -> Path:
     """The ``model.pt`` of the trial a ``best.json`` (rule select_best) names."""
     path = Path(best_json)
-    try:
-        best = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not readable ({exc})") from None
+    best = read_best(path)
     model = Path(best["trial_dir"]) / "model.pt"
     if not model.is_file():
         raise InputError(f"{path}: the best trial's model {model} does not exist")

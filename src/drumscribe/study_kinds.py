@@ -293,13 +293,10 @@ def _validator(items, n_real: int, meta, device, peak_params, fps, window, grid,
 
 def search_params(best_json: str | os.PathLike) -> dict:
     """The hyperparameters of a search's winner (``best.json`` of rule select_best)."""
-    import json
+    from .evaluation import read_best
 
     path = Path(best_json)
-    try:
-        best = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not readable ({type(exc).__name__})") from None
+    best = read_best(path)
     params = best.get("params") or (best.get("metrics") or {}).get("params")
     if not isinstance(params, Mapping):
         raise InputError(f"{path}: no params of the winning trial")
