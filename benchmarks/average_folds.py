@@ -20,7 +20,7 @@ The synthetic validation tracks are the rendered validation kits of the preset
 (``results/audio/gmd_synth*/<kit>/``, rule ``render_kit``); the pool is ``results/pool``.
 """
 import argparse
-import json
+import copy
 import sys
 from pathlib import Path
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         sa, sb = ma.state_dict(), mb.state_dict()
         avg = {k: ((1 - args.weight) * sa[k].float() + args.weight * sb[k].float()).to(sa[k].dtype)
                if sa[k].is_floating_point() else sa[k] for k in sa}
-        mavg, _ = models.load_checkpoint(Path(args.a) / f"{name}.pt", map_location="cpu")
+        mavg = copy.deepcopy(ma)
         mavg.load_state_dict(avg)
         items, n_real = crossval.validation_items(fold, pool, load, args.mdb, cfg, crossval.VALIDATION_CONDITIONS,
                                                   synth_val)

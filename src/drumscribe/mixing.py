@@ -312,6 +312,20 @@ def add_accompaniment(clip: np.ndarray, acc: np.ndarray, drums_rms: float, level
 
 
 # --------------------------------------------------------------------------- the dataset
+def norm_stats(data, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin mean and std of the datapoint spectrograms (computed on the CPU) of ``n``
+    seeded items of ``data`` (a :class:`MixDataset`, or anything with its ``example``,
+    ``feature_config``, ``context``, ``hop`` and ``frames``), drawn past the items of training
+    and validation."""
+    from .features import spectrogram
+
+    k = data.context // data.hop
+    specs = [spectrogram(data.example(2 * VIRTUAL_LENGTH + i)[0], data.feature_config)[k:k + data.frames]
+             for i in range(max(1, n))]
+    x = np.concatenate(specs).astype(np.float64)
+    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-5).astype(np.float32)
+
+
 class MixDataset(_TorchDataset):
     """Datapoints mixed and degraded on the fly (module docstring), for a torch DataLoader.
 
@@ -444,16 +458,7 @@ class MixDataset(_TorchDataset):
 
     # ------------------------------------------------------------------ spectrograms
     def _norm_stats(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        from .features import spectrogram
-
-        specs = []
-        for i in range(max(1, n)):
-            clip, _, _ = self.example(2 * VIRTUAL_LENGTH + i)
-            s = spectrogram(clip, self.feature_config)
-            k = self.context // self.hop
-            specs.append(s[k:k + self.frames])
-        x = np.concatenate(specs).astype(np.float64)
-        return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-5).astype(np.float32)
+        return norm_stats(self, n)
 
     def device_transform(self, clips):
         """Normalised spectrograms (B, frames, bins) of a batch of clips, on the clips' device."""

@@ -585,4 +585,3 @@ def robustness(models, mdb_root, out_long_csv, out_wide_csv, out_png, conditions
     plot_heatmap(wide, out_png, title or f"Robustness suite: {model_label(models)}\n"
                                          f"F1 at {window * 1000:.0f} ms, {n_songs} MDB songs, counts summed")
     return wide
-

@@ -32,7 +32,6 @@ counts) that :func:`drumscribe.studies.dataset_study` tabulates.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
@@ -225,15 +224,10 @@ class MemberMixture(_TorchDataset):
         return self.members[self.member_of(i)][i]
 
     def norm_stats(self, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """Per-bin mean and std over ``n`` seeded items (as ``MixDataset``'s own)."""
-        from .features import spectrogram
-        from .mixing import VIRTUAL_LENGTH
+        """Per-bin mean and std over ``n`` seeded items (``mixing.norm_stats``, as ``MixDataset``'s own)."""
+        from .mixing import norm_stats
 
-        k = self.context // self.hop
-        specs = [spectrogram(self.example(2 * VIRTUAL_LENGTH + i)[0], self.feature_config)[k:k + self.frames]
-                 for i in range(max(1, n))]
-        x = np.concatenate(specs).astype(np.float64)
-        return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-5).astype(np.float32)
+        return norm_stats(self, n)
 
     def set_norm(self, mean, std) -> None:
         self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
@@ -282,13 +276,6 @@ def member_data(combination: str, fold, pool, load, irs, synth: Mapping[str, Seq
             raise ConfigError(f"dataset_study: {m!r} of {combination} is neither a synthetic dataset nor a kind")
     unique = {t.name: t for t in synth_val}  # gmd_synth and gmd_synth_pool share gmd_synth's renders
     return out, list(unique.values())
-
-
-def _validator(items, n_real: int, meta, device, peak_params, fps, window, grid, default):
-    """crossval's fold validator (on the synthetic items alone when there are no real songs)."""
-    from .crossval import fold_validator
-
-    return fold_validator(items, n_real, meta, device, peak_params, fps, window, grid, default)
 
 
 def search_params(best_json: str | os.PathLike) -> dict:
@@ -360,8 +347,9 @@ def train_combination(combination: str, arch: str, params: Mapping[str, Any], fo
         "mixing": mix_cfg, "datasets": members(combination), "combination": combination, "seed": int(seed),
     }
     device = resolve_device(train_cfg["device"], "training.device")
-    validator = _validator(val_items, n_real, meta, device, peak_params, fps, float(evaluation["window"]),
-                           peaks["threshold_grid"], float(peaks.get("default_threshold", 0.5)))
+    # crossval's validator; on the synthetic items alone when the fold has no real songs
+    validator = crossval.fold_validator(val_items, n_real, meta, device, peak_params, fps, float(evaluation["window"]),
+                                        peaks["threshold_grid"], peaks_mod.default_threshold(peaks))
     pos_weight = crossval._class_weights(train_data, n_stats_items, widen)
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
@@ -435,8 +423,8 @@ def evaluate_real(models, mdb_root, conditions: Sequence[str], combination: str,
 
 
 def evaluate_combination(models: Sequence[str | os.PathLike], root, test_dataset: str, splits: Sequence[str],
-                       combination: str, arch: str, seed: int, out_metrics, window: float, threads: int = 2,
-                       params=None, max_tracks: int | None = None) -> dict:
+                         combination: str, arch: str, seed: int, out_metrics, window: float, threads: int = 2,
+                         params=None, max_tracks: int | None = None) -> dict:
     """A rendered synthetic dataset's ``splits`` (``root``: ``results/audio/<dataset>``) on the
     transcription path (``Transcriber.transcribe`` of each rendered file: the model's input
     level normalisation applies), by each of ``models`` (the fold models of one seed), each
