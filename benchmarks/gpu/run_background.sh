@@ -3,19 +3,26 @@
 # on the GPU machine (it outlives the call that started it while the machine is held), and the
 # calls only start it, watch it and collect what it made. Issue the next call at once: the
 # machine goes back 30 s after a call ends, and with it the run.
-#   bash benchmarks/gpu/run_background.sh start SECONDS CONFIGS... -- TARGETS...
-#        set-up (setup_device.sh), GPU and CPU sampling, snakemake on the configs' overlays
-#        (--cores 16 --resources gpu=4), then watches it for at most SECONDS
+#   [BG_GPUS=N] [BG_MPS=1] bash benchmarks/gpu/run_background.sh start SECONDS CONFIGS... -- TARGETS...
+#        set-up (setup_device.sh; with BG_MPS=1 CUDA MPS too, benchmarks/gpu/mps.sh), GPU and CPU
+#        sampling, snakemake on the configs' overlays (--cores 16 --resources gpu=${BG_GPUS:-4}:
+#        that many GPU jobs side by side), then watches it for at most SECONDS
 #   bash benchmarks/gpu/run_background.sh watch SECONDS
 #        a progress line a minute (the folds' last epoch lines) until snakemake ends or SECONDS pass
 #   bash benchmarks/gpu/run_background.sh collect
 #        every results/crossval/*/model.pt to $OUT/<fold>_model.pt, the rest (histories, metrics,
 #        logs, benchmarks, GPU and CPU samples, snakemake's log) to $OUT/run.tar.xz
+#   bash benchmarks/gpu/run_background.sh collect-study
+#        what a study made (results/ without audio, caches, checkpoints and trial weights; logs,
+#        benchmarks, samples) to $OUT/study.tar.xz, and the models the tables are made of (each
+#        search's winner and its seed runs, float16 weights: half_checkpoint.py) to
+#        $OUT/models_<arch>.tar (one a file: files back from the machine are at most 16 MiB each)
 set -u
 bg=/tmp/bg
 mode=$1
 shift
 source benchmarks/gpu/setup_device.sh || exit 1
+[ "${BG_MPS:-0}" = 1 ] && source benchmarks/gpu/mps.sh
 
 watch() {
   local until=$(( $(date +%s) + $1 )) last=0
@@ -24,6 +31,8 @@ watch() {
       last=$(date +%s)
       echo "--- $(date +%T) load $(cut -d' ' -f1 /proc/loadavg), GPU $(tail -1 $bg/gpu_util.csv | cut -d, -f2)%"
       for f in logs/train_fold/*.log; do [ -f "$f" ] && grep -h "epoch\|Error\|error" "$f" | tail -1; done
+      n_trials=$(ls -d results/trials/*/*/*/metrics.json results/seeds/*/*/*/metrics.json 2>/dev/null | wc -l)
+      [ "$n_trials" -gt 0 ] && echo "trials and seed runs finished: $n_trials"
       grep -E "Error|steps \(" $bg/snakemake.log | tail -2
     fi
     sleep 5
@@ -51,7 +60,7 @@ case "$mode" in
       >> $bg/gpu_util.csv 2>/dev/null < /dev/null &
     setsid bash -c "while true; do echo \"\$(date +%T) \$(cat /proc/loadavg)\"; sleep 15; done" \
       > $bg/cpu_load.txt 2>/dev/null < /dev/null &
-    setsid bash -c 'snakemake "$@" --cores 16 --resources gpu=4 --rerun-triggers mtime --keep-going; echo $? > '$bg'/rc' \
+    setsid bash -c 'snakemake "$@" --cores 16 --resources gpu=${BG_GPUS:-4} --rerun-triggers mtime --keep-going; echo $? > '$bg'/rc' \
       snakemake "$@" --configfile "${configs[@]}" > $bg/snakemake.log 2>&1 < /dev/null &
     echo "started snakemake $* on ${configs[*]}"
     watch "$limit"
@@ -67,6 +76,24 @@ case "$mode" in
       benchmarks/render_kit .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
     ls -la "$out"
     ;;
+  collect-study)
+    out=${OUT:-/tmp/out}
+    mkdir -p "$out" /tmp/models
+    for best in results/search/*/*/best.json; do
+      [ -f "$best" ] || continue
+      d=$(dirname "$best"); dataset=$(basename "$(dirname "$d")"); arch=$(basename "$d")
+      trial=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['trial'])" "$best")
+      for m in "results/trials/$dataset/$arch/$trial/model.pt" results/seeds/$dataset/$arch/s*/model.pt; do
+        [ -f "$m" ] || continue
+        mkdir -p "/tmp/models/$arch"
+        python3 benchmarks/gpu/half_checkpoint.py "$m" "/tmp/models/$arch/${dataset}_$(basename "$(dirname "$m")").pt"
+      done
+    done
+    for a in /tmp/models/*/; do tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
+    XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
+      results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
+    ls -la "$out"
+    ;;
   *)
-    echo "run_background.sh: unknown mode $mode (start, watch, collect)"; exit 2 ;;
+    echo "run_background.sh: unknown mode $mode (start, watch, collect, collect-study)"; exit 2 ;;
 esac

@@ -13,19 +13,7 @@ set -u
 limit=$1
 shift
 source benchmarks/gpu/setup_device.sh || exit 1
-export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps/log
-if [ ! -S /tmp/mps/pipe/control ]; then
-  mkdir -p /tmp/mps/pipe /tmp/mps/log
-  if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d \
-     && python3 -c "import torch; torch.ones(1).cuda().sum().item()"; then
-    echo "run_study: CUDA MPS started"
-  else
-    echo quit | nvidia-cuda-mps-control 2>/dev/null
-    rm -rf /tmp/mps
-    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-    echo "run_study: no CUDA MPS; concurrent trials time-share the GPU"
-  fi
-fi
+source benchmarks/gpu/mps.sh
 [ -f /tmp/gpu_util.csv ] || echo "time,utilization_gpu_pct,memory_used_mib" > /tmp/gpu_util.csv
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -l 2 >> /tmp/gpu_util.csv &
 sampler=$!
