@@ -3,13 +3,17 @@ unpacked) into a docs/results/ folder: the graph's tables and plots as they are,
 tables made here from the graph's own files (trial metrics, histories, Snakemake benchmark
 tables, the GPU utilisation samples). Nothing is typed by hand.
 
-    python benchmarks/gpu/collect_study.py UNPACKED_DIR OUT_DIR [--gpu-util gpu_util.csv] [--n-trials 4]
+    python benchmarks/gpu/collect_study.py UNPACKED_DIR OUT_DIR [--gpu-util gpu_util.csv] [--n-trials 8] \
+        [--snakemake-log snakemake.log] [--max-epochs 100] [--epoch-datapoints 2048]
 
-Writes to OUT_DIR: architecture_table.csv, architecture_long.csv, architecture_study.png,
-curves_<dataset>_<arch>.png (the best architecture per dataset), trials.csv (every finished
-trial; ``in_table`` marks the first N of each search, those the table was made from),
-throughput.csv (per architecture), stages.csv (wall time of each kind of job), gpu_util.csv,
-and prints a summary.
+Writes to OUT_DIR: architecture_table.csv, architecture_long.csv, architecture_tracks.csv,
+architecture_study.png, curves_<dataset>_<arch>.png (the best architecture per dataset),
+trials.csv (every finished search trial and seed run; ``in_table`` marks the first N trials
+of each search, those the table was made from, and the seed runs; ``ended_by``: ``patience``
+(early stopping), ``time`` (the trial's ``training.max_seconds``) or ``max_epochs``),
+histories.csv (every run's history.csv, one row per epoch), throughput.csv (per architecture), stages.csv (wall time of each kind of job), gpu_util.csv,
+and prints a summary: with ``--snakemake-log``, the GPU utilisation over the trial phase
+(first trial started to last seed run finished, from snakemake's own log).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import argparse
 import csv
 import json
 import shutil
+import re
 import statistics
+from datetime import datetime
 from pathlib import Path
 
 
@@ -32,19 +38,28 @@ def _history(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def trials(root: Path, n_trials: int) -> list[dict]:
+def _ended_by(d: dict, max_epochs: int) -> str:
+    if d["stopped_early"]:
+        return "patience"
+    return "max_epochs" if d["epochs"] >= max_epochs else "time"
+
+
+def trials(root: Path, n_trials: int, max_epochs: int = 100) -> list[dict]:
     rows = []
-    for metrics in sorted(root.glob("results/trials/*/*/*/metrics.json")):
+    runs = [("train_trial", m) for m in sorted(root.glob("results/trials/*/*/*/metrics.json"))]
+    runs += [("train_seed", m) for m in sorted(root.glob("results/seeds/*/*/*/metrics.json"))]
+    for rule, metrics in runs:
         d = json.loads(metrics.read_text())
-        dataset, arch, trial = metrics.parts[-4:-1]
-        bench = root / "benchmarks" / "train_trial" / dataset / arch / f"{trial}.tsv"
+        dataset, arch, run = metrics.parts[-4:-1]
+        bench = root / "benchmarks" / rule / dataset / arch / f"{run}.tsv"
         hist = _history(metrics.parent / "history.csv")
         rows.append({
-            "dataset": dataset, "arch": arch, "trial": trial,
-            "in_table": int(trial[1:]) < n_trials,
+            "dataset": dataset, "arch": arch, "trial": d.get("trial", run), "seed": d.get("seed", 0),
+            "in_table": rule == "train_seed" or int(run[1:]) < n_trials,
             "params": json.dumps(d["params"], sort_keys=True),
             "val_micro_f1": round(d["micro_f1"], 4), "val_macro_f1": round(d["macro_f1"] or 0.0, 4),
             "epochs": d["epochs"], "best_epoch": d["best_epoch"], "stopped_early": d["stopped_early"],
+            "ended_by": _ended_by(d, max_epochs),
             "train_datapoints_per_s": round(statistics.median(float(r["datapoints_per_s"]) for r in hist), 1),
             "seconds_per_epoch": round(statistics.median(float(r["seconds"]) for r in hist), 2),
             "setup_seconds": d.get("setup_seconds"), "train_seconds": d.get("train_seconds"),
@@ -70,6 +85,21 @@ def throughput(rows: list[dict]) -> list[dict]:
     return out
 
 
+def trial_phase(log: Path) -> tuple[datetime, datetime]:
+    """First train_trial start and last train_trial/train_seed finish in snakemake's log."""
+    stamp, first, last = None, None, None
+    for line in log.read_text().splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            stamp = datetime.strptime(line.strip("[]"), "%a %b %d %H:%M:%S %Y")
+        elif stamp and re.match(r"(local)?rule train_trial:", line) and first is None:
+            first = stamp
+        elif stamp and re.match(r"Finished jobid: \d+ \(Rule: train_(trial|seed)\)", line):
+            last = stamp
+    if first is None or last is None:
+        raise SystemExit(f"{log}: no train_trial jobs in it")
+    return first, last
+
+
 def stages(root: Path) -> list[dict]:
     out = []
     for rule_dir in sorted(p for p in (root / "benchmarks").iterdir() if p.is_dir()):
@@ -92,17 +122,26 @@ def main() -> None:
     ap.add_argument("root", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--gpu-util", type=Path)
-    ap.add_argument("--n-trials", type=int, default=4, help="trials per search the table was made from")
+    ap.add_argument("--n-trials", type=int, default=8, help="trials per search the table was made from")
+    ap.add_argument("--max-epochs", type=int, default=100, help="the run's training.max_epochs")
+    ap.add_argument("--snakemake-log", type=Path, help="snakemake's log of the run (trial phase)")
+    ap.add_argument("--epoch-datapoints", type=int, default=2048, help="the run's training.max_train_datapoints")
     args = ap.parse_args()
     root, out = args.root, args.out
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("architecture_table.csv", "architecture_long.csv", "plots/architecture_study.png",
+    for name in ("architecture_table.csv", "architecture_long.csv", "architecture_tracks.csv",
+                 "plots/architecture_study.png",
                  "plots/class_balance.png"):
         src = root / "results" / name
         if src.is_file():
             shutil.copy(src, out / Path(name).name)
-    rows = trials(root, args.n_trials)
+    rows = trials(root, args.n_trials, args.max_epochs)
     _write_csv(out / "trials.csv", rows)
+    # every run's learning curve, one row per epoch (what the epoch size and budget were set from)
+    curves = [{"dataset": m.parts[-4], "arch": m.parts[-3], "run": m.parts[-2], **h}
+              for m in sorted(root.glob("results/trials/*/*/*/history.csv")) + sorted(root.glob("results/seeds/*/*/*/history.csv"))
+              for h in _history(m)]
+    _write_csv(out / "histories.csv", curves)
     per_arch, per_rule = throughput(rows), stages(root)
     _write_csv(out / "throughput.csv", per_arch)
     _write_csv(out / "stages.csv", per_rule)
@@ -130,8 +169,24 @@ def main() -> None:
         with open(args.gpu_util) as fh:
             util = [float(r["utilization_gpu_pct"]) for r in csv.DictReader(fh, skipinitialspace=True)]
         busy = [u for u in util if u > 0]
-        print(f"GPU utilisation: mean {statistics.mean(util):.1f} % over {len(util)} samples "
-              f"(2 s apart); mean {statistics.mean(busy):.1f} % over the {len(busy)} samples with work")
+        print(f"GPU utilisation: mean {statistics.mean(util):.1f} % over {len(util)} samples; "
+              f"mean {statistics.mean(busy):.1f} % over the {len(busy)} samples with work")
+        if args.snakemake_log:
+            first, last = trial_phase(args.snakemake_log)
+            with open(args.gpu_util) as fh:
+                phase = [float(r["utilization_gpu_pct"]) for r in csv.DictReader(fh, skipinitialspace=True)
+                         if first <= datetime.strptime(r["time"][:19], "%Y/%m/%d %H:%M:%S") <= last]
+            seconds = (last - first).total_seconds()
+            trained = sum(int(r["epochs"]) for r in rows) * args.epoch_datapoints
+            print(f"trial phase {first:%H:%M:%S}-{last:%H:%M:%S} ({seconds:.0f} s): "
+                  f"GPU utilisation mean {statistics.mean(phase):.1f} %, median {statistics.median(phase):.0f} % "
+                  f"over {len(phase)} samples; {trained:,} training datapoints in all runs, "
+                  f"{trained / seconds:,.0f} a second side by side")
+    ended = {}
+    for r in rows:
+        ended.setdefault(r["arch"], {}).setdefault(r["ended_by"], 0)
+        ended[r["arch"]][r["ended_by"]] += 1
+    print("runs ended by:", ended)
     for r in per_rule + per_arch:
         print(r)
 

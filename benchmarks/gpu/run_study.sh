@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One call of the GPU study on the lent H100 machine (docs/results/gpu-2026-11-25/README.md says how it was run).
+# One call of the GPU study on the lent GPU machine (docs/results/gpu-2026-11-25/README.md says how it was run;
+# the 2026-12-02 study used benchmarks/gpu/run_background.sh, which outlives a call: docs/results/gpu-study-2026-12-02/).
 #   [STUDY_CONFIG=overlay.yaml] [STUDY_TAR=name.tar.xz] [STUDY_SIDE="command"] bash benchmarks/gpu/run_study.sh SECONDS [targets and snakemake arguments ...]
 # STUDY_SIDE runs beside snakemake under the same time limit (e.g. benchmarks/gpu/release_ablation.py).
 # Prepares the machine (benchmarks/gpu/setup_device.sh), starts CUDA MPS if the driver has it

@@ -80,6 +80,8 @@ def architecture_plot(long, title: str | None, note: str | None = None):
                     bar.set_linestyle("--")
     ax.set_ylim(0, 1.22)
     ax.set_yticks(np.linspace(0, 1, 6))
+    # "train → test (kind)" on two or three lines: long labels of neighbouring groups would overlap
+    ax.set_xticks(range(len(columns)), [c.replace(" → ", "\n→ ").replace(" (", "\n(") for c in columns])
     ax.set_xlabel("")
     ax.set_ylabel("test micro F1")
     ax.grid(axis="y", alpha=0.3)
