@@ -21,7 +21,8 @@ from drumscribe.robustness import wide_table
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", action="append", required=True, help="NAME=long.csv")
+    ap.add_argument("--run", action="append", required=True,
+                    help="NAME=long.csv, or NAME=a.csv,b.csv,... (seed runs pooled: counts summed)")
     ap.add_argument("--seeds", nargs="*", default=[], help="runs that are seeds of one recipe")
     ap.add_argument("--peer", default=None, help="CSV of the peer's figures (condition, micro_f1, f1_HH)")
     ap.add_argument("--out", required=True, help="output prefix (writes PREFIX.csv and PREFIX.md)")
@@ -30,8 +31,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     tables, longs = {}, {}
     for spec in args.run:
-        name, path = spec.split("=", 1)
-        longs[name] = pd.read_csv(path)
+        name, paths = spec.split("=", 1)
+        # NAME=a.csv,b.csv,...: several runs of one recipe (seeds) pooled, their counts summed per
+        # song, condition and class (as the studies pool seeds)
+        parts = [pd.read_csv(p) for p in paths.split(",")]
+        longs[name] = parts[0] if len(parts) == 1 else (
+            pd.concat(parts).assign(model=name)
+            .groupby(["model", "song", "natural_ratio_db", "condition", "class"], sort=False, as_index=False)
+            [["tp", "fp", "fn"]].sum())
         tables[name] = wide_table(longs[name]).set_index("condition")
     conditions = list(next(iter(tables.values())).index)
     out = pd.DataFrame(index=conditions)
