@@ -24,17 +24,8 @@ import copy
 import sys
 from pathlib import Path
 
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def merged_config(presets):
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for p in presets:
-        for k, v in (yaml.safe_load(Path(p).read_text()) or {}).items():
-            config[k] = {**config[k], **v} if isinstance(v, dict) and isinstance(config.get(k), dict) else v
-    return config
 
 
 def main(argv=None) -> int:
@@ -56,11 +47,12 @@ def main(argv=None) -> int:
     import torch
 
     from drumscribe import crossval, features, mixing, models, peaks as peaks_mod, pool as pool_mod
+    from drumscribe.config import load_config
     from drumscribe.atomic import atomic_path, write_json
     from drumscribe.evaluation import set_threads
 
     set_threads(args.threads)
-    config = merged_config(args.preset)
+    config = load_config(args.preset, base=REPO / "config" / "config.yaml")
     songs = crossval.make_folds(sorted(config["crossval"]["songs"]), config["crossval"]["folds"],
                                 config["crossval"]["validation_songs"])
     folds = {f.name: f for f in songs}

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,10 +35,7 @@ def main(argv=None) -> int:
     from drumscribe.labels import onsets_from_json
     from drumscribe.transcribe import Transcriber
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for p in args.preset:
-        for k, v in (yaml.safe_load(Path(p).read_text()) or {}).items():
-            config[k] = {**config[k], **v} if isinstance(v, dict) and isinstance(config.get(k), dict) else v
+    config = ds_config.load_config(args.preset, base=REPO / "config" / "config.yaml")
     render = config["render"]
     kits = ds_config.render_kits(config)
     test_kits = list(render["kit_split"]["test"])

@@ -42,16 +42,41 @@ def _loaded_config(*overlays: dict) -> dict:
     """The default config with overlays applied and the schema's defaults filled, as the Snakefile sees it."""
     from snakemake.utils import validate
 
-    def merge(base, over):
-        for k, v in over.items():
-            base[k] = merge(dict(base.get(k) or {}), v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-        return base
+    from drumscribe.config import overlay
 
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     for over in overlays:
-        config = merge(config, over)
+        config = overlay(config, over)
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     return config
+
+
+def test_load_config_overlays_presets_as_snakemake_does(tmp_path):
+    """benchmarks/ read presets with drumscribe.config.load_config: the config the graph sees."""
+    import copy
+
+    from snakemake.utils import update_config
+
+    from drumscribe.config import load_config
+
+    presets = [REPO / "config" / "presets" / p for p in
+               ("gpu.yaml", "gpu_study.yaml", "dataset_study_kinds.yaml", "dataset_study_kinds_gpu.yaml")]
+    expected = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    for p in presets:
+        update_config(expected, yaml.safe_load(p.read_text()))
+    got = load_config(presets, base=DEFAULT_CONFIG)
+    assert got == expected
+    # nested keys merge (kinds.training of the GPU preset beside the base's kinds keys) ...
+    assert got["dataset_study"]["kinds"]["training"]["max_seconds"] == 300
+    assert "params_from" in got["dataset_study"]["kinds"]
+    # ... and the files are not changed by reading
+    assert copy.deepcopy(got) == load_config(presets, base=DEFAULT_CONFIG)
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ds_config.ConfigError, match="list.yaml: not a YAML mapping"):
+        load_config([bad])
+    with pytest.raises(ds_config.ConfigError, match="missing.yaml: not a readable YAML file"):
+        load_config([tmp_path / "missing.yaml"])
 
 
 # --------------------------------------------------------------------------- planning

@@ -65,13 +65,9 @@ def main(argv=None) -> int:
                     help="config files the graph's release ran with (later ones overlay earlier ones)")
     ap.add_argument("-o", "--out", required=True)
     args = ap.parse_args(argv)
-    import yaml
+    from drumscribe.config import load_config
 
-    from release_ablation import merge  # same folder
-
-    cfg: dict = {}
-    for f in args.release_config:
-        cfg = merge(cfg, yaml.safe_load(Path(f).read_text()) or {})
+    cfg = load_config(args.release_config)
     training = {**cfg["training"], **(cfg["release"].get("training") or {})}
     table = collect(args.results, training, cfg["release"], tuple(args.release_config))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -30,14 +30,6 @@ import yaml
 from drumscribe import config as ds_config, evaluation, trial
 
 
-def merge(base: dict, over: dict) -> dict:
-    """Nested update of ``base`` by ``over`` (as snakemake's ``--configfile`` overlays)."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("name", help="ablation name (folder results/ablation/NAME)")
@@ -51,9 +43,7 @@ def main(argv=None) -> int:
                     help="train even if the caches' training kits differ from the config's render.kits")
     args = ap.parse_args(argv)
 
-    config: dict = {}
-    for f in args.configfile:
-        config = merge(config, yaml.safe_load(Path(f).read_text()) or {})
+    config = ds_config.load_config(args.configfile)
     for item in args.set:
         key, _, value = item.partition("=")
         node = config

@@ -27,6 +27,38 @@ GMD_KEY = "gmd"
 STUDY_KINDS: tuple[str, ...] = ("gmd_synth_pool", "mdb_remix")
 
 
+def overlay(base: Mapping, over: Mapping) -> dict:
+    """``base`` updated by ``over`` as snakemake's ``--configfile`` overlays it: nested
+    mappings merge key by key, any other value (a list too) replaces the base's.
+
+    >>> overlay({"a": {"x": 1, "y": [1]}, "b": 2}, {"a": {"y": [3]}, "c": 4})
+    {'a': {'x': 1, 'y': [3]}, 'b': 2, 'c': 4}
+    """
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = overlay(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def load_config(files: Iterable[str | os.PathLike], base: str | os.PathLike | None = None) -> dict:
+    """The config a run of ``snakemake --configfile FILES...`` sees: ``base`` (e.g.
+    ``config/config.yaml``; none: an empty config) with each file overlaid in order
+    (:func:`overlay`). For scripts outside the graph (``benchmarks/``); the graph's own
+    config is snakemake's. A file that is not a YAML mapping: ``ConfigError`` naming it."""
+    import yaml
+
+    config: dict = {}
+    for f in ([base] if base is not None else []) + list(files):
+        try:
+            data = yaml.safe_load(Path(f).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{f}: not a readable YAML file ({type(exc).__name__})") from None
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{f}: not a YAML mapping of config keys")
+        config = overlay(config, data)
+    return config
+
+
 def known_datasets() -> tuple[str, ...]:
     """Names of every dataset of the registry (``drumscribe.datasets.NAMES``)."""
     return tuple(datasets.NAMES)
