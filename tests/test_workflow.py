@@ -79,6 +79,18 @@ def test_load_config_overlays_presets_as_snakemake_does(tmp_path):
         load_config([tmp_path / "missing.yaml"])
 
 
+def test_study_note_says_the_scale_and_marks_smoke_runs():
+    note = ds_config.study_note
+    search = {"method": "random", "n_trials": 8}
+    assert note({"search": search, "training": {"max_epochs": 100, "max_train_datapoints": 2048,
+                                                 "max_seconds": 120}}) == \
+        "8 trials per search, at most 100 epochs of 2048 datapoints or 120 s"
+    assert note({"search": {"method": "grid", "n_trials": 8}, "training": {"max_epochs": 100}}) == \
+        "grid per search, at most 100 epochs"
+    assert note({"search": {"method": "random", "n_trials": 1}, "training": {"max_epochs": 1}}).startswith(
+        "SMOKE RUN (1 trial per search, at most 1 epoch)")
+
+
 # --------------------------------------------------------------------------- planning
 
 def test_dry_run_default_config_lists_every_trial_and_study_job(tmp_path):

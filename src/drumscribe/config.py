@@ -359,13 +359,21 @@ def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
 
 
 def study_note(config: Mapping) -> str:
-    """The line under the studies' plot titles: the run's scale, and "smoke run" for a
-    run too short to mean anything (``training.max_epochs`` below 5, as the quick preset)."""
+    """The line under the studies' plot titles: the run's scale (trials, epochs, epoch size,
+    time budget of a run), and "smoke run" for a run too short to mean anything
+    (``training.max_epochs`` below 5, as the quick preset).
+
+    >>> study_note({"search": {"method": "random", "n_trials": 8},
+    ...             "training": {"max_epochs": 100, "max_train_datapoints": 2048, "max_seconds": 120}})
+    '8 trials per search, at most 100 epochs of 2048 datapoints or 120 s'
+    """
     s, t = config["search"], config["training"]
     n = "grid" if s["method"] == "grid" else f"{s['n_trials']} trial{'s' if s['n_trials'] != 1 else ''}"
     scale = f"{n} per search, at most {t['max_epochs']} epoch{'s' if t['max_epochs'] != 1 else ''}"
     if t.get("max_train_datapoints"):
         scale += f" of {t['max_train_datapoints']} datapoints"
+    if t.get("max_seconds"):
+        scale += f" or {t['max_seconds']:g} s"
     if int(t["max_epochs"]) < 5:
         return f"SMOKE RUN ({scale}): not a result"
     return scale
