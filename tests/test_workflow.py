@@ -91,6 +91,34 @@ def test_study_note_says_the_scale_and_marks_smoke_runs():
         "SMOKE RUN (1 trial per search, at most 1 epoch)")
 
 
+def test_crossval_params_of_a_switched_architecture(tmp_path):
+    """A preset that switches crossval.architecture (crossval_gpu_cnn.yaml) leaves the base's CRNN
+    keys beside its own after the overlay: the graph passes only the CNN's; a key of no
+    architecture or a bad value is a one-line error at DAG build."""
+    from drumscribe.config import arch_params, load_config
+
+    presets = [REPO / "config" / "presets" / p for p in
+               ("gpu.yaml", "release_gpu.yaml", "crossval_gpu.yaml", "crossval_gpu_cnn.yaml")]
+    cv = load_config(presets, base=DEFAULT_CONFIG)["crossval"]
+    assert {"cell", "num_layers"} <= set(cv["params"])  # the base's CRNN keys, merged in
+    got = arch_params(cv["architecture"], cv["params"], "crossval.params")
+    assert got == {"num_blocks": 3, "num_fc": 2, "hidden_size": 144, "context": 9, "dropout": 0.1}
+    # the preset's start checkpoint is that CNN: crossval.load_init accepts it for a fold
+    from drumscribe import crossval
+
+    c = load_config(presets, base=DEFAULT_CONFIG)["crossval"]
+    fold = crossval.make_folds(sorted(c["songs"]), c["folds"], c["validation_songs"])[0]
+    state, mean, std = crossval.load_init(c["init_from"], "cnn", got, fold)
+    assert state and mean is not None
+    # the CRNN's own keys pass unchanged
+    assert arch_params("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 144}, "crossval.params") == \
+        {"cell": "gru", "num_layers": 2, "hidden_size": 144}
+    with pytest.raises(ds_config.ConfigError, match=r"crossval.params: 'num_layer' is no parameter of any architecture"):
+        ds_config.check_config(_loaded_config({"crossval": {"params": {"num_layer": 2}}}))
+    with pytest.raises(ds_config.ConfigError, match=r"crossval.params: spaces.crnn.cell"):
+        ds_config.check_config(_loaded_config({"crossval": {"params": {"cell": "xyz"}}}))
+
+
 # --------------------------------------------------------------------------- planning
 
 def test_dry_run_default_config_lists_every_trial_and_study_job(tmp_path):

@@ -59,6 +59,34 @@ def load_config(files: Iterable[str | os.PathLike], base: str | os.PathLike | No
     return config
 
 
+def arch_params(arch: str, params: Mapping[str, Any] | None, key: str) -> dict[str, Any]:
+    """The hyperparameters of ``arch`` in the config mapping ``params`` (e.g. ``crossval.params``).
+
+    A preset that switches ``crossval.architecture`` overlays its ``params`` on the base
+    config's, key by key (as snakemake merges ``--configfile`` mappings), so the base
+    architecture's own keys (a CRNN's ``cell``, ``num_layers``) stay beside the new ones: keys
+    of another architecture's space are left out here, a key of no architecture's space is a
+    ``ConfigError`` naming ``key``, and the values are checked (``models.validate_params``).
+    Such a preset names every key of its architecture that it means to set.
+
+    >>> arch_params("cnn", {"cell": "gru", "num_layers": 2, "hidden_size": 144, "num_blocks": 3}, "crossval.params")
+    {'hidden_size': 144, 'num_blocks': 3}
+    """
+    from . import models
+
+    params = dict(params or {})
+    own = models.param_specs(arch)
+    anywhere = {name for a in models.REGISTRY for name in models.param_specs(a)}
+    stray = sorted(set(params) - anywhere)
+    if stray:
+        raise ConfigError(f"{key}: {stray[0]!r} is no parameter of any architecture "
+                          f"({arch}'s: {', '.join(sorted(own))})")
+    try:
+        return models.validate_params(arch, {k: v for k, v in params.items() if k in own})
+    except ConfigError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
 def known_datasets() -> tuple[str, ...]:
     """Names of every dataset of the registry (``drumscribe.datasets.NAMES``)."""
     return tuple(datasets.NAMES)
@@ -293,6 +321,12 @@ def check_config(config: Mapping) -> None:
         models.validate_params(rel["architecture"], rel["params"])
     except ConfigError as error:
         raise ConfigError(f"release.params: {error}") from None
+    if config.get("crossval"):
+        cv = config["crossval"]
+        if cv["architecture"] not in archs:
+            raise ConfigError(f"crossval.architecture: unknown architecture {cv['architecture']!r} "
+                              f"(known: {', '.join(archs)})")
+        arch_params(cv["architecture"], cv.get("params"), "crossval.params")
     for name in config["evaluation"].get("test_splits") or {}:
         if name not in names:
             raise ConfigError(f"evaluation.test_splits: unknown dataset {name!r}")

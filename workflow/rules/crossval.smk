@@ -23,7 +23,7 @@ rule train_fold:
     params:
         fold=fold_songs,
         arch=config["crossval"]["architecture"],
-        params=config["crossval"]["params"],
+        params=ds_config.arch_params(config["crossval"]["architecture"], config["crossval"]["params"], "crossval.params"),
         training={**config["training"], **config["crossval"].get("training", {})},
         mixing=config["mixing"],
         features=config["features"],
