@@ -361,7 +361,9 @@ class Transcriber(ChunkedInference):
     def spectrogram_chunks(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Spectrogram of a signal given as consecutive mono blocks, chunk by chunk.
 
-        The concatenated chunks equal ``features.spectrogram(concatenated blocks, cfg)``.
+        The concatenated chunks equal ``features.spectrogram(concatenated blocks, cfg)`` (up to
+        float32 rounding: the filterbank's BLAS product may sum in another order for another
+        number of frames).
         Yields (frames, bins) float32 arrays of at most :data:`SPEC_CHUNK_FRAMES` frames
         (the last may be longer).
         """
