@@ -79,6 +79,18 @@ def test_load_config_overlays_presets_as_snakemake_does(tmp_path):
         load_config([tmp_path / "missing.yaml"])
 
 
+@pytest.mark.parametrize("preset", sorted(p.name for p in (REPO / "config" / "presets").glob("*.yaml")))
+def test_every_preset_is_a_valid_overlay(preset):
+    """Each preset, overlaid on the default as `--configfile config/presets/<preset>` does,
+    passes the schema and the DAG-build checks (a renamed key in a preset fails here, not on
+    the GPU machine)."""
+    from drumscribe.config import load_config
+
+    config = load_config([REPO / "config" / "presets" / preset])
+    config = _loaded_config(config)
+    ds_config.check_config(config)
+
+
 def test_study_note_says_the_scale_and_marks_smoke_runs():
     note = ds_config.study_note
     search = {"method": "random", "n_trials": 8}
