@@ -6,7 +6,7 @@ The fold models of a cross-validation are committed with the results they produc
 back to float32: ``load_state_dict`` copies into the float32 parameters). The robustness
 tables of those folders are computed by the graph from these very files.
 
-    .venv/bin/python benchmarks/gpu/half_checkpoint.py IN.pt OUT.pt
+    .venv/bin/python benchmarks/gpu/half_checkpoint.py IN.pt OUT.pt [IN.pt OUT.pt ...]
 """
 import sys
 
@@ -24,4 +24,8 @@ def main(src: str, dst: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    pairs = sys.argv[1:]
+    if not pairs or len(pairs) % 2:
+        sys.exit("half_checkpoint.py: give IN.pt OUT.pt pairs")
+    for i in range(0, len(pairs), 2):  # one process (one torch import) for all of them
+        main(pairs[i], pairs[i + 1])

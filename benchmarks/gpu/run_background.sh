@@ -79,6 +79,7 @@ case "$mode" in
   collect-study)
     out=${OUT:-/tmp/out}
     mkdir -p "$out" /tmp/models
+    pairs=()
     for best in results/search/*/*/best.json; do
       [ -f "$best" ] || continue
       d=$(dirname "$best"); dataset=$(basename "$(dirname "$d")"); arch=$(basename "$d")
@@ -86,9 +87,10 @@ case "$mode" in
       for m in "results/trials/$dataset/$arch/$trial/model.pt" results/seeds/$dataset/$arch/s*/model.pt; do
         [ -f "$m" ] || continue
         mkdir -p "/tmp/models/$arch"
-        python3 benchmarks/gpu/half_checkpoint.py "$m" "/tmp/models/$arch/${dataset}_$(basename "$(dirname "$m")").pt"
+        pairs+=("$m" "/tmp/models/$arch/${dataset}_$(basename "$(dirname "$m")").pt")
       done
     done
+    [ ${#pairs[@]} -gt 0 ] && python3 benchmarks/gpu/half_checkpoint.py "${pairs[@]}"
     for a in /tmp/models/*/; do tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
     XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
       results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
