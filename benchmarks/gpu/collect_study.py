@@ -44,11 +44,16 @@ def _ended_by(d: dict, max_epochs: int) -> str:
     return "max_epochs" if d["epochs"] >= max_epochs else "time"
 
 
+def runs(root: Path) -> list[tuple[str, Path]]:
+    """``(rule, folder)`` of every finished search trial and seed run."""
+    return ([("train_trial", m.parent) for m in sorted(root.glob("results/trials/*/*/*/metrics.json"))]
+            + [("train_seed", m.parent) for m in sorted(root.glob("results/seeds/*/*/*/metrics.json"))])
+
+
 def trials(root: Path, n_trials: int, max_epochs: int = 100) -> list[dict]:
     rows = []
-    runs = [("train_trial", m) for m in sorted(root.glob("results/trials/*/*/*/metrics.json"))]
-    runs += [("train_seed", m) for m in sorted(root.glob("results/seeds/*/*/*/metrics.json"))]
-    for rule, metrics in runs:
+    for rule, folder in runs(root):
+        metrics = folder / "metrics.json"
         d = json.loads(metrics.read_text())
         dataset, arch, run = metrics.parts[-4:-1]
         bench = root / "benchmarks" / rule / dataset / arch / f"{run}.tsv"
@@ -138,9 +143,8 @@ def main() -> None:
     rows = trials(root, args.n_trials, args.max_epochs)
     _write_csv(out / "trials.csv", rows)
     # every run's learning curve, one row per epoch (what the epoch size and budget were set from)
-    curves = [{"dataset": m.parts[-4], "arch": m.parts[-3], "run": m.parts[-2], **h}
-              for m in sorted(root.glob("results/trials/*/*/*/history.csv")) + sorted(root.glob("results/seeds/*/*/*/history.csv"))
-              for h in _history(m)]
+    curves = [{"dataset": f.parts[-3], "arch": f.parts[-2], "run": f.parts[-1], **h}
+              for _, f in runs(root) for h in _history(f / "history.csv")]
     _write_csv(out / "histories.csv", curves)
     per_arch, per_rule = throughput(rows), stages(root)
     _write_csv(out / "throughput.csv", per_arch)
@@ -167,15 +171,15 @@ def main() -> None:
     if args.gpu_util and args.gpu_util.is_file():
         shutil.copy(args.gpu_util, out / "gpu_util.csv")
         with open(args.gpu_util) as fh:
-            util = [float(r["utilization_gpu_pct"]) for r in csv.DictReader(fh, skipinitialspace=True)]
+            samples = list(csv.DictReader(fh, skipinitialspace=True))
+        util = [float(r["utilization_gpu_pct"]) for r in samples]
         busy = [u for u in util if u > 0]
         print(f"GPU utilisation: mean {statistics.mean(util):.1f} % over {len(util)} samples; "
               f"mean {statistics.mean(busy):.1f} % over the {len(busy)} samples with work")
         if args.snakemake_log:
             first, last = trial_phase(args.snakemake_log)
-            with open(args.gpu_util) as fh:
-                phase = [float(r["utilization_gpu_pct"]) for r in csv.DictReader(fh, skipinitialspace=True)
-                         if first <= datetime.strptime(r["time"][:19], "%Y/%m/%d %H:%M:%S") <= last]
+            phase = [float(r["utilization_gpu_pct"]) for r in samples
+                     if first <= datetime.strptime(r["time"][:19], "%Y/%m/%d %H:%M:%S") <= last]
             seconds = (last - first).total_seconds()
             trained = sum(int(r["epochs"]) for r in rows) * args.epoch_datapoints
             print(f"trial phase {first:%H:%M:%S}-{last:%H:%M:%S} ({seconds:.0f} s): "
