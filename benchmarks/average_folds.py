@@ -24,7 +24,6 @@ import copy
 import sys
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -47,8 +46,8 @@ def main(argv=None) -> int:
     import torch
 
     from drumscribe import crossval, features, mixing, models, peaks as peaks_mod, pool as pool_mod
-    from drumscribe.config import load_config
     from drumscribe.atomic import atomic_path, write_json
+    from drumscribe.config import load_config
     from drumscribe.evaluation import set_threads
 
     set_threads(args.threads)

@@ -118,9 +118,8 @@ def test_crossval_params_of_a_switched_architecture(tmp_path):
     # the preset's start checkpoint is that CNN: crossval.load_init accepts it for a fold
     from drumscribe import crossval
 
-    c = load_config(presets, base=DEFAULT_CONFIG)["crossval"]
-    fold = crossval.make_folds(sorted(c["songs"]), c["folds"], c["validation_songs"])[0]
-    state, mean, std = crossval.load_init(c["init_from"], "cnn", got, fold)
+    fold = crossval.make_folds(sorted(cv["songs"]), cv["folds"], cv["validation_songs"])[0]
+    state, mean, std = crossval.load_init(cv["init_from"], "cnn", got, fold)
     assert state and mean is not None
     # the CRNN's own keys pass unchanged
     assert arch_params("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 144}, "crossval.params") == \
