@@ -45,29 +45,18 @@ def main(argv=None) -> int:
 
     import torch
 
-    from drumscribe import crossval, features, mixing, models, peaks as peaks_mod, pool as pool_mod
+    from drumscribe import crossval, models
     from drumscribe.atomic import atomic_path, write_json
     from drumscribe.config import load_config
     from drumscribe.evaluation import set_threads
 
     set_threads(args.threads)
     config = load_config(args.preset, base=REPO / "config" / "config.yaml")
-    songs = crossval.make_folds(sorted(config["crossval"]["songs"]), config["crossval"]["folds"],
-                                config["crossval"]["validation_songs"])
-    folds = {f.name: f for f in songs}
-    val_kits = list(config["render"]["kit_split"]["validation"])
-    synth_dirs = [REPO / "results" / "audio" / "gmd_synth" / k for k in val_kits]
-    mix_dirs = [REPO / "results" / "audio" / "gmd_synth_mix" / k for k in val_kits]
-    synth_val = mixing.rendered_tracks(synth_dirs, "validation", threads=args.threads)
-    synth_val += mixing.rendered_tracks(mix_dirs, "validation", has_accompaniment=True, threads=args.threads)
-    cfg = features.FeatureConfig.from_dict(config["features"])
-    pool = pool_mod.read_pool(args.pool)
-    load = lambda f: mixing.load_clip(Path(args.pool) / f)  # noqa: E731
-    peak_params = peaks_mod.validate_params(config["peaks"])
+    setup = crossval.FoldValidation(config, args.pool, args.mdb, REPO / "results" / "audio", args.threads)
     out = Path(args.out)
     (out / "models").mkdir(parents=True, exist_ok=True)
     report = {"a": args.a, "b": args.b, "weight": args.weight, "preset": args.preset,
-              "synthetic_validation_kits": val_kits, "folds": {}}
+              "synthetic_validation_kits": setup.kits, "folds": {}}
     for name in args.folds:
         ma, meta_a = models.load_checkpoint(Path(args.a) / f"{name}.pt", map_location="cpu")
         mb, meta_b = models.load_checkpoint(Path(args.b) / f"{name}.pt", map_location="cpu")
@@ -75,7 +64,7 @@ def main(argv=None) -> int:
             if meta_a.get(key) != meta_b.get(key):
                 print(f"{args.b}/{name}.pt: {key} differs from {args.a}/{name}.pt; not one lineage")
                 return 1
-        fold = folds[name]
+        fold = setup.fold(name)
         if meta_a["fold"] != fold.to_dict():
             print(f"{args.a}/{name}.pt: trained on fold {meta_a['fold']}, not the preset's {fold.to_dict()}")
             return 1
@@ -84,11 +73,7 @@ def main(argv=None) -> int:
                if sa[k].is_floating_point() else sa[k] for k in sa}
         mavg = copy.deepcopy(ma)
         mavg.load_state_dict(avg)
-        items, n_real = crossval.validation_items(fold, pool, load, args.mdb, cfg, crossval.VALIDATION_CONDITIONS,
-                                                  synth_val)
-        validator = crossval.fold_validator(items, n_real, meta_a, "cpu", peak_params, int(cfg.fps),
-                                            float(config["evaluation"]["window"]), config["peaks"]["threshold_grid"],
-                                            peaks_mod.default_threshold(config["peaks"]))
+        validator, items, n_real = setup.validator(name, meta_a)
         scores = {}
         for label, m in (("a", ma), ("b", mb), ("average", mavg)):
             m.eval()

@@ -242,6 +242,19 @@ def test_make_folds_refuses_too_few_songs():
         crossval.make_folds(SONGS[:4], 3, 2)
 
 
+def test_config_folds_reads_all_songs_from_the_multi_tracks_or_the_named_ones(tmp_path):
+    """crossval.songs 'all' means the MDB songs with multi-track folders (the graph and the
+    scripts that re-score fold models share this); a named list is taken as is."""
+    (tmp_path / "annotations" / "class").mkdir(parents=True)
+    for s in SONGS:
+        (tmp_path / "audio" / "multi-tracks" / s).mkdir(parents=True)
+    (tmp_path / "audio" / "multi-tracks" / "not_a_song").mkdir()
+    cv = {"songs": "all", "folds": 3, "validation_songs": 2}
+    assert crossval.config_folds(cv, tmp_path) == crossval.make_folds(SONGS, 3, 2)
+    assert crossval.config_folds({**cv, "songs": list(reversed(SONGS))}, None) == crossval.make_folds(SONGS, 3, 2)
+    assert crossval.config_folds(cv, tmp_path / "absent") == []
+
+
 def test_init_from_one_checkpoint_or_one_per_fold():
     names = [f.name for f in crossval.make_folds(SONGS, 3, 2)]
     assert crossval.init_checkpoint(None, "fold1", names) is None
@@ -337,3 +350,19 @@ def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_resul
     assert meta["input_level_db"] == audio.INPUT_LEVEL_DB and meta["fold"]["name"] == "fold0"
     assert robustness.heard_songs(meta) == set(metrics["songs"]["train"]) | set(metrics["songs"]["validation"])
     assert (work / "logs" / "train_fold" / "fold0.log").stat().st_size > 0
+
+    # the validation set rebuilt outside training (benchmarks/average_folds.py, threshold_source.py)
+    # is the one training tuned on: the same items, the same thresholds for the kept model
+    from drumscribe.config import load_config
+
+    config = load_config([REPO / "config/presets/quick.yaml"], base=REPO / "config" / "config.yaml")
+    setup = crossval.FoldValidation(config, work / "results" / "pool", REPO / config["paths"]["mdb_drums"],
+                                    work / "results" / "audio")
+    model, _ = models.load_checkpoint(out / "model.pt", map_location="cpu")
+    model.eval()
+    validator, items, n_real = setup.validator("fold0", meta)
+    assert (n_real, len(items)) == (metrics["n_real_validation"],
+                                    metrics["n_real_validation"] + metrics["n_synthetic_validation"])
+    assert validator.validate(model).thresholds == metrics["thresholds"]
+    with pytest.raises(ConfigError, match="no fold 'fold9'"):
+        setup.fold("fold9")

@@ -89,6 +89,20 @@ def make_folds(songs: Sequence[str], n_folds: int = 3, n_validation: int = 2) ->
     return out
 
 
+def config_folds(cv: Mapping[str, Any], mdb_root: str | os.PathLike | None) -> list[Fold]:
+    """The folds of a ``crossval:`` config section: its ``songs`` (``all`` or absent: the MDB
+    songs with multi-tracks under ``mdb_root``, none when that folder is absent), ``folds``
+    and ``validation_songs`` (:func:`make_folds`); ``[]`` without songs."""
+    from .robustness import mdb_tracks
+
+    songs = cv.get("songs", "all")
+    if songs in (None, "all"):
+        songs = mdb_tracks(mdb_root) if mdb_root is not None and Path(mdb_root).exists() else []
+    if not songs:
+        return []
+    return make_folds(songs, cv["folds"], cv["validation_songs"])
+
+
 def check_folds(folds: Sequence[Fold]) -> None:
     """``ConfigError`` if a fold trains or validates on a song it tests on, or trains on a
     validation song."""
@@ -311,6 +325,56 @@ def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_par
 
     return FoldValidator(items, meta["norm_mean"], meta["norm_std"], peak_params, fps, window, threshold_grid,
                          default_threshold)
+
+
+class FoldValidation:
+    """A fold model's validation set outside training, as :func:`train_fold` builds it (the
+    validation songs in :data:`VALIDATION_CONDITIONS` plus the synthetic validation tracks of
+    the config's validation kits, rendered by rule ``render_kit`` under
+    ``results/audio/gmd_synth*/<kit>/``), for the scripts that re-score committed fold
+    models (``benchmarks/average_folds.py``, ``benchmarks/threshold_source.py``). No test
+    song is touched.
+
+    ``config`` is the merged config of the fold models' presets (``config.load_config``).
+    """
+
+    def __init__(self, config: Mapping[str, Any], pool_dir: str | os.PathLike, mdb_root: str | os.PathLike,
+                 audio_root: str | os.PathLike = "results/audio", threads: int = 2):
+        from . import features, mixing, peaks as peaks_mod, pool as pool_mod
+
+        self.folds = {f.name: f for f in config_folds(config["crossval"], mdb_root)}
+        self.kits = list(config["render"]["kit_split"]["validation"])
+        root = Path(audio_root)
+        self.synth_val = mixing.rendered_tracks([root / "gmd_synth" / k for k in self.kits], "validation",
+                                                threads=threads)
+        self.synth_val += mixing.rendered_tracks([root / "gmd_synth_mix" / k for k in self.kits], "validation",
+                                                 has_accompaniment=True, threads=threads)
+        self.cfg = features.FeatureConfig.from_dict(config["features"])
+        self.pool = pool_mod.read_pool(pool_dir)
+        self.load = lambda f: mixing.load_clip(Path(pool_dir) / f)
+        self.mdb_root = mdb_root
+        self.peak_params = peaks_mod.validate_params(config["peaks"])
+        self.window = float(config["evaluation"]["window"])
+        self.grid = config["peaks"]["threshold_grid"]
+        self.default_threshold = peaks_mod.default_threshold(config["peaks"])
+
+    def fold(self, name: str) -> Fold:
+        if name not in self.folds:
+            raise ConfigError(f"crossval: no fold {name!r} (folds: {', '.join(self.folds)})")
+        return self.folds[name]
+
+    def items(self, name: str) -> tuple[list[tuple[str, np.ndarray, dict]], int]:
+        """:func:`validation_items` of fold ``name``."""
+        return validation_items(self.fold(name), self.pool, self.load, self.mdb_root, self.cfg,
+                                VALIDATION_CONDITIONS, self.synth_val)
+
+    def validator(self, name: str, meta: Mapping[str, Any], device: str = "cpu"):
+        """``(validator, items, n_real)``: :func:`fold_validator` over fold ``name``'s items
+        with a model's ``meta`` (its input normalisation)."""
+        items, n_real = self.items(name)
+        v = fold_validator(items, n_real, meta, device, self.peak_params, int(self.cfg.fps), self.window,
+                           self.grid, self.default_threshold)
+        return v, items, n_real
 
 
 # --------------------------------------------------------------------------- training

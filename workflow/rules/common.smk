@@ -344,16 +344,9 @@ def get_final_output():
 
 # ---- cross-validation over the real songs (crossval.smk) ----
 def _crossval_folds():
-    from drumscribe import crossval, robustness
+    from drumscribe import crossval
 
-    cv = config["crossval"]
-    songs = cv.get("songs", "all")
-    if songs in (None, "all"):
-        root = Path(dataset_root("mdb_drums"))
-        songs = robustness.mdb_tracks(root) if root.exists() else []
-    if not songs:
-        return []
-    return crossval.make_folds(songs, cv["folds"], cv["validation_songs"])
+    return crossval.config_folds(config["crossval"], dataset_root("mdb_drums"))
 
 
 try:
