@@ -351,7 +351,7 @@ def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_resul
     assert robustness.heard_songs(meta) == set(metrics["songs"]["train"]) | set(metrics["songs"]["validation"])
     assert (work / "logs" / "train_fold" / "fold0.log").stat().st_size > 0
 
-    # the validation set rebuilt outside training (benchmarks/average_folds.py, threshold_source.py)
+    # the validation set rebuilt outside training (benchmarks/average_folds.py, retune_folds.py)
     # is the one training tuned on: the same items, the same thresholds for the kept model
     from drumscribe.config import load_config
 

@@ -8,7 +8,7 @@ from drumscribe import CLASSES
 from drumscribe.errors import ConfigError
 from drumscribe.metrics import class_counts, scores, sum_counts
 from drumscribe.peaks import (
-    DEFAULT_PEAK_PARAMS, peak_pick, pick_onsets, pick_onsets_with_confidence, threshold_counts, tune_thresholds,
+    DEFAULT_PEAK_PARAMS, best_thresholds, peak_pick, pick_onsets, pick_onsets_with_confidence, threshold_counts, tune_thresholds,
 )
 
 VOGL = dict(DEFAULT_PEAK_PARAMS)
@@ -138,6 +138,12 @@ def test_tune_thresholds_matches_a_hand_computation():
     assert th["HH"] == 0.1
     # TT and CY: nothing anywhere -> every threshold ties at "nothing to find, nothing found": lowest
     assert th["TT"] == 0.1 and th["CY"] == 0.1
+    # the choice from counts alone (benchmarks/retune_folds.py sums counts of two item sets first)
+    assert best_thresholds(counts, grid) == th
+    doubled = {c: 2 * v for c, v in counts.items()}  # the same items twice: the same choice
+    assert best_thresholds(doubled, grid) == th
+    extra = {**counts, "BD": counts["BD"] + np.array([[0, 0, 0], [0, 0, 0], [0, 0, 0], [9, 0, 0]])}
+    assert best_thresholds(extra, grid)["BD"] == 0.7  # 9 more hits found only at 0.7: F1 20/22 there
 
 
 def test_tuned_counts_equal_pick_then_mir_eval():

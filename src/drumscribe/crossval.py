@@ -332,7 +332,7 @@ class FoldValidation:
     validation songs in :data:`VALIDATION_CONDITIONS` plus the synthetic validation tracks of
     the config's validation kits, rendered by rule ``render_kit`` under
     ``results/audio/gmd_synth*/<kit>/``), for the scripts that re-score committed fold
-    models (``benchmarks/average_folds.py``, ``benchmarks/threshold_source.py``). No test
+    models (``benchmarks/average_folds.py``, ``benchmarks/retune_folds.py``). No test
     song is touched.
 
     ``config`` is the merged config of the fold models' presets (``config.load_config``).

@@ -395,10 +395,18 @@ def tune_thresholds(activations_list: Sequence, references_list: Sequence, param
     ``{class: threshold}``
     """
     grid = _check_grid(grid)
-    counts = threshold_counts(activations_list, references_list, params, fps, window, grid)
+    return best_thresholds(threshold_counts(activations_list, references_list, params, fps, window, grid), grid)
+
+
+def best_thresholds(counts: Mapping[str, np.ndarray], grid: Sequence[float]) -> dict[str, float]:
+    """``tune_thresholds``' choice from counts already summed: for each class the ``grid``
+    value whose F1 = 2TP / (2TP + FP + FN) is highest (ties to the lowest; a class with no
+    reference onset and no prediction scores 1.0). ``counts``: ``{class: (len(grid), 3)
+    tp, fp, fn}`` as :func:`threshold_counts` returns."""
+    grid = _check_grid(grid)
     best = {}
     for c in CLASSES:
-        tp, fp, fn = counts[c].T.astype(np.float64)
+        tp, fp, fn = np.asarray(counts[c]).T.astype(np.float64)
         denom = 2 * tp + fp + fn
         f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 1.0)
         best[c] = float(grid[int(np.argmax(f1))])
