@@ -27,17 +27,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def add_fold_validation_args(ap: argparse.ArgumentParser) -> None:
+    """The options of a script that rebuilds fold models' validation sets
+    (``crossval.FoldValidation``): the presets the models were trained with, the pool, the
+    MDB folder, threads and the output folder (also ``benchmarks/retune_folds.py``)."""
+    ap.add_argument("--preset", action="append", default=[])
+    ap.add_argument("--pool", default="results/pool")
+    ap.add_argument("--mdb", default=str(REPO.parent / "shared" / "data" / "mdb_drums_dev" / "MDB Drums"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", required=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--a", required=True, help="folder with fold0.pt ... release.pt (the start side)")
     ap.add_argument("--b", required=True, help="folder with the same files (the other run)")
     ap.add_argument("--weight", type=float, default=0.5, help="w in (1 - w) * A + w * B")
     ap.add_argument("--folds", nargs="*", default=["fold0", "fold1", "fold2", "release"])
-    ap.add_argument("--preset", action="append", default=[])
-    ap.add_argument("--pool", default="results/pool")
-    ap.add_argument("--mdb", default=str(REPO.parent / "shared" / "data" / "mdb_drums_dev" / "MDB Drums"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", required=True)
+    add_fold_validation_args(ap)
     args = ap.parse_args(argv)
     if not 0.0 <= args.weight <= 1.0:
         print(f"--weight: {args.weight} is not in [0, 1]")

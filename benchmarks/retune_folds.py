@@ -35,6 +35,8 @@ import itertools
 import sys
 from pathlib import Path
 
+from average_folds import add_fold_validation_args  # the same options (benchmarks/ is on sys.path)
+
 REPO = Path(__file__).resolve().parents[1]
 RULES = ("real-thresholds", "peak-params")
 #: The peak-picker windows ``--rule peak-params`` chooses from (frames).
@@ -58,11 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--folds", nargs="*", default=["fold0", "fold1", "fold2"])
     ap.add_argument("--min-real-onsets", type=int, default=50,
                     help="real-thresholds: a class's real validation onsets needed to tune it on them alone")
-    ap.add_argument("--preset", action="append", default=[])
-    ap.add_argument("--pool", default="results/pool")
-    ap.add_argument("--mdb", default=str(REPO.parent / "shared" / "data" / "mdb_drums_dev" / "MDB Drums"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", required=True)
+    add_fold_validation_args(ap)
     args = ap.parse_args(argv)
     if args.min_real_onsets < 1:
         print(f"--min-real-onsets: {args.min_real_onsets} is not >= 1")
@@ -144,7 +142,7 @@ def main(argv=None) -> int:
             song_models[song] = str(out / "models" / f"{name}.pt")
     write_json(out / "retune.json", report)
     robustness(song_models, args.mdb, out / "robustness_long.csv", out / "robustness.csv", out / "robustness.png",
-               threads=args.threads, title=f"Robustness suite: fold models re-tuned on validation ({args.rule})")
+               tracks=sorted(song_models), threads=args.threads, title=f"Robustness suite: fold models re-tuned on validation ({args.rule})")
     return 0
 
 
