@@ -73,7 +73,6 @@ def main(argv=None) -> int:
     from drumscribe.config import load_config
     from drumscribe.evaluation import set_threads
     from drumscribe.robustness import robustness
-    from drumscribe.transcribe import Transcriber
 
     set_threads(args.threads)
     config = load_config(args.preset, base=REPO / "config" / "config.yaml")
@@ -94,9 +93,8 @@ def main(argv=None) -> int:
         path = Path(args.models) / f"{name}.pt"
         model, meta = models.load_checkpoint(path, map_location="cpu")
         model.eval()
-        items, n_real = setup.items(name)
-        t = Transcriber.from_model(model, meta, device="cpu")
-        acts = [t.stitched_activations(spec) for _, spec, _ in items]
+        validator, items, n_real = setup.validator(name, meta)
+        acts = validator.activations(model)  # train_fold's validation activations (the transcription path)
         refs = [r for _, _, r in items]
         configured = dict(setup.peak_params)
         real = counts(acts[:n_real], refs[:n_real], configured)
@@ -142,7 +140,8 @@ def main(argv=None) -> int:
             song_models[song] = str(out / "models" / f"{name}.pt")
     write_json(out / "retune.json", report)
     robustness(song_models, args.mdb, out / "robustness_long.csv", out / "robustness.csv", out / "robustness.png",
-               tracks=sorted(song_models), threads=args.threads, title=f"Robustness suite: fold models re-tuned on validation ({args.rule})")
+               tracks=sorted(song_models), threads=args.threads,
+               title=f"Robustness suite: fold models re-tuned on validation ({args.rule})")
     return 0
 
 

@@ -346,7 +346,7 @@ def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_resul
     assert set(metrics["songs"]["test"]) == {"MusicDelta_80sRock", "MusicDelta_Country1", "MusicDelta_Rockabilly"}
     assert not set(metrics["songs"]["train"]) & set(metrics["songs"]["test"])
     assert set(metrics["thresholds"]) == set(CLASSES) and 0.0 <= metrics["real_micro_f1"] <= 1.0
-    _, meta = models.load_checkpoint(out / "model.pt")
+    model, meta = models.load_checkpoint(out / "model.pt", map_location="cpu")
     assert meta["input_level_db"] == audio.INPUT_LEVEL_DB and meta["fold"]["name"] == "fold0"
     assert robustness.heard_songs(meta) == set(metrics["songs"]["train"]) | set(metrics["songs"]["validation"])
     assert (work / "logs" / "train_fold" / "fold0.log").stat().st_size > 0
@@ -358,7 +358,6 @@ def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_resul
     config = load_config([REPO / "config/presets/quick.yaml"], base=REPO / "config" / "config.yaml")
     setup = crossval.FoldValidation(config, work / "results" / "pool", REPO / config["paths"]["mdb_drums"],
                                     work / "results" / "audio")
-    model, _ = models.load_checkpoint(out / "model.pt", map_location="cpu")
     model.eval()
     validator, items, n_real = setup.validator("fold0", meta)
     assert (n_real, len(items)) == (metrics["n_real_validation"],
