@@ -41,6 +41,9 @@ def _clicks(seconds=4.0, every=0.5):
     ("gain_jitter_db", -1.0, "mixing.gain_jitter_db"),
     ("limiter_gain_db", [12.0, 6.0], "above high end"),
     ("max_sources", 0, "mixing.max_sources"),
+    ("accompaniment_drive_db", [30.0, 10.0], "above high end"),
+    ("p_distort_accompaniment", -0.1, "mixing.p_distort_accompaniment"),
+    ("held_out_irs", "real_greathall", "mixing.held_out_irs"),
     ("typo_key", 1, "unknown key"),
 ])
 def test_mixing_config_rejects_bad_values(key, value, words):
@@ -160,6 +163,39 @@ def test_mix_dataset_accompaniment_level_is_drawn_in_the_range():
         mixed = mixing.add_accompaniment(drums, acc, 0.05, level)
         part = mixed - drums
         assert 20 * np.log10(np.sqrt(np.mean(part ** 2)) / 0.05) == pytest.approx(level, abs=0.05)
+
+
+def test_distort_accompaniment_adds_harmonics_rolls_off_the_top_and_keeps_the_length():
+    t = np.arange(2 * SR) / SR
+    tone = (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)  # a clean part: one partial
+    out = mixing.distort_accompaniment(tone, 25.0, 4000.0)
+    assert out.shape == tone.shape and out.dtype == np.float32
+    spec = np.abs(np.fft.rfft(out * np.hanning(len(out)))) ** 2
+    f = np.fft.rfftfreq(len(out), 1 / SR)
+
+    def band(lo, hi):
+        return float(spec[(f >= lo) & (f < hi)].sum())
+
+    assert band(600, 700) > 1e-3 * band(200, 240)  # the 3rd harmonic (660 Hz) appears: it is distorted
+    assert _band_energy(tone, 600, 700) < 1e-6
+    assert band(10000, 20000) < 1e-3 * band(1000, 4000)  # and the cabinet takes the top off
+    # the same drive on any level of input (the input is brought to a fixed peak first)
+    assert np.allclose(mixing.distort_accompaniment(tone * 0.01, 25.0, 4000.0), out, atol=1e-5)
+
+
+def test_mix_dataset_distorts_the_accompaniment_only_when_asked():
+    cfg = {**OFF, "p_accompaniment": 1.0, "level_db": [6.0, 6.0], "max_sources": 1, "gain_jitter_db": 0.0}
+    plain, _ = _dataset(config=cfg)
+    driven, _ = _dataset(config={**cfg, "p_distort_accompaniment": 1.0})
+    infos = [driven.example(i)[2] for i in range(4)]
+    assert all(i["accompaniment_distorted"] for i in infos)
+    assert not any(plain.example(i)[2]["accompaniment_distorted"] for i in range(4))
+    # the drums are the same; what is added differs (white noise through a cabinet loses its top)
+    a, b = plain.example(0)[0], driven.example(0)[0]
+    assert _band_energy(b, 12000) < 0.5 * _band_energy(a, 12000)
+    # p = 0 draws nothing: a config without the step keeps its random stream
+    off = _dataset(config={**cfg, "p_distort_accompaniment": 0.0})[0]
+    assert np.array_equal(off.example(2)[0], plain.example(2)[0])
 
 
 def test_device_transform_equals_the_numpy_spectrogram():

@@ -418,8 +418,9 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     init_state, mean, std = load_init(init_from, arch, params, fold)
     pool = pool_mod.read_pool(pool_dir)
     load = lambda f: mixing_mod.load_clip(Path(pool_dir) / f)  # noqa: E731
+    irs = pool_mod.load_irs(pool_dir, exclude=mix_cfg["held_out_irs"])  # the suite's room is never trained on
     synth_train, synth_val, train_data, val_data = fold_datasets(
-        fold, pool, load, pool_mod.load_irs(pool_dir), synth_dirs, mix_dirs, mdb_root, mix_cfg, cfg, frames, widen,
+        fold, pool, load, irs, synth_dirs, mix_dirs, mdb_root, mix_cfg, cfg, frames, widen,
         seed, mean, std, loader_threads)
 
     # the real validation set: raw spectrograms, brought to the input level as in transcription

@@ -15,7 +15,11 @@ training datapoint is made from audio instead, in a DataLoader worker:
    accompaniment pool (``drumscribe.pool``: real MDB stems of training songs, the
    Frets on Fire guitar stems, rendered POP909 and Planet Blupi arrangements), summed,
    at an accompaniment-to-drums level (RMS of the accompaniment clip over the drum
-   track's RMS) drawn uniformly from ``level_db`` (real songs: +3 to +21 dB);
+   track's RMS) drawn uniformly from ``level_db`` (real songs: +3 to +21 dB); with
+   ``p_distort_accompaniment`` the summed accompaniment is first driven through a guitar
+   amplifier's distortion and a cabinet's roll-off (pedalboard ``Distortion``, drive in
+   ``accompaniment_drive_db``, then a ``LowpassFilter`` at 3-8 kHz): a clean piano or
+   synth part becomes the distorted wall that masks cymbals and snares in rock records;
 3. **the record chain**, each step with its probability: a room (``p_reverb``: a real
    or simulated impulse response of the pool, convolved), EQ (``p_eq``: pedalboard
    shelves and a peak), saturation (``p_saturate``: pedalboard ``Distortion``), bus
@@ -71,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
     "p_accompaniment": 0.85,
     "level_db": [-10.0, 22.0],
     "max_sources": 2,
+    "p_distort_accompaniment": 0.0,
+    "accompaniment_drive_db": [10.0, 30.0],
     "p_reverb": 0.3,
     "reverb_wet": [0.05, 0.4],
     "p_eq": 0.5,
@@ -84,6 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "p_codec": 0.25,
     "codecs": ["mp3", "ogg"],
     "gain_jitter_db": 4.0,
+    "held_out_irs": ["real_greathall"],
 }
 
 
@@ -105,7 +112,7 @@ def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in [k for k in DEFAULTS if k.startswith("p_")]:
         cfg[key] = number(key, cfg[key], 0.0, 1.0)
     for key, low, high in (("level_db", -60.0, 60.0), ("reverb_wet", 0.0, 1.0), ("drive_db", 0.0, 60.0),
-                           ("limiter_gain_db", 0.0, 40.0), ("cutoff_hz", 100.0, math.inf)):
+                           ("accompaniment_drive_db", 0.0, 60.0), ("limiter_gain_db", 0.0, 40.0), ("cutoff_hz", 100.0, math.inf)):
         v = cfg[key]
         if not isinstance(v, (list, tuple)) or len(v) != 2:
             raise ConfigError(f"mixing.{key}: {v!r} is not a [low, high] pair")
@@ -124,6 +131,10 @@ def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(codecs, (list, tuple)) or not codecs or any(c not in CODECS for c in codecs):
         raise ConfigError(f"mixing.codecs: {codecs!r} names an unknown codec (known: {', '.join(CODECS)})")
     cfg["codecs"] = list(codecs)
+    held = cfg["held_out_irs"]
+    if not isinstance(held, (list, tuple)) or any(not isinstance(n, str) or not n for n in held):
+        raise ConfigError(f"mixing.held_out_irs: {held!r} is not a list of impulse-response names")
+    cfg["held_out_irs"] = list(held)
     return cfg
 
 
@@ -301,6 +312,21 @@ def record_chain(y: np.ndarray, cfg: Mapping[str, Any], rng: np.random.Generator
     return y, steps
 
 
+def distort_accompaniment(acc: np.ndarray, drive_db: float, cabinet_hz: float) -> np.ndarray:
+    """``acc`` through an amplifier's distortion (pedalboard ``Distortion`` at ``drive_db``,
+    the input first brought to a peak of 0.5 so the drive means the same for any clip) and a
+    cabinet's roll-off (``LowpassFilter`` at ``cabinet_hz``); same length, float32. The
+    caller sets the level afterwards (:func:`add_accompaniment` measures RMS)."""
+    import pedalboard
+
+    peak = float(np.max(np.abs(acc)))
+    if not peak > 0:
+        return np.asarray(acc, np.float32)
+    board = pedalboard.Pedalboard([pedalboard.Distortion(float(drive_db)), pedalboard.LowpassFilter(float(cabinet_hz))])
+    out = np.asarray(board((0.5 / peak * acc).astype(np.float32), SAMPLE_RATE), np.float32).reshape(-1)
+    return np.pad(out, (0, max(0, len(acc) - len(out))))[:len(acc)]
+
+
 def add_accompaniment(clip: np.ndarray, acc: np.ndarray, drums_rms: float, level_db: float) -> np.ndarray:
     """``clip + g * acc`` with ``g`` such that the added accompaniment's RMS is ``level_db``
     dB over ``drums_rms`` (the drum track's RMS, not the clip's: a quiet passage of the
@@ -410,9 +436,10 @@ class MixDataset(_TorchDataset):
             out[lo - start:hi - start] = y[lo:hi]
         return out
 
-    def _accompaniment(self, rng: np.random.Generator, n: int) -> np.ndarray | None:
+    def _accompaniment(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray | None, bool]:
+        """The summed pool clips (None if silent) and whether they were distorted."""
         if not self.accompaniment:
-            return None
+            return None, False
         k = int(rng.integers(1, self.cfg["max_sources"] + 1))
         acc = np.zeros(n, np.float32)
         for _ in range(k):
@@ -422,7 +449,14 @@ class MixDataset(_TorchDataset):
             r = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64))))
             if r > 1e-6:
                 acc += seg * np.float32(float(rng.uniform(0.5, 1.0)) / r)
-        return acc if float(np.max(np.abs(acc))) > 0 else None
+        if not float(np.max(np.abs(acc))) > 0:
+            return None, False
+        # drawn only when configured, so that configs without it keep their random streams
+        if self.cfg["p_distort_accompaniment"] > 0 and rng.random() < self.cfg["p_distort_accompaniment"]:
+            acc = distort_accompaniment(acc, float(rng.uniform(*self.cfg["accompaniment_drive_db"])),
+                                        _loguniform(rng, 3000.0, 8000.0))
+            return acc, True
+        return acc, False
 
     def example(self, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
         """Item ``i`` with what was drawn for it: ``(clip, y, info)``."""
@@ -438,11 +472,12 @@ class MixDataset(_TorchDataset):
         info: dict[str, Any] = {"track": track.name, "start": start, "real": track.real}
         p_acc = self.cfg["p_accompaniment"] * (0.5 if track.has_accompaniment else 1.0)
         if rng.random() < p_acc:
-            acc = self._accompaniment(rng, len(clip))
+            acc, distorted = self._accompaniment(rng, len(clip))
             if acc is not None:
                 level = float(rng.uniform(*self.cfg["level_db"]))
                 clip = add_accompaniment(clip, acc, track.rms, level)
                 info["accompaniment_db"] = level
+                info["accompaniment_distorted"] = distorted
         clip, info["chain"] = record_chain(clip, self.cfg, rng, self.irs)
         gain_db = float(rng.uniform(-1, 1)) * self.cfg["gain_jitter_db"]
         clip = clip * np.float32(level_gain(level_db(clip), INPUT_LEVEL_DB + gain_db))

@@ -267,8 +267,11 @@ def read_pool(pool_dir: str | Path, check_audio: bool = True):
     return df
 
 
-def load_irs(pool_dir: str | Path, with_names: bool = False):
-    """The pool's impulse responses as float32 arrays at 44.1 kHz (in ``rirs.npz`` order).
+def load_irs(pool_dir: str | Path, with_names: bool = False, exclude: Iterable[str] = ()):
+    """The pool's impulse responses as float32 arrays at 44.1 kHz (in ``rirs.npz`` order),
+    less those named in ``exclude`` (bank names, e.g. ``real_greathall``: the rooms a
+    training run holds out, ``mixing.held_out_irs``; a name not in the bank is a
+    ``ConfigError``).
 
     ``with_names``: ``(names, irs)``. Read with ``allow_pickle=False``.
     """
@@ -282,8 +285,13 @@ def load_irs(pool_dir: str | Path, with_names: bool = False):
         raise InputError(f"{path}: not an impulse-response bank ({error})") from None
     if sr != SAMPLE_RATE or len(offsets) != len(names) + 1 or offsets[-1] != len(irs):
         raise InputError(f"{path}: inconsistent bank (sr {sr}, {len(names)} names, {len(offsets)} offsets)")
-    out = [irs[a:b].astype(np.float32) for a, b in zip(offsets[:-1], offsets[1:])]
-    return (names, out) if with_names else out
+    exclude = list(exclude)
+    unknown = [n for n in exclude if n not in names]
+    if unknown:
+        raise ConfigError(f"mixing.held_out_irs: {unknown[0]!r} is not in {path} (it holds {', '.join(names[:4])}, ...)")
+    keep = [k for k, n in enumerate(names) if n not in exclude]
+    out = [irs[offsets[k]:offsets[k + 1]].astype(np.float32) for k in keep]
+    return ([names[k] for k in keep], out) if with_names else out
 
 
 def summary(df) -> "object":

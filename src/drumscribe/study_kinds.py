@@ -326,7 +326,7 @@ def train_combination(combination: str, arch: str, params: Mapping[str, Any], fo
     loader_threads = max(1, int(threads or 1))
     pool = pool_mod.read_pool(pool_dir)
     load = lambda f: mixing_mod.load_clip(Path(pool_dir) / f)  # noqa: E731
-    irs = pool_mod.load_irs(pool_dir)
+    irs = pool_mod.load_irs(pool_dir, exclude=mix_cfg["held_out_irs"])
     data = {}
     for split in ("train", "validation"):
         synth = {d: mixing_mod.rendered_tracks(dirs, split, has_accompaniment=(d == "gmd_synth_mix"),
