@@ -642,6 +642,7 @@ def test_crossval_dry_run_plans_one_job_per_fold_and_the_cv_suite_uses_the_right
     folds = crossval.make_folds(songs, config["crossval"]["folds"], config["crossval"]["validation_songs"])
     for name, folder in (("cv", "release6-2026-12-02"), ("cv_release5", "release5-2026-12-02"),
                          ("cv_heavier_chain", "heavier-chain-2026-12-02"),
-                         ("cv_release4", "release4-2026-12-01")):
+                         ("cv_release4", "release4-2026-12-01"), ("cv_louder_mix", "louder-mix-2026-12-03"),
+                         ("cv_release7_candidate", "release7-candidate-2026-12-03")):
         expected = crossval.test_models(folds, {f.name: f"docs/results/{folder}/models/{f.name}.pt" for f in folds})
         assert config["robustness"]["models"][name] == expected
