@@ -219,6 +219,25 @@ def test_new_augmentation_keys_are_validated_and_fingerprinted():
     assert len({fp({}), fp({"augment_pitch_bins": 1}), fp({"augment_pitch_bins": 2}), fp({"augment_eq_db": 1})}) == 4
 
 
+def test_gradient_clipping_bounds_each_step_and_is_off_by_default():
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 4) * 100.0, torch.rand(16, 2)  # large inputs: a large gradient
+
+    def one_step(clip):
+        model = torch.nn.Linear(4, 2)
+        before = [p.detach().clone() for p in model.parameters()]
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        bar = type("Bar", (), {"update": lambda self, n: None})()
+        training._train_epoch(model, [(x, y)], torch.nn.BCEWithLogitsLoss(), opt, torch.device("cpu"), bar, clip)
+        return torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+
+    assert one_step(None) > 10.0  # plain SGD at lr 1 moves by the gradient's norm
+    assert one_step(0.5) == pytest.approx(0.5, rel=1e-4)  # clipped: by exactly the clip norm
+    assert training.DEFAULTS["grad_clip_norm"] is None
+    fp = lambda c: training_state.fingerprint("cnn", {}, training.training_config(c), 1, 1, None, F)  # noqa: E731
+    assert fp({}) == fp({"grad_clip_norm": None}) != fp({"grad_clip_norm": 1.0})
+
+
 def test_augmented_trial_resumes_to_the_same_history(tmp_path):
     train, val = _Preloadable(_data()), _Preloadable(_data(n=4, seed=1))
     train.mean, train.std = np.zeros(F, np.float32), np.ones(F, np.float32)
@@ -349,6 +368,8 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
         ("cnn", SMALL_CNN, {"augment_pitch_bins": 2.0}, "training.augment_pitch_bins"),
         ("cnn", SMALL_CNN, {"augment_pitch_bins": True}, "training.augment_pitch_bins"),
         ("cnn", SMALL_CNN, {"augment_eq_db": -2}, "training.augment_eq_db"),
+        ("cnn", SMALL_CNN, {"grad_clip_norm": 0}, "training.grad_clip_norm"),
+        ("cnn", SMALL_CNN, {"grad_clip_norm": "1"}, "training.grad_clip_norm"),
         ("cnn", SMALL_CNN, {"augment_eq_db": "3"}, "training.augment_eq_db"),
         ("cnn", SMALL_CNN, {"augment_pitch_bins": 1}, r"training.augment_\*: the training data carry no normalisation"),
         ("cnn", SMALL_CNN, {"augment_eq_db": 3}, r"training.augment_\*: the training data carry no normalisation"),

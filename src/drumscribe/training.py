@@ -84,6 +84,7 @@ DEFAULTS: dict[str, Any] = {
     "augment_tilt_db": 0.0,
     "augment_pitch_bins": 0,
     "augment_eq_db": 0.0,
+    "grad_clip_norm": None,
 }
 
 
@@ -170,6 +171,9 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
     v = cfg["max_seconds"]
     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
         raise ConfigError(f"training.max_seconds: {v!r} is not a number > 0 (or null)")
+    v = cfg["grad_clip_norm"]
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+        raise ConfigError(f"training.grad_clip_norm: {v!r} is not a number > 0 (or null)")
     if cfg["preload"] not in ("auto", True, False):
         raise ConfigError(f"training.preload: {cfg['preload']!r} is not auto, true or false")
     for key in ("preload_max_gb", "augment_gain_db", "augment_tilt_db", "augment_eq_db"):
@@ -276,7 +280,10 @@ def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: 
     return data.preload(device, progress=progress)
 
 
-def _train_epoch(model, batches, criterion, optimizer, device, bar) -> tuple[float, int]:
+def _train_epoch(model, batches, criterion, optimizer, device, bar,
+                 clip_norm: float | None = None) -> tuple[float, int]:
+    """One pass over ``batches``; ``clip_norm``: the gradients' global L2 norm is scaled down
+    to at most this before each step (``torch.nn.utils.clip_grad_norm_``), None = not."""
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
@@ -286,6 +293,8 @@ def _train_epoch(model, batches, criterion, optimizer, device, bar) -> tuple[flo
             logits = model(x)
         loss = criterion(logits.float(), y)
         loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
         optimizer.step()
         total += loss.detach().double() * len(x)
         seen += len(x)
@@ -499,7 +508,8 @@ def fit(
             disable=None if progress else True,
             leave=False,
         ) as bar:
-            train_loss, seen = _train_epoch(model, batches, criterion, optimizer, device, bar)
+            train_loss, seen = _train_epoch(model, batches, criterion, optimizer, device, bar,
+                                            cfg["grad_clip_norm"])
             train_seconds = time.perf_counter() - t0
             val_loss = _val_loss(model, _batches(val_data, cfg, device), criterion, device)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
