@@ -248,6 +248,18 @@ def test_rooms_bank(tmp_path):
         assert 0.5 * d["rt60_target"] < d["rt60"] < 2.0 * d["rt60_target"]
 
 
+def test_held_out_real_room_missing_from_the_bank_is_no_error(tmp_path):
+    # a bank built without guitarix-common: holding its hall out leaves the bank as it is,
+    # while a name that no room could have is refused
+    h = np.linspace(1.0, 0.0, 100).astype(np.float16)
+    np.savez(tmp_path / pool.IR_FILE, names=np.array(["sim_000"]), irs=h, offsets=np.array([0, 100]),
+             sr=np.array(SAMPLE_RATE))
+    names, irs = pool.load_irs(tmp_path, with_names=True, exclude=[f"real_{rooms.REAL_IRS[0][0]}"])
+    assert names == ["sim_000"] and len(irs) == 1
+    with pytest.raises(ConfigError, match="held_out_irs: 'sim_999'"):
+        pool.load_irs(tmp_path, exclude=["sim_999"])
+
+
 def test_trim_ir_and_rt60():
     rng = np.random.default_rng(0)
     t = np.arange(int(0.8 * SAMPLE_RATE)) / SAMPLE_RATE

@@ -271,7 +271,7 @@ def load_irs(pool_dir: str | Path, with_names: bool = False, exclude: Iterable[s
     """The pool's impulse responses as float32 arrays at 44.1 kHz (in ``rirs.npz`` order),
     less those named in ``exclude`` (bank names, e.g. ``real_greathall``: the rooms a
     training run holds out, ``mixing.held_out_irs``; a name not in the bank is a
-    ``ConfigError``).
+    ``ConfigError``, but for a real room that was not installed).
 
     ``with_names``: ``(names, irs)``. Read with ``allow_pickle=False``.
     """
@@ -286,7 +286,9 @@ def load_irs(pool_dir: str | Path, with_names: bool = False, exclude: Iterable[s
     if sr != SAMPLE_RATE or len(offsets) != len(names) + 1 or offsets[-1] != len(irs):
         raise InputError(f"{path}: inconsistent bank (sr {sr}, {len(names)} names, {len(offsets)} offsets)")
     exclude = list(exclude)
-    unknown = [n for n in exclude if n not in names]
+    # a real room the bank lacks (its Debian package was not installed) has nothing to hold out
+    real = {f"real_{name}" for name, _files, _lic in REAL_IRS}
+    unknown = [n for n in exclude if n not in names and n not in real]
     if unknown:
         raise ConfigError(f"mixing.held_out_irs: {unknown[0]!r} is not in {path} (it holds {', '.join(names[:4])}, ...)")
     keep = [k for k, n in enumerate(names) if n not in exclude]
