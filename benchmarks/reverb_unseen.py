@@ -41,11 +41,7 @@ def simulated_hall(sr: int) -> np.ndarray:
     from drumscribe import rooms
 
     absorption, max_order = pra.inverse_sabine(HALL["rt60"], HALL["dims"])
-    room = pra.ShoeBox(HALL["dims"], fs=sr, materials=pra.Material(absorption), max_order=int(min(max_order, 80)))
-    room.add_source(HALL["source"])
-    room.add_microphone(HALL["mic"])
-    room.compute_rir()
-    return rooms.trim_ir(np.asarray(room.rir[0][0], dtype=np.float64))
+    return rooms.trim_ir(rooms.shoebox_rir(HALL["dims"], absorption, max_order, HALL["source"], HALL["mic"], sr))
 
 
 def model_spec(name: str, config: dict):

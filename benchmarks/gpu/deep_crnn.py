@@ -33,19 +33,18 @@ VARIANTS = {
     "rnn_gru_5": ("rnn", {"cell": "gru", "hidden_size": 72, "num_layers": 5, "dropout": 0.1}, {}),
 }
 
-STUDY_TRAINING = {"max_epochs": 100, "patience": 10, "lr_patience": 3, "lr_factor": 0.2, "learning_rate": 1e-3,
-                  "batch_size": 64, "num_workers": 0, "seed": 0, "max_train_datapoints": 2048, "preload": True}
+REPO = Path(__file__).resolve().parents[2]
+#: the architecture study's config: the default with the GPU and study presets overlaid
+STUDY_PRESETS = ("config/presets/gpu.yaml", "config/presets/gpu_study.yaml")
 
 
 def run_one(name: str, cache: str, out: Path, seconds: float, device: str, datapoints: int) -> None:
-    import yaml
-
-    from drumscribe import trial
+    from drumscribe import config as ds_config, trial
 
     arch, params, extra = VARIANTS[name]
-    base = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
-    training = {**STUDY_TRAINING, "max_seconds": seconds, "device": device, "max_train_datapoints": datapoints,
-                **extra}
+    base = ds_config.load_config([REPO / p for p in STUDY_PRESETS], base=REPO / "config" / "config.yaml")
+    training = {**base["training"], "max_seconds": seconds, "device": device,
+                "max_train_datapoints": datapoints, **extra}
     d = out / name
     d.mkdir(parents=True, exist_ok=True)
     trial.train_trial(arch, params, [cache], d / "model.pt", d / "history.csv", d / "metrics.json", training,
@@ -88,11 +87,11 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     procs = []
     for name in names:
-        log = open(args.out / f"{name}.log", "w")
-        procs.append(subprocess.Popen([sys.executable, __file__, "--cache", args.cache, "--out", str(args.out),
-                                       "--seconds", str(args.seconds), "--device", args.device,
-                                       "--datapoints", str(args.datapoints), "--variant", name],
-                                      stdout=log, stderr=subprocess.STDOUT))
+        with open(args.out / f"{name}.log", "w") as log:  # the child holds its own copy of the handle
+            procs.append(subprocess.Popen([sys.executable, __file__, "--cache", args.cache, "--out", str(args.out),
+                                           "--seconds", str(args.seconds), "--device", args.device,
+                                           "--datapoints", str(args.datapoints), "--variant", name],
+                                          stdout=log, stderr=subprocess.STDOUT))
     codes = [p.wait() for p in procs]
     for name, code in zip(names, codes):
         if code:

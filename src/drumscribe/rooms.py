@@ -65,6 +65,23 @@ def measure_rt60(h: np.ndarray, sr: int = SAMPLE_RATE) -> float:
     return float(60.0 / 30.0 * (i35 - i5) / sr)
 
 
+#: Highest image-source reflection order of a simulated room (inverse_sabine's above it are capped).
+MAX_ORDER = 80
+
+
+def shoebox_rir(dims, absorption: float, max_order: int, source, mic, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The impulse response (float64, untrimmed) from ``source`` to ``mic`` of a pyroomacoustics
+    shoe box of ``dims`` (m) with one ``absorption`` on every wall and image sources up to
+    ``max_order`` (capped at :data:`MAX_ORDER`)."""
+    import pyroomacoustics as pra
+
+    room = pra.ShoeBox(dims, fs=sr, materials=pra.Material(absorption), max_order=int(min(max_order, MAX_ORDER)))
+    room.add_source(source)
+    room.add_microphone(mic)
+    room.compute_rir()
+    return np.asarray(room.rir[0][0], dtype=np.float64)
+
+
 def simulate_room(rng: np.random.Generator, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, dict]:
     """One shoe-box room (pyroomacoustics): floor 3–20 m a side, height 2.5–8 m, RT60 0.2–1.5 s
     (absorption and reflection order by ``inverse_sabine``), source and microphone at random
@@ -82,14 +99,10 @@ def simulate_room(rng: np.random.Generator, sr: int = SAMPLE_RATE) -> tuple[np.n
         mic = [float(rng.uniform(0.5, d - 0.5)) for d in dims]
         if np.linalg.norm(np.subtract(src, mic)) < 1.0:
             continue
-        room = pra.ShoeBox(dims, fs=sr, materials=pra.Material(absorption), max_order=int(min(max_order, 80)))
-        room.add_source(src)
-        room.add_microphone(mic)
-        room.compute_rir()
-        h = np.asarray(room.rir[0][0], dtype=np.float64)
+        h = shoebox_rir(dims, absorption, max_order, src, mic, sr)
         return h, {"dims": [round(d, 2) for d in dims], "rt60_target": round(rt60, 3),
                    "source": [round(x, 2) for x in src], "mic": [round(x, 2) for x in mic],
-                   "max_order": int(min(max_order, 80))}
+                   "max_order": int(min(max_order, MAX_ORDER))}
 
 
 def build_rooms(cfg: PoolConfig, out: Path, progress: bool, explicit: bool) -> list[Item]:
