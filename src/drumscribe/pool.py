@@ -6,7 +6,10 @@ small folder that travels to a GPU machine (docs/pool.md):
 
 - ``fretsonfire``: the real guitar stems (``guitar.ogg``) of the Frets on Fire song packs
   in Debian (``fretsonfire-songs-muldjord``, ``-sectoid``); ``song.ogg`` has drums and is
-  never used. ``fretsonfire_items`` non-overlapping excerpts per song.
+  never used here. ``fretsonfire_items`` non-overlapping excerpts per song.
+- ``fretsonfire_band``: the same songs' ``song.ogg``, the band **with** its drums (no lead
+  guitar): real mixed and mastered music, unlabelled (kind ``band``), one excerpt of
+  ``band_seconds`` per song, for training on a teacher's labels (:mod:`drumscribe.pseudo`).
 - ``pop909``: POP909 arrangements (MELODY, BRIDGE, PIANO; no drums) rendered by the
   project's FluidSynth binding through the best GM font installed, with a lead program
   for the melody, piano/e-piano/guitar for bridge and piano and (for ``pop909_bass`` of
@@ -29,6 +32,7 @@ Layout of ``out_dir``::
     pool.csv                       file, source, family, song, kind, duration, license,
                                    gain_db, rms_db, detail (JSON)
     fretsonfire/<song>_<k>.ogg     mono 44.1 kHz Ogg Vorbis (oggenc -q ogg_quality)
+    fretsonfire_band/<song>.ogg
     pop909/pop909_<NNN>.ogg
     planetblupi/<song>_<k>.ogg
     mdb/<track>_accompaniment.ogg, <track>_vocals_<NN>.ogg, <track>_drums.ogg
@@ -61,8 +65,9 @@ from .errors import ConfigError, InputError
 from .pool_sources import BUILDERS, Item, pop909_dir
 from .rooms import IR_FILE, REAL_IRS, build_rooms
 
-SOURCES = ("fretsonfire", "pop909", "planetblupi", "mdb", "rooms")
-KINDS = ("accompaniment", "stem", "drums", "ir")
+SOURCES = ("fretsonfire", "fretsonfire_band", "pop909", "planetblupi", "mdb", "rooms")
+#: ``band``: music with drums and no labels (never mixed in as accompaniment)
+KINDS = ("accompaniment", "stem", "drums", "band", "ir")
 #: the columns every consumer relies on, then the extras
 COLUMNS = ("file", "source", "family", "song", "kind", "duration", "license")
 EXTRA_COLUMNS = ("gain_db", "rms_db", "detail")
@@ -78,6 +83,7 @@ class PoolConfig:
     sources: Sequence[str] | str = "all"
     max_seconds_per_item: float = 20.0
     fretsonfire_items: int = 2
+    band_seconds: float = 120.0
     planetblupi_items: int = 1
     n_pop909: int = 28
     pop909_bass: float = 0.75
@@ -106,6 +112,7 @@ class PoolConfig:
                     raise ConfigError(f"pool.sources: unknown source {s!r} (known: {', '.join(SOURCES)})")
         _positive("pool.max_seconds_per_item", self.max_seconds_per_item)
         _count("pool.fretsonfire_items", self.fretsonfire_items, minimum=1)
+        _positive("pool.band_seconds", self.band_seconds)
         _count("pool.planetblupi_items", self.planetblupi_items, minimum=1)
         _count("pool.n_pop909", self.n_pop909)
         _count("pool.n_rooms", self.n_rooms)
@@ -132,7 +139,7 @@ def _count(key, value, minimum=0):
 
 def _source_dir(source: str, cfg: PoolConfig) -> Path | None:
     """The folder a source reads (None for rooms: its files are checked one by one)."""
-    if source == "fretsonfire":
+    if source in ("fretsonfire", "fretsonfire_band"):
         return Path(cfg.fretsonfire_dir)
     if source == "planetblupi":
         return Path(cfg.planetblupi_dir)
@@ -149,11 +156,12 @@ def _available(source: str, cfg: PoolConfig) -> bool:
         return True
     if d is None or not d.is_dir():
         return False
-    pattern = {"fretsonfire": "*/*/guitar.ogg", "planetblupi": "*.mid", "pop909": "*/*.mid", "mdb": "*/*_METADATA.yaml"}
+    pattern = {"fretsonfire": "*/*/guitar.ogg", "fretsonfire_band": "*/*/song.ogg", "planetblupi": "*.mid", "pop909": "*/*.mid", "mdb": "*/*_METADATA.yaml"}
     return next(d.glob(pattern[source]), None) is not None
 
 
 _HINTS = {"fretsonfire": "apt-get install fretsonfire-songs-muldjord fretsonfire-songs-sectoid",
+          "fretsonfire_band": "apt-get install fretsonfire-songs-muldjord fretsonfire-songs-sectoid",
           "planetblupi": "apt-get install planetblupi-music-midi",
           "pop909": "paths.pop909 names POP909's folder", "mdb": "paths.mdb_drums names MDB Drums with audio/multi-tracks"}
 

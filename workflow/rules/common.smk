@@ -382,11 +382,36 @@ def crossval_init_input(wildcards):
     return [] if path in (None, "package") else [path]
 
 
+def pseudo_teacher(wildcards):
+    """The teacher of {fold}'s pseudo labels (crossval.pseudo_teacher), absolute if committed."""
+    from drumscribe import crossval
+
+    path = crossval.init_checkpoint(config["crossval"]["pseudo_teacher"], wildcards.fold)
+    if path == "package":
+        from drumscribe.transcribe import default_model_path
+
+        return str(default_model_path())
+    return project_file(path)
+
+
+def pseudo_labels_input(wildcards):
+    """{fold}'s pseudo labels as an input of train_fold, where mixing.p_pseudo > 0."""
+    if not config["mixing"].get("p_pseudo", 0.0) > 0:
+        return []
+    return f"results/crossval/{wildcards.fold}/pseudo_labels.json"
+
+
 try:
     if FOLD_NAMES:
         from drumscribe.crossval import init_checkpoint as _init_checkpoint
 
         _init_checkpoint(config["crossval"]["init_from"], FOLD_NAMES[0], FOLD_NAMES)
+        if config["mixing"].get("p_pseudo", 0.0) > 0:
+            if config["crossval"].get("pseudo_teacher") is None:
+                from drumscribe.errors import ConfigError
+
+                raise ConfigError("mixing.p_pseudo: > 0 but crossval.pseudo_teacher is null (no teacher to label the bands)")
+            _init_checkpoint(config["crossval"]["pseudo_teacher"], FOLD_NAMES[0], FOLD_NAMES)
 except DrumscribeError as error:
     fail(error)
 

@@ -12,6 +12,7 @@ rule train_fold:
         mix=crossval_manifests("gmd_synth_mix"),
         pool="results/pool/pool.csv",
         init=crossval_init_input,
+        pseudo_labels=pseudo_labels_input,
     output:
         model="results/crossval/{fold}/model.pt",
         history="results/crossval/{fold}/history.csv",
@@ -41,6 +42,26 @@ rule train_fold:
         "../../envs/drumscribe.yaml"
     script:
         "../scripts/train_fold.py"
+
+
+rule pseudo_labels:
+    input:
+        teacher=pseudo_teacher,
+        pool="results/pool/pool.csv",
+    output:
+        "results/crossval/{fold}/pseudo_labels.json",
+    log:
+        "logs/pseudo_labels/{fold}.log",
+    benchmark:
+        "benchmarks/pseudo_labels/{fold}.tsv"
+    threads: config["resources"]["eval_threads"]
+    resources:
+        mem_mb=config["resources"]["eval_mem_mb"],
+        runtime=30,
+    conda:
+        "../../envs/drumscribe.yaml"
+    script:
+        "../scripts/pseudo_labels.py"
 
 
 rule crossval:

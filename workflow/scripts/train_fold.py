@@ -32,6 +32,7 @@ try:
         evaluation=snakemake.params.evaluation,
         threads=snakemake.threads,
         init_from=snakemake.params.init_from,
+        pseudo_labels=snakemake.input.pseudo_labels or None,
     )
 except DrumscribeError as error:
     sys.exit(str(error))
