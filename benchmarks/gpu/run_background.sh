@@ -9,9 +9,14 @@
 #        that many GPU jobs side by side), then watches it for at most SECONDS
 #   bash benchmarks/gpu/run_background.sh watch SECONDS
 #        a progress line a minute (the folds' last epoch lines) until snakemake ends or SECONDS pass
+#   bash benchmarks/gpu/run_background.sh control CONFIGS... -- TARGETS...
+#        the control arm of a comparison: a second snakemake beside the running one, in a copy of the
+#        checkout (/tmp/ctl) that shares its renders and pool, started once the first one trains
+#        (its train_fold logs exist), on its own configs; `watch` follows both
 #   bash benchmarks/gpu/run_background.sh collect
 #        every results/crossval/*/model.pt to $OUT/<fold>_model.pt, the rest (histories, metrics,
-#        logs, benchmarks, GPU and CPU samples, snakemake's log) to $OUT/run.tar.xz
+#        logs, benchmarks, GPU and CPU samples, snakemake's log) to $OUT/run.tar.xz; a control's
+#        results/crossval (models too), logs and snakemake log to $OUT/control.tar.xz
 #   bash benchmarks/gpu/run_background.sh collect-study
 #        what a study made (results/ without audio, caches, checkpoints and trial weights; logs,
 #        benchmarks, samples) to $OUT/study.tar.xz, and the models the tables are made of (each
@@ -19,6 +24,7 @@
 #        $OUT/models_<arch>.tar (one a file: files back from the machine are at most 16 MiB each)
 set -u
 bg=/tmp/bg
+ctl=/tmp/ctl
 mode=$1
 shift
 source benchmarks/gpu/setup_device.sh || exit 1
@@ -30,7 +36,9 @@ watch() {
     if [ $(( $(date +%s) - last )) -ge 60 ]; then
       last=$(date +%s)
       echo "--- $(date +%T) load $(cut -d' ' -f1 /proc/loadavg), GPU $(tail -1 $bg/gpu_util.csv | cut -d, -f2)%"
-      for f in logs/train_fold/*.log; do [ -f "$f" ] && grep -h "epoch\|Error\|error" "$f" | tail -1; done
+      for f in logs/train_fold/*.log $ctl/repo/logs/train_fold/*.log; do
+        [ -f "$f" ] && echo "$f: $(grep -h "epoch\|Error\|error" "$f" | tail -1)"
+      done
       n_trials=$(ls -d results/trials/*/*/*/metrics.json results/seeds/*/*/*/metrics.json 2>/dev/null | wc -l)
       [ "$n_trials" -gt 0 ] && echo "trials and seed runs finished: $n_trials"
       grep -E "Error|steps \(" $bg/snakemake.log | tail -2
@@ -38,6 +46,7 @@ watch() {
     sleep 5
   done
   [ -f $bg/rc ] && { echo "snakemake exit $(cat $bg/rc)"; tail -15 $bg/snakemake.log; }
+  [ -f $ctl/rc ] && { echo "control snakemake exit $(cat $ctl/rc)"; tail -5 $ctl/snakemake.log; }
   return 0
 }
 
@@ -68,12 +77,34 @@ case "$mode" in
   watch)
     watch "$1"
     ;;
+  control)
+    configs=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do configs+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    until=$(( $(date +%s) + 900 ))
+    while ! ls logs/train_fold/*.log >/dev/null 2>&1; do
+      [ -f $bg/rc ] || [ "$(date +%s)" -gt "$until" ] && { echo "control: the first graph never trained"; exit 1; }
+      sleep 5
+    done
+    mkdir -p $ctl/repo/results
+    tar -cf - --exclude=./results --exclude=./logs --exclude=./.snakemake --exclude=./benchmarks/render_kit \
+      --exclude=./.whl --exclude=./.whl.tar.xz --exclude=./.carry.tar.xz . \
+      | tar -xf - -C $ctl/repo
+    ln -s "$PWD/results/audio" $ctl/repo/results/audio
+    cp -al results/pool $ctl/repo/results/pool
+    rm -f $ctl/rc
+    (cd $ctl/repo && setsid bash -c 'snakemake "$@" --cores 16 --resources gpu=${BG_GPUS:-4} --rerun-triggers mtime --keep-going; echo $? > '$ctl'/rc' \
+      snakemake "$@" --configfile "${configs[@]}" > $ctl/snakemake.log 2>&1 < /dev/null &)
+    echo "started the control: snakemake $* on ${configs[*]} in $ctl/repo"
+    ;;
   collect)
     out=${OUT:-/tmp/out}
     mkdir -p "$out"
     for m in results/crossval/*/model.pt; do [ -f "$m" ] && cp "$m" "$out/$(basename "$(dirname "$m")")_model.pt"; done
     XZ_OPT=-T0 tar -cJf "$out/run.tar.xz" --exclude='*.pt' results/crossval logs benchmarks/train_fold \
-      benchmarks/render_kit .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
+      benchmarks/pseudo_labels benchmarks/render_kit .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
+    [ -d $ctl/repo/results/crossval ] && XZ_OPT=-T0 tar -cJf "$out/control.tar.xz" -C $ctl/repo results/crossval logs \
+      benchmarks/train_fold -C $ctl snakemake.log 2>/dev/null
     ls -la "$out"
     ;;
   collect-study)
@@ -97,5 +128,5 @@ case "$mode" in
     ls -la "$out"
     ;;
   *)
-    echo "run_background.sh: unknown mode $mode (start, watch, collect, collect-study)"; exit 2 ;;
+    echo "run_background.sh: unknown mode $mode (start, watch, control, collect, collect-study)"; exit 2 ;;
 esac

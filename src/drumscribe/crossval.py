@@ -150,17 +150,18 @@ def init_checkpoint(init_from: "str | Mapping[str, str] | None", fold: str,
     return str(init_from[fold])
 
 
-def check_init_songs(init_meta: Mapping[str, Any], fold: Fold, path: str | os.PathLike) -> None:
-    """``ConfigError`` when the checkpoint a fold starts from (``init_meta``: its
-    metadata) trained or validated on a song that the fold validates or tests on: the
-    fold's figures would then come from songs its model heard."""
+def check_init_songs(init_meta: Mapping[str, Any], fold: Fold, path: str | os.PathLike,
+                     key: str = "crossval.init_from") -> None:
+    """``ConfigError`` (naming ``key``) when the checkpoint a fold starts from, or learns
+    from (``init_meta``: its metadata), trained or validated on a song that the fold
+    validates or tests on: the fold's figures would then come from songs its model heard."""
     earlier = init_meta.get("fold") or {}
     trained = set(earlier.get("train") or ())
     heard = trained | set(earlier.get("validation") or ())
     for part, songs in (("test", heard), ("validation", trained)):
         both = sorted(songs & set(getattr(fold, part)))
         if both:
-            raise ConfigError(f"crossval.init_from: {path} (fold {earlier.get('name', '?')}) heard "
+            raise ConfigError(f"{key}: {path} (fold {earlier.get('name', '?')}) heard "
                               f"{', '.join(both)}, a {part} song of {fold.name}")
 
 

@@ -84,7 +84,7 @@ def read_pseudo_labels(path: str | os.PathLike, fold=None) -> dict[str, dict[str
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not a pseudo-labels file ({type(exc).__name__}: {exc})") from None
     if fold is not None:
-        check_init_songs({"fold": doc.get("teacher_fold")}, fold, doc.get("teacher", path))
+        check_init_songs({"fold": doc.get("teacher_fold")}, fold, doc.get("teacher", path), "crossval.pseudo_teacher")
     return out
 
 
