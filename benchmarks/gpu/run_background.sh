@@ -32,7 +32,8 @@ source benchmarks/gpu/setup_device.sh || exit 1
 
 watch() {
   local until=$(( $(date +%s) + $1 )) last=0
-  while [ ! -f $bg/rc ] && [ "$(date +%s)" -lt "$until" ]; do
+  # until the graph (and a control beside it, if one was started) ends, or SECONDS pass
+  while { [ ! -f $bg/rc ] || { [ -d $ctl/repo ] && [ ! -f $ctl/rc ]; }; } && [ "$(date +%s)" -lt "$until" ]; do
     if [ $(( $(date +%s) - last )) -ge 60 ]; then
       last=$(date +%s)
       echo "--- $(date +%T) load $(cut -d' ' -f1 /proc/loadavg), GPU $(tail -1 $bg/gpu_util.csv | cut -d, -f2)%"
