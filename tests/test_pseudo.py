@@ -63,32 +63,36 @@ def test_the_teacher_labels_each_band_as_drumscribe_transcribe_does(band_pool, t
         assert np.allclose(doc["labels"][row.file][c], direct[c], atol=1e-4)
     assert doc["n_onsets"]["BD"] > 5  # a metal band's kick drum is found
     # read back: the fold check, and the training families only
-    labels = pseudo.read_pseudo_labels(tmp_path / "labels.json")
-    tracks = pseudo.band_tracks(df, labels, lambda f: np.zeros(6 * 44100, np.float32))
+    labels, meta = pseudo.read_pseudo_labels(tmp_path / "labels.json")
+    assert meta["fold"]["name"] == "release" and meta["teacher"] == str(teacher)
+    train = lambda family: crossval.family_split(family) == "train"  # noqa: E731 - as train_fold keeps them
+    tracks = pseudo.band_tracks(df, labels, lambda f: np.zeros(6 * 44100, np.float32), train)
     assert [t.name for t in tracks] == ["band/armygeddon"] and tracks[0].pseudo and tracks[0].has_accompaniment
-    assert [t.name for t in pseudo.band_tracks(df, labels, lambda f: np.zeros(10, np.float32), "validation")] \
-        == ["band/mutilated_mime"]
+    assert [t.name for t in pseudo.band_tracks(df, labels, lambda f: np.zeros(10, np.float32),
+                                               lambda family: not train(family))] == ["band/mutilated_mime"]
     with pytest.raises(InputError, match="no labels for pool file"):
         pseudo.band_tracks(df, {}, lambda f: np.zeros(10, np.float32))
 
 
 def test_a_fold_refuses_a_teacher_that_heard_its_test_or_validation_songs(tmp_path):
-    # the shipped model trained on seven songs and validated on Beatles and Britpop
+    # the teacher trained on Punk and validated on Beatles
     path = tmp_path / "labels.json"
     path.write_text(json.dumps({"teacher": "t.pt", "labels": {},
                                 "teacher_fold": {"name": "release", "train": ["MusicDelta_Punk"],
                                                  "validation": ["MusicDelta_Beatles"], "test": []}}))
-    heard_test = crossval.Fold("fold2", ("MusicDelta_Grunge",), ("MusicDelta_Shadows",), ("MusicDelta_Punk",))
+    labels, teacher = pseudo.read_pseudo_labels(path)
+    assert labels == {} and teacher["teacher"] == "t.pt"
+
+    def check(fold):
+        crossval.check_init_songs({"fold": teacher["fold"]}, fold, teacher["teacher"], "crossval.pseudo_teacher")
+
     with pytest.raises(ConfigError, match="crossval.pseudo_teacher: t.pt .*MusicDelta_Punk"):
-        pseudo.read_pseudo_labels(path, heard_test)
-    validated_test = crossval.Fold("fold1", ("MusicDelta_Grunge",), ("MusicDelta_Shadows",), ("MusicDelta_Beatles",))
+        check(crossval.Fold("fold2", ("MusicDelta_Grunge",), ("MusicDelta_Shadows",), ("MusicDelta_Punk",)))
     with pytest.raises(ConfigError, match="MusicDelta_Beatles"):
-        pseudo.read_pseudo_labels(path, validated_test)
-    trained_val = crossval.Fold("fold0", ("MusicDelta_Grunge",), ("MusicDelta_Punk",), ("MusicDelta_Country1",))
+        check(crossval.Fold("fold1", ("MusicDelta_Grunge",), ("MusicDelta_Shadows",), ("MusicDelta_Beatles",)))
     with pytest.raises(ConfigError, match="MusicDelta_Punk"):
-        pseudo.read_pseudo_labels(path, trained_val)
-    fine = crossval.Fold("fold0", ("MusicDelta_Grunge",), ("MusicDelta_Shadows",), ("MusicDelta_Country1",))
-    assert pseudo.read_pseudo_labels(path, fine) == {}
+        check(crossval.Fold("fold0", ("MusicDelta_Grunge",), ("MusicDelta_Punk",), ("MusicDelta_Country1",)))
+    check(crossval.Fold("fold0", ("MusicDelta_Grunge",), ("MusicDelta_Shadows",), ("MusicDelta_Country1",)))
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     with pytest.raises(InputError, match="not a pseudo-labels file"):

@@ -433,7 +433,9 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     if pseudo_labels and mix_cfg["p_pseudo"] > 0:
         from . import pseudo
 
-        bands = pseudo.band_tracks(pool, pseudo.read_pseudo_labels(pseudo_labels, fold), load, fps=fps)
+        labels, teacher = pseudo.read_pseudo_labels(pseudo_labels)
+        check_init_songs({"fold": teacher["fold"]}, fold, teacher["teacher"], "crossval.pseudo_teacher")
+        bands = pseudo.band_tracks(pool, labels, load, keep=lambda family: family_split(family) == "train", fps=fps)
     synth_train, synth_val, train_data, val_data = fold_datasets(
         fold, pool, load, irs, synth_dirs, mix_dirs, mdb_root, mix_cfg, cfg, frames, widen,
         seed, mean, std, loader_threads, pseudo=bands)

@@ -11,8 +11,8 @@ more accompaniment and the record chain (:class:`drumscribe.mixing.MixDataset` w
 
 Fold ``k``'s teacher must not have heard fold ``k``'s test or validation songs (a teacher
 that trained on a test song would hand its knowledge of that song to the student through
-the labels): :func:`read_pseudo_labels` checks the teacher's fold, recorded in the labels
-file, as ``crossval.check_init_songs`` checks a start.
+the labels): ``crossval.train_fold`` checks the teacher's fold, recorded in the labels
+file, as it checks a start (``crossval.check_init_songs``).
 
 File (``results/crossval/{fold}/pseudo_labels.json``, written atomically)::
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -69,13 +69,11 @@ def pseudo_labels(teacher: str | os.PathLike, pool_dir: str | os.PathLike, out_j
     return out
 
 
-def read_pseudo_labels(path: str | os.PathLike, fold=None) -> dict[str, dict[str, np.ndarray]]:
-    """``{pool file: {class: onset seconds}}`` of a labels file; with ``fold`` (a
-    ``crossval.Fold``), ``ConfigError`` when its teacher heard one of the fold's test or
-    validation songs, ``InputError`` for a file that is not such labels."""
+def read_pseudo_labels(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """``({pool file: {class: onset seconds}}, {"teacher": path, "fold": the teacher's fold})``
+    of a labels file; ``InputError`` for a file that is not such labels. The caller checks the
+    teacher's fold against its own (``crossval.check_init_songs``)."""
     import json
-
-    from .crossval import check_init_songs
 
     try:
         doc = json.loads(Path(path).read_text())
@@ -83,22 +81,19 @@ def read_pseudo_labels(path: str | os.PathLike, fold=None) -> dict[str, dict[str
         out = {str(f): {c: np.asarray(v.get(c, ()), np.float64) for c in CLASSES} for f, v in labels.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not a pseudo-labels file ({type(exc).__name__}: {exc})") from None
-    if fold is not None:
-        check_init_songs({"fold": doc.get("teacher_fold")}, fold, doc.get("teacher", path), "crossval.pseudo_teacher")
-    return out
+    return out, {"teacher": str(doc.get("teacher", path)), "fold": doc.get("teacher_fold")}
 
 
-def band_tracks(pool: Any, labels: Mapping[str, Mapping[str, np.ndarray]], load, split: str = "train",
-                fps: int = 100) -> list:
-    """The pool's ``band`` rows of ``split`` (their families split as
-    ``crossval.pool_accompaniment`` splits them) as pseudo-labelled
-    :class:`~drumscribe.mixing.DrumTrack` s; ``InputError`` for a row the labels lack."""
+def band_tracks(pool: Any, labels: Mapping[str, Mapping[str, np.ndarray]], load,
+                keep: Callable[[str], bool] = lambda family: True, fps: int = 100) -> list:
+    """The pool's ``band`` rows whose family ``keep`` accepts (a fold's training families:
+    ``crossval.family_split``) as pseudo-labelled :class:`~drumscribe.mixing.DrumTrack` s;
+    ``InputError`` for a row the labels lack."""
     from . import mixing
-    from .crossval import family_split
 
     out = []
     for r in pool[pool["kind"] == KIND].itertuples(index=False):
-        if family_split(str(r.family)) != split:
+        if not keep(str(r.family)):
             continue
         if str(r.file) not in labels:
             raise InputError(f"pseudo labels: no labels for pool file {r.file} (rebuild them: rule pseudo_labels)")
