@@ -621,6 +621,9 @@ def test_corrupt_cache_fails_once_then_the_rerun_rebuilds_it(quick_dag_results, 
     ({"mixing": {"level_db": [12.0, -6.0]}}, "drumscribe: mixing.level_db: low end 12.0 is above high end -6.0"),
     ({"mixing": {"codecs": ["mp3", "aac"]}}, "drumscribe: mixing.codecs: ['mp3', 'aac'] names an unknown codec"),
     ({"crossval": {"folds": 9}}, "drumscribe: crossval: 9 songs are too few for 9 folds"),
+    ({"mixing": {"p_pseudo": 0.3}}, "drumscribe: mixing.p_pseudo: > 0 but crossval.pseudo_teacher is null"),
+    ({"mixing": {"p_pseudo": 0.3}, "crossval": {"pseudo_teacher": {"fold0": "a.pt"}}},
+     "drumscribe: crossval.pseudo_teacher: no checkpoint for fold(s) fold1, fold2, release"),
 ])
 def test_mixing_and_fold_config_checked_at_dag_build(tmp_path, overlay, words):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
@@ -643,6 +646,19 @@ def test_crossval_dry_run_plans_one_job_per_fold_and_the_cv_suite_uses_the_right
     for name, folder in (("cv", "release6-2026-12-02"), ("cv_release5", "release5-2026-12-02"),
                          ("cv_heavier_chain", "heavier-chain-2026-12-02"),
                          ("cv_release4", "release4-2026-12-01"), ("cv_louder_mix", "louder-mix-2026-12-03"),
-                         ("cv_release7_candidate", "release7-candidate-2026-12-03")):
+                         ("cv_release7_candidate", "release7-candidate-2026-12-03"),
+                         ("cv_pseudo", "pseudo-2026-12-07")):
         expected = crossval.test_models(folds, {f.name: f"docs/results/{folder}/models/{f.name}.pt" for f in folds})
         assert config["robustness"]["models"][name] == expected
+
+
+def test_crossval_with_bands_plans_one_teacher_labelling_per_fold_and_none_without(tmp_path):
+    overlay = tmp_path / "bands.yaml"
+    overlay.write_text(yaml.safe_dump({"crossval": {"pseudo_teacher": "package"}, "mixing": {"p_pseudo": 0.3}}))
+    quick = str(REPO / "config" / "presets" / "quick.yaml")
+    proc = _dry_run(tmp_path / "work", "--configfile", quick, str(overlay), targets=("crossval",))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = _job_counts(proc.stdout)
+    assert counts["pseudo_labels"] == 4 and counts["train_fold"] == 4
+    off = _dry_run(tmp_path / "work2", "--configfile", quick, targets=("crossval",))
+    assert "pseudo_labels" not in _job_counts(off.stdout)

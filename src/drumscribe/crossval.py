@@ -126,7 +126,7 @@ def test_models(folds: Sequence[Fold], model_of: Mapping[str, str]) -> dict[str,
 
 
 def init_checkpoint(init_from: "str | Mapping[str, str] | None", fold: str,
-                    folds: Sequence[str] | None = None) -> str | None:
+                    folds: Sequence[str] | None = None, key: str = "crossval.init_from") -> str | None:
     """The checkpoint ``fold``'s model starts from: ``init_from`` itself (one checkpoint,
     or ``package``, for every fold), its entry for ``fold`` (a mapping from every fold
     name to a checkpoint: each fold continues from its own earlier model), or None.
@@ -134,7 +134,7 @@ def init_checkpoint(init_from: "str | Mapping[str, str] | None", fold: str,
     if init_from is None or isinstance(init_from, (str, os.PathLike)):
         return None if init_from is None else str(init_from)
     if not isinstance(init_from, Mapping):
-        raise ConfigError(f"crossval.init_from: {init_from!r} is not a checkpoint, a mapping or null")
+        raise ConfigError(f"{key}: {init_from!r} is not a checkpoint, a mapping or null")
     if folds is not None:
         problems = []
         missing = [f for f in folds if f not in init_from]
@@ -144,9 +144,9 @@ def init_checkpoint(init_from: "str | Mapping[str, str] | None", fold: str,
         if unknown:
             problems.append(f"unknown fold(s) {', '.join(unknown)}")
         if problems:
-            raise ConfigError("crossval.init_from: " + "; ".join(problems))
+            raise ConfigError(f"{key}: " + "; ".join(problems))
     if fold not in init_from:
-        raise ConfigError(f"crossval.init_from: no checkpoint for fold {fold}")
+        raise ConfigError(f"{key}: no checkpoint for fold {fold}")
     return str(init_from[fold])
 
 

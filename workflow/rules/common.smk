@@ -386,7 +386,7 @@ def pseudo_teacher(wildcards):
     """The teacher of {fold}'s pseudo labels (crossval.pseudo_teacher), absolute if committed."""
     from drumscribe import crossval
 
-    path = crossval.init_checkpoint(config["crossval"]["pseudo_teacher"], wildcards.fold)
+    path = crossval.init_checkpoint(config["crossval"]["pseudo_teacher"], wildcards.fold, key="crossval.pseudo_teacher")
     if path == "package":
         from drumscribe.transcribe import default_model_path
 
@@ -411,7 +411,7 @@ try:
                 from drumscribe.errors import ConfigError
 
                 raise ConfigError("mixing.p_pseudo: > 0 but crossval.pseudo_teacher is null (no teacher to label the bands)")
-            _init_checkpoint(config["crossval"]["pseudo_teacher"], FOLD_NAMES[0], FOLD_NAMES)
+            _init_checkpoint(config["crossval"]["pseudo_teacher"], FOLD_NAMES[0], FOLD_NAMES, key="crossval.pseudo_teacher")
 except DrumscribeError as error:
     fail(error)
 
