@@ -57,7 +57,7 @@ rule pseudo_labels:
     threads: config["resources"]["eval_threads"]
     resources:
         mem_mb=config["resources"]["eval_mem_mb"],
-        runtime=30,
+        runtime=60,
     conda:
         "../../envs/drumscribe.yaml"
     script:
