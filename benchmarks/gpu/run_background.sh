@@ -18,10 +18,12 @@
 #        logs, benchmarks, GPU and CPU samples, snakemake's log) to $OUT/run.tar.xz; a control's
 #        results/crossval (models too), logs and snakemake log to $OUT/control.tar.xz
 #   bash benchmarks/gpu/run_background.sh collect-study
-#        what a study made (results/ without audio, caches, checkpoints and trial weights; logs,
-#        benchmarks, samples) to $OUT/study.tar.xz, and the models the tables are made of (each
+#        what a study made (results/ without audio, the pool, caches, checkpoints and trial weights;
+#        logs, benchmarks, samples) to $OUT/study.tar.xz, and the models the tables are made of (each
 #        search's winner and its seed runs, float16 weights: half_checkpoint.py) to
-#        $OUT/models_<arch>.tar (one a file: files back from the machine are at most 16 MiB each)
+#        $OUT/models_<arch>.tar, the dataset study's kind models (results/combinations/, one per fold
+#        and seed) to $OUT/models_kinds.tar; files back from the machine are at most 16 MiB each,
+#        so larger ones come split (NAME.part.aa, ...; join with `cat NAME.part.* > NAME`)
 set -u
 bg=/tmp/bg
 ctl=/tmp/ctl
@@ -49,6 +51,16 @@ watch() {
   [ -f $bg/rc ] && { echo "snakemake exit $(cat $bg/rc)"; tail -15 $bg/snakemake.log; }
   [ -f $ctl/rc ] && { echo "control snakemake exit $(cat $ctl/rc)"; tail -5 $ctl/snakemake.log; }
   return 0
+}
+
+# Files back from the machine are at most 16 MiB each: split larger ones into NAME.part.aa, .ab, ...
+# (joined on the dev machine by `cat NAME.part.* > NAME`).
+split_large() {
+  local f
+  for f in "$1"/*; do
+    [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt $((15 * 1024 * 1024)) ] || continue
+    split -b 15M "$f" "$f.part." && rm "$f"
+  done
 }
 
 case "$mode" in
@@ -106,6 +118,7 @@ case "$mode" in
       benchmarks/pseudo_labels benchmarks/render_kit .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
     [ -d $ctl/repo/results/crossval ] && XZ_OPT=-T0 tar -cJf "$out/control.tar.xz" -C $ctl/repo results/crossval logs \
       benchmarks/train_fold -C $ctl snakemake.log 2>/dev/null
+    split_large "$out"
     ls -la "$out"
     ;;
   collect-study)
@@ -122,10 +135,19 @@ case "$mode" in
         pairs+=("$m" "/tmp/models/$arch/${dataset}_$(basename "$(dirname "$m")").pt")
       done
     done
+    # the dataset study's kind models (one per fold and seed: results/combinations/...)
+    for m in results/combinations/*/*/*/s*/model.pt; do
+      [ -f "$m" ] || continue
+      IFS=/ read -r _ _ combination arch fold seed _ <<< "$m"
+      mkdir -p /tmp/models/kinds
+      pairs+=("$m" "/tmp/models/kinds/${combination}_${arch}_${fold}_${seed}.pt")
+    done
     [ ${#pairs[@]} -gt 0 ] && python3 benchmarks/gpu/half_checkpoint.py "${pairs[@]}"
     for a in /tmp/models/*/; do tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
     XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
+      --exclude='results/pool' \
       results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
+    split_large "$out"
     ls -la "$out"
     ;;
   *)
