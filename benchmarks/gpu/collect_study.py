@@ -11,9 +11,13 @@ architecture_study.png, curves_<dataset>_<arch>.png (the best architecture per d
 trials.csv (every finished search trial and seed run; ``in_table`` marks the first N trials
 of each search, those the table was made from, and the seed runs; ``ended_by``: ``patience``
 (early stopping), ``time`` (the trial's ``training.max_seconds``) or ``max_epochs``),
-histories.csv (every run's history.csv, one row per epoch), throughput.csv (per architecture), stages.csv (wall time of each kind of job), gpu_util.csv,
+histories.csv (every run's history.csv, one row per epoch), throughput.csv (per architecture),
+stages.csv (wall time of each kind of job), gpu_util.csv, synthetic_tests.csv (every synthetic
+test row: search winners, seed runs and the dataset study's kind combinations, every seed),
 and prints a summary: with ``--snakemake-log``, the GPU utilisation over the trial phase
-(first trial started to last seed run finished, from snakemake's own log).
+(first trial or kind model started to last one finished, from snakemake's own log).
+A run of the dataset study alone (target ``dataset_study_models``) has no architecture table;
+its kind models are rows of trials.csv with the run ``<fold>/s<seed>``.
 """
 
 from __future__ import annotations
@@ -45,9 +49,19 @@ def _ended_by(d: dict, max_epochs: int) -> str:
 
 
 def runs(root: Path) -> list[tuple[str, Path]]:
-    """``(rule, folder)`` of every finished search trial and seed run."""
+    """``(rule, folder)`` of every finished search trial, seed run and model of the dataset
+    study's mixed kinds (``results/combinations/<combination>/<arch>/<fold>/s<seed>/``)."""
     return ([("train_trial", m.parent) for m in sorted(root.glob("results/trials/*/*/*/metrics.json"))]
-            + [("train_seed", m.parent) for m in sorted(root.glob("results/seeds/*/*/*/metrics.json"))])
+            + [("train_seed", m.parent) for m in sorted(root.glob("results/seeds/*/*/*/metrics.json"))]
+            + [("train_combination", m.parent)
+               for m in sorted(root.glob("results/combinations/*/*/*/s*/metrics.json"))])
+
+
+def run_ids(rule: str, folder: Path) -> tuple[str, str, str]:
+    """``(dataset or combination, arch, run)``; a kind model's run is ``<fold>/s<seed>``."""
+    if rule == "train_combination":
+        return folder.parts[-4], folder.parts[-3], f"{folder.parts[-2]}/{folder.parts[-1]}"
+    return folder.parts[-3], folder.parts[-2], folder.parts[-1]
 
 
 def trials(root: Path, n_trials: int, max_epochs: int = 100) -> list[dict]:
@@ -55,12 +69,12 @@ def trials(root: Path, n_trials: int, max_epochs: int = 100) -> list[dict]:
     for rule, folder in runs(root):
         metrics = folder / "metrics.json"
         d = json.loads(metrics.read_text())
-        dataset, arch, run = metrics.parts[-4:-1]
+        dataset, arch, run = run_ids(rule, folder)
         bench = root / "benchmarks" / rule / dataset / arch / f"{run}.tsv"
         hist = _history(metrics.parent / "history.csv")
         rows.append({
             "dataset": dataset, "arch": arch, "trial": d.get("trial", run), "seed": d.get("seed", 0),
-            "in_table": rule == "train_seed" or int(run[1:]) < n_trials,
+            "in_table": rule != "train_trial" or int(run[1:]) < n_trials,
             "params": json.dumps(d["params"], sort_keys=True),
             "val_micro_f1": round(d["micro_f1"], 4), "val_macro_f1": round(d["macro_f1"] or 0.0, 4),
             "epochs": d["epochs"], "best_epoch": d["best_epoch"], "stopped_early": d["stopped_early"],
@@ -69,6 +83,7 @@ def trials(root: Path, n_trials: int, max_epochs: int = 100) -> list[dict]:
             "seconds_per_epoch": round(statistics.median(float(r["seconds"]) for r in hist), 2),
             "setup_seconds": d.get("setup_seconds"), "train_seconds": d.get("train_seconds"),
             "final_seconds": d.get("final_seconds"),
+            "val_real_micro_f1": None if d.get("real_micro_f1") is None else round(d["real_micro_f1"], 4),
             "job_wall_seconds": float(_read_tsv(bench)["s"]) if bench.is_file() else None,
         })
     return rows
@@ -96,13 +111,31 @@ def trial_phase(log: Path) -> tuple[datetime, datetime]:
     for line in log.read_text().splitlines():
         if line.startswith("[") and line.endswith("]"):
             stamp = datetime.strptime(line.strip("[]"), "%a %b %d %H:%M:%S %Y")
-        elif stamp and re.match(r"(local)?rule train_trial:", line) and first is None:
+        elif stamp and re.match(r"(local)?rule train_(trial|combination):", line) and first is None:
             first = stamp
-        elif stamp and re.match(r"Finished jobid: \d+ \(Rule: train_(trial|seed)\)", line):
+        elif stamp and re.match(r"Finished jobid: \d+ \(Rule: train_(trial|seed|combination)\)", line):
             last = stamp
     if first is None or last is None:
         raise SystemExit(f"{log}: no train_trial jobs in it")
     return first, last
+
+
+def synthetic_tests(root: Path) -> list[dict]:
+    """Every synthetic test row of the graph: a search winner's or seed run's
+    (``results/eval/<train>/<arch>/<test>/[s<seed>/]metrics.json``) and a kind combination's
+    (``results/eval_combinations/<combination>/<arch>/<test>/s<seed>/metrics.json``)."""
+    rows = []
+    files = ([(f, "eval") for f in sorted(root.glob("results/eval/*/*/*/metrics.json"))]
+             + [(f, "eval") for f in sorted(root.glob("results/eval/*/*/*/s*/metrics.json"))]
+             + [(f, "eval_combinations") for f in sorted(root.glob("results/eval_combinations/*/*/*/s*/metrics.json"))])
+    for f, kind in files:
+        d = json.loads(f.read_text())
+        train = d.get("train_dataset")
+        rows.append({"train": train, "arch": d.get("arch"), "test": d["test_dataset"], "seed": int(d.get("seed") or 0),
+                     "in_distribution": d.get("in_distribution", not d.get("zero_shot", False)),
+                     "n_tracks": d.get("n_tracks"), "micro_f1": round(d["micro_f1"], 4),
+                     "macro_f1": round(d["macro_f1"] or 0.0, 4), "source": kind})
+    return rows
 
 
 def stages(root: Path) -> list[dict]:
@@ -143,8 +176,8 @@ def main() -> None:
     rows = trials(root, args.n_trials, args.max_epochs)
     _write_csv(out / "trials.csv", rows)
     # every run's learning curve, one row per epoch (what the epoch size and budget were set from)
-    curves = [{"dataset": f.parts[-3], "arch": f.parts[-2], "run": f.parts[-1], **h}
-              for _, f in runs(root) for h in _history(f / "history.csv")]
+    curves = [dict(zip(("dataset", "arch", "run"), run_ids(rule, f)), **h)
+              for rule, f in runs(root) for h in _history(f / "history.csv")]
     _write_csv(out / "histories.csv", curves)
     per_arch, per_rule = throughput(rows), stages(root)
     _write_csv(out / "throughput.csv", per_arch)
@@ -155,8 +188,13 @@ def main() -> None:
 
     from drumscribe import plotting
 
-    with open(root / "results" / "architecture_long.csv") as fh:
-        long = [r for r in csv.DictReader(fh) if r["best"] == "True" and r["test_dataset"] == r["dataset"]]
+    long = []
+    if (root / "results" / "architecture_long.csv").is_file():  # not in a run of the dataset study alone
+        with open(root / "results" / "architecture_long.csv") as fh:
+            long = [r for r in csv.DictReader(fh) if r["best"] == "True" and r["test_dataset"] == r["dataset"]]
+    synth = synthetic_tests(root)
+    if synth:
+        _write_csv(out / "synthetic_tests.csv", synth)
     cwd = os.getcwd()
     os.chdir(root)  # best.json names its trial folder relative to the run's root
     try:
