@@ -67,7 +67,8 @@ def test_load_config_overlays_presets_as_snakemake_does(tmp_path):
     got = load_config(presets, base=DEFAULT_CONFIG)
     assert got == expected
     # nested keys merge (kinds.training of the GPU preset beside the base's kinds keys) ...
-    assert got["dataset_study"]["kinds"]["training"]["max_seconds"] == 300
+    assert got["dataset_study"]["kinds"]["training"]["max_seconds"] == 600
+    assert got["dataset_study"]["kinds"]["mixing"]["p_codec"] == 0.0  # dataset_study_kinds.yaml's, kept
     assert "params_from" in got["dataset_study"]["kinds"]
     # ... and the files are not changed by reading
     assert copy.deepcopy(got) == load_config(presets, base=DEFAULT_CONFIG)
