@@ -38,6 +38,18 @@ def add_fold_validation_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--out", required=True)
 
 
+def fold_validation(args):
+    """``crossval.FoldValidation`` of the options of :func:`add_fold_validation_args`, with the
+    threads set: the fold models' validation sets rebuilt from their presets."""
+    from drumscribe import crossval
+    from drumscribe.config import load_config
+    from drumscribe.evaluation import set_threads
+
+    set_threads(args.threads)
+    config = load_config(args.preset, base=REPO / "config" / "config.yaml")
+    return crossval.FoldValidation(config, args.pool, args.mdb, REPO / "results" / "audio", args.threads)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--a", required=True, help="folder with fold0.pt ... release.pt (the start side)")
@@ -52,14 +64,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from drumscribe import crossval, models
+    from drumscribe import models
     from drumscribe.atomic import atomic_path, write_json
-    from drumscribe.config import load_config
-    from drumscribe.evaluation import set_threads
 
-    set_threads(args.threads)
-    config = load_config(args.preset, base=REPO / "config" / "config.yaml")
-    setup = crossval.FoldValidation(config, args.pool, args.mdb, REPO / "results" / "audio", args.threads)
+    setup = fold_validation(args)
     out = Path(args.out)
     (out / "models").mkdir(parents=True, exist_ok=True)
     report = {"a": args.a, "b": args.b, "weight": args.weight, "preset": args.preset,

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from average_folds import add_fold_validation_args  # the same options (benchmarks/ is on sys.path)
+from average_folds import add_fold_validation_args, fold_validation  # benchmarks/ is on sys.path
 
 DEFAULT_CONDITIONS = ["drums", "mix_natural", "lp10k", "master", "reverb", "mp3_64"]
 
@@ -59,17 +59,12 @@ def main(argv=None) -> int:
 
     from drumscribe import CLASSES, crossval, models, peaks as peaks_mod
     from drumscribe.atomic import atomic_path
-    from drumscribe.config import load_config
-    from drumscribe.evaluation import set_threads
     from drumscribe.metrics import class_counts
     from drumscribe.robustness import _references, check_conditions, render_condition, song_stems
     from drumscribe.transcribe import Transcriber
 
-    repo = Path(__file__).resolve().parents[1]
     conditions = check_conditions(args.conditions, key="--conditions")
-    set_threads(args.threads)
-    config = load_config(args.preset, base=repo / "config" / "config.yaml")
-    setup = crossval.FoldValidation(config, args.pool, args.mdb, repo / "results" / "audio", args.threads)
+    setup = fold_validation(args)
     grid = sorted(float(g) for g in setup.grid)
     fps = int(setup.cfg.fps)
     out = Path(args.out)

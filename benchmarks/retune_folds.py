@@ -35,7 +35,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from average_folds import add_fold_validation_args  # the same options (benchmarks/ is on sys.path)
+from average_folds import add_fold_validation_args, fold_validation  # benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = ("real-thresholds", "peak-params")
@@ -68,15 +68,11 @@ def main(argv=None) -> int:
 
     import torch
 
-    from drumscribe import CLASSES, crossval, models, peaks as peaks_mod
+    from drumscribe import CLASSES, models, peaks as peaks_mod
     from drumscribe.atomic import atomic_path, write_json
-    from drumscribe.config import load_config
-    from drumscribe.evaluation import set_threads
     from drumscribe.robustness import robustness
 
-    set_threads(args.threads)
-    config = load_config(args.preset, base=REPO / "config" / "config.yaml")
-    setup = crossval.FoldValidation(config, args.pool, args.mdb, REPO / "results" / "audio", args.threads)
+    setup = fold_validation(args)
     grid = sorted(float(g) for g in setup.grid)
     fps = int(setup.cfg.fps)
     out = Path(args.out)
