@@ -132,7 +132,7 @@ def test_folder_without_audio_and_default_output_beside_input(env, tmp_path, cap
     (empty / "notes.txt").write_text("x")
     assert main(["transcribe", str(empty), "--model", str(env["model"])]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"drumscribe: error: {empty}: no audio files (wav, flac, mp3, ogg) in this folder"]
+    assert err == [f"drumscribe: error: {empty}: no audio files (wav, flac, mp3, ogg, opus, m4a, aac, aif, aiff) in this folder"]
     song = tmp_path / "song.wav"
     shutil.copy(env["wav"], song)
     assert main(["transcribe", str(song), "--model", str(env["model"]), "-q", "--format", "csv"]) == 0

@@ -23,6 +23,9 @@ WIDEN: float = 0.5
 #: Onset tolerance (s) of the matching (mir_eval's default); the config's ``evaluation.window``
 #: and ``drumscribe evaluate --window`` carry the same default.
 ONSET_WINDOW: float = 0.05
+#: The audio files ``drumscribe transcribe`` takes from a folder (and ``evaluate`` transcribes):
+#: what libsndfile reads, plus what the ffmpeg fallback of ``audio.load_audio`` decodes.
+AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff")
 
 
 def resolve_device(name=None, key: str = "device"):

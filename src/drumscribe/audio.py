@@ -33,7 +33,12 @@ from .errors import InputError
 _SNDFILE_EXTS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc",
                  ".au", ".snd", ".caf", ".w64", ".rf64", ".mp3"}
 #: Extensions worth a second try through librosa/audioread (ffmpeg, gstreamer).
-_FALLBACK_EXTS = {".mp3", ".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka"}
+_FALLBACK_EXTS = {".mp3", ".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka", ".opus"}
+#: Extensions libsndfile opens but may fail to decode part-way: its Ogg Opus reader (1.2.2)
+#: stops with "file is malformed" after a few seconds of ffmpeg/libopus files (yt-dlp's
+#: downloads among them). Never streamed block by block (drumscribe.transcribe); read
+#: whole, through the fallback when libsndfile fails.
+SNDFILE_UNRELIABLE_EXTS = {".opus"}
 
 
 def _riff_truncation(path: Path) -> str | None:

@@ -28,13 +28,12 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import CLASSES, ONSET_WINDOW, __version__
+from . import AUDIO_EXTENSIONS, CLASSES, ONSET_WINDOW, __version__
 from .errors import ConfigError, DrumscribeError, InputError, ModelError
 
 PROG = "drumscribe"
 FORMATS = ("midi", "json", "csv", "png")
 FORMAT_SUFFIX = {"midi": ".mid", "json": ".json", "csv": ".csv", "png": ".png"}
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 PRED_EXTENSIONS = (".json", ".mid", ".midi", ".csv", ".txt")
 REF_EXTENSIONS = (".txt", ".mid", ".midi", ".json", ".csv")
 #: Suffixes dropped from a file stem to pair predictions with references
@@ -86,8 +85,8 @@ examples:
 """
 
 EVALUATE_EPILOG = """\
-predictions: drumscribe JSON or CSV, a MIDI file, a time-label text file, or audio (wav/flac/mp3/ogg, transcribed
-first with --model). References: MDB Drums / ENST-Drums text files (time label),
+predictions: drumscribe JSON or CSV, a MIDI file, a time-label text file, or audio (wav/flac/mp3/ogg/opus/m4a/aac/aiff,
+transcribed first with --model). References: MDB Drums / ENST-Drums text files (time label),
 MIDI (any channel; GM notes reduced to 5 classes), or JSON ({class: [s]}).
 Folders are paired by file stem, ignoring _MIX/_REMIX/_Drum/_class/_subclass suffixes,
 so MDB Drums' audio/drum_only/MusicDelta_X_Drum.wav pairs with
@@ -143,10 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("transcribe", formatter_class=fmt, epilog=TRANSCRIBE_EPILOG,
                        help="transcribe songs to drum MIDI, JSON, CSV and PNG",
-                       description="Transcribe the drums of songs (wav, flac, mp3, ogg; any rate and "
-                                   "channel count) with a trained model.")
+                       description="Transcribe the drums of songs (wav, flac, mp3, ogg, opus, m4a, aac, aiff; "
+                                   "any rate and channel count) with a trained model.")
     t.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="audio files or folders (searched recursively for wav/flac/mp3/ogg)")
+                   help="audio files or folders (searched recursively for wav/flac/mp3/ogg/opus/m4a/aac/aif/aiff)")
     t.add_argument("-o", "--output-dir", metavar="OUTDIR", type=Path, default=None,
                    help="folder for the outputs (default: beside each input file); "
                         "folder inputs keep their subfolders")

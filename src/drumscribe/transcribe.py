@@ -44,7 +44,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import CLASSES, FPS, SAMPLE_RATE, resolve_device
+from . import AUDIO_EXTENSIONS, CLASSES, FPS, SAMPLE_RATE, resolve_device  # noqa: F401 (AUDIO_EXTENSIONS: re-exported)
 from .errors import ConfigError, InputError, ModelError
 from .inference import (CONTEXT_S, CPU_BATCH, CPU_BATCH_RECURRENT, CUDA_BATCH, ChunkedInference,  # noqa: F401
                         default_chunk, trace_cache_dir)
@@ -60,7 +60,6 @@ SPEC_CHUNK_FRAMES = 3000
 #: A signal whose peak is below this (dBFS) is reported as silent.
 SILENCE_DB = -80.0
 #: Extensions the CLI accepts as audio.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
 __all__ = ["Transcriber", "Result", "default_model_path", "default_chunk", "AUDIO_EXTENSIONS"]
 
@@ -158,11 +157,14 @@ class _OneBlasThread:
 
 # --------------------------------------------------------------------------- audio streaming
 def _audio_info(path: Path):
-    """soundfile's info for ``path``, or None when libsndfile cannot open it."""
+    """soundfile's info for ``path``, or None when libsndfile cannot open it or cannot be
+    trusted to decode it to the end (``audio.SNDFILE_UNRELIABLE_EXTS``: read whole instead)."""
     import soundfile as sf
 
-    from .audio import quiet_decoder
+    from .audio import SNDFILE_UNRELIABLE_EXTS, quiet_decoder
 
+    if path.suffix.lower() in SNDFILE_UNRELIABLE_EXTS:
+        return None
     try:
         with quiet_decoder(path):
             return sf.info(os.fsencode(path))
