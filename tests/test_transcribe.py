@@ -233,6 +233,37 @@ def test_streamed_file_equals_loaded_file(tiny, tmp_path, monkeypatch):
             np.testing.assert_array_equal(streamed.onsets[c], loaded.onsets[c])
 
 
+@pytest.mark.parametrize("fmt,codec", [("m4a", "aac"), ("opus", "libopus")])
+def test_ffmpeg_streamed_file_equals_loaded_file(tiny, tmp_path, monkeypatch, fmt, codec):
+    """m4a and Opus (what libsndfile cannot read, or not to the end) above STREAM_ABOVE_S
+    are decoded by ffmpeg block by block in bounded memory; the same activations and onsets
+    as the whole file through load_audio's fallback (the same decoder). A file ffmpeg cannot
+    open is one error naming it."""
+    import subprocess
+
+    from drumscribe.audio import ffmpeg_info
+
+    model, wav, _ = tiny
+    path = tmp_path / f"song.{fmt}"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "2", "-c:a", codec,
+                    "-b:a", "128k", str(path)], check=True)
+    assert tr._audio_info(path) is None and ffmpeg_info(path).channels == 2
+    t = Transcriber(model)
+    loaded = t.transcribe(path)
+    monkeypatch.setattr(tr, "STREAM_ABOVE_S", 1.0)
+    monkeypatch.setattr(tr, "BLOCK_SECONDS", 2.7)
+    streamed = t.transcribe(path)
+    assert streamed.activations.shape == loaded.activations.shape
+    np.testing.assert_allclose(streamed.activations, loaded.activations, atol=2e-3)
+    for c in CLASSES:
+        np.testing.assert_array_equal(streamed.onsets[c], loaded.onsets[c])
+    if fmt == "m4a":  # cut before its index (ffmpeg writes it last): ffmpeg's one line, naming the file
+        cut = tmp_path / "cut.m4a"
+        cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        with pytest.raises(InputError, match=r"cut\.m4a: not a readable audio file \(ffprobe: [^/]*\)$"):
+            t.transcribe(cut)
+
+
 def test_silence_gives_warning_and_empty_transcription(crnn, tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(str(path), np.zeros(3 * SAMPLE_RATE, np.float32), SAMPLE_RATE)

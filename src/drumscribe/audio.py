@@ -21,7 +21,8 @@ import re
 import struct
 import sys
 from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from .errors import InputError
 _SNDFILE_EXTS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc",
                  ".au", ".snd", ".caf", ".w64", ".rf64", ".mp3"}
 #: Extensions worth a second try through librosa/audioread (ffmpeg, gstreamer).
-_FALLBACK_EXTS = {".mp3", ".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka", ".opus"}
+FALLBACK_EXTS = {".mp3", ".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka", ".opus"}
 #: Extensions libsndfile opens but may fail to decode part-way: its Ogg Opus reader (1.2.2)
 #: stops with "file is malformed" after a few seconds of ffmpeg/libopus files (yt-dlp's
 #: downloads among them). Never streamed block by block (drumscribe.transcribe); read
@@ -128,10 +129,95 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
+@dataclass(frozen=True)
+class FfmpegInfo:
+    """ffprobe's view of a file's first audio stream (``soundfile.info``'s names)."""
+    samplerate: int
+    channels: int
+    duration: float
+
+
+def ffmpeg_info(path: Path) -> FfmpegInfo | None:
+    """ffprobe's rate, channels and duration of ``path``'s first audio stream; None without
+    ffprobe. InputError naming the file when ffprobe cannot read it or finds no audio stream."""
+    import json
+    import shutil
+    import subprocess
+
+    probe = shutil.which("ffprobe")
+    if probe is None:
+        return None
+    cmd = [probe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+           "stream=sample_rate,channels:format=duration", "-of", "json", os.fspath(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InputError(f"{path}: not a readable audio file (ffprobe: {exc})") from None
+    try:
+        out = json.loads(proc.stdout or "{}")
+        stream = out["streams"][0]
+        return FfmpegInfo(int(stream["sample_rate"]), int(stream["channels"]),
+                          float(out.get("format", {}).get("duration", "nan")))
+    except (ValueError, KeyError, IndexError, TypeError):
+        lines = proc.stderr.strip().splitlines()
+        cause = lines[-1].removeprefix(f"{os.fspath(path)}: ") if lines else "no audio stream"
+        raise InputError(f"{path}: not a readable audio file (ffprobe: {cause})") from None
+
+
+def ffmpeg_blocks(path: Path, info: FfmpegInfo, frames: int) -> Iterator[tuple[np.ndarray, bool]]:
+    """Yield ``(samples, last)``: ``path``'s first audio stream decoded by ffmpeg in blocks of
+    ``frames`` frames, float32 ``(frames, channels)`` at the stream's own rate (no
+    quantisation, no resampling, no downmix by ffmpeg). The one decoder of the formats
+    libsndfile cannot read (m4a, aac) or not to the end (:data:`SNDFILE_UNRELIABLE_EXTS`),
+    whole (:func:`load_audio`) or streamed (``drumscribe.transcribe``). InputError naming the
+    file when ffmpeg fails, or for non-finite samples or none at all."""
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise InputError(f"{path}: needs ffmpeg to decode (install Debian's ffmpeg)")
+    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", os.fspath(path), "-map", "0:a:0", "-f", "f32le",
+           "-acodec", "pcm_f32le", "-"]
+    frame = 4 * info.channels
+    want = max(1, int(frames)) * frame
+    total = 0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while True:
+            data = proc.stdout.read(want)
+            last = len(data) < want
+            data = data[:len(data) - len(data) % frame]
+            samples = np.frombuffer(data, np.float32).reshape(-1, info.channels)
+            total += len(samples)
+            if not np.all(np.isfinite(samples)):
+                raise InputError(f"{path}: audio holds NaN or infinite samples")
+            if last:
+                err = proc.stderr.read().decode(errors="replace").strip()
+                if proc.wait() != 0:
+                    raise InputError(f"{path}: corrupt audio (ffmpeg: {(err.splitlines() or ['no message'])[-1]})")
+                if total == 0:
+                    raise InputError(f"{path}: no audio samples (zero-length or truncated)")
+            yield samples, last
+            if last:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
 def _read_fallback(path: Path) -> tuple[np.ndarray, int]:
-    """Decode through librosa/audioread at the native rate to (samples, channels)."""
+    """Decode with ffmpeg (:func:`ffmpeg_blocks`) at the native rate to (samples, channels);
+    without ffmpeg through librosa/audioread (gstreamer, Core Audio)."""
     import warnings
 
+    info = ffmpeg_info(path)
+    if info is not None:
+        parts = [b for b, _ in ffmpeg_blocks(path, info, 1 << 20)]
+        return np.ascontiguousarray(np.concatenate(parts)), info.samplerate
     import librosa
 
     with warnings.catch_warnings(), quiet_decoder(path):
@@ -190,10 +276,12 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
         msg = sndfile_message(exc)
-        if ext in _FALLBACK_EXTS or ext not in _SNDFILE_EXTS:
+        if ext in FALLBACK_EXTS or ext not in _SNDFILE_EXTS:
             try:
                 data, native_sr = _read_fallback(path)
-            except Exception as exc2:  # audioread/ffmpeg raise many kinds
+            except InputError:  # ffmpeg's own error, naming the file
+                raise
+            except Exception as exc2:  # audioread raises many kinds
                 raise InputError(f"{path}: not a readable audio file ({msg}; "
                                  f"fallback: {type(exc2).__name__})") from None
         elif "not recognised" in msg.lower() or "format not recognized" in msg.lower():

@@ -34,6 +34,7 @@ onset's confidence is the activation (a probability) at its frame.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -218,6 +219,24 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
         raise InputError(f"{path}: no audio samples (zero-length or truncated)")
     if declared > 0 and total < declared * 0.99 and path.suffix.lower() in (".mp3", ".ogg", ".oga"):
         raise InputError(f"{path}: truncated audio (header declares {declared} frames, decoded {total})")
+
+
+def _stream_ffmpeg(path: Path, info, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """Yield ``path`` decoded by ffmpeg (:func:`drumscribe.audio.ffmpeg_blocks`) as mono float32
+    blocks at ``sr`` Hz, as :func:`_stream_audio` does for libsndfile's formats: channels
+    averaged, soxr HQ streaming, so the blocks equal :func:`drumscribe.audio.load_audio`'s
+    samples of the same file. ``info``: its :func:`drumscribe.audio.ffmpeg_info`."""
+    import soxr
+
+    from .audio import ffmpeg_blocks
+
+    rs = soxr.ResampleStream(info.samplerate, sr, 1, dtype="float32", quality="HQ") if info.samplerate != sr else None
+    for data, last in ffmpeg_blocks(path, info, max(1, int(block_s * info.samplerate))):
+        mono = data.mean(axis=1, dtype=np.float32) if info.channels > 1 else data[:, 0]
+        if rs is not None:
+            mono = rs.resample_chunk(mono, last=last)
+        if len(mono):
+            yield np.ascontiguousarray(mono, dtype=np.float32)
 
 
 def _blocks_of(y: np.ndarray, n: int) -> Iterator[np.ndarray]:
@@ -443,7 +462,7 @@ class Transcriber(ChunkedInference):
         Silent audio gives an empty transcription with a warning in ``Result.warnings``.
         Raises InputError (naming the file) for a missing, unreadable or corrupt file.
         """
-        from .audio import load_audio
+        from .audio import FALLBACK_EXTS, ffmpeg_info, load_audio
 
         t0 = time.perf_counter()
         path = Path(path)
@@ -452,6 +471,10 @@ class Transcriber(ChunkedInference):
         if path.is_dir():
             raise InputError(f"{path}: is a folder, not an audio file")
         info = _audio_info(path)
+        stream = _stream_audio
+        if info is None and path.suffix.lower() in FALLBACK_EXTS:
+            info = ffmpeg_info(path)  # m4a, aac, opus: decoded by ffmpeg, streamed when long
+            stream = functools.partial(_stream_ffmpeg, info=info)
         peak = [0.0]
         n_samples = [0]
         from .inputcheck import BandwidthMeter, clipped_samples, warnings_for
@@ -468,16 +491,16 @@ class Transcriber(ChunkedInference):
 
         if info is not None and info.duration > STREAM_ABOVE_S:
             if self.input_level_db is None:
-                blocks = _stream_audio(path)
+                blocks = stream(path)
             else:
                 # two passes over the file: its level first, then the scaled blocks
                 from .audio import LevelMeter, level_gain
 
                 meter = LevelMeter()
-                for b in _stream_audio(path):
+                for b in stream(path):
                     meter.add(b)
                 gain = np.float32(level_gain(meter.level_db(), self.input_level_db))
-                blocks = (b * gain for b in _stream_audio(path))
+                blocks = (b * gain for b in stream(path))
         else:
             y = self.level_normalised(load_audio(path, SAMPLE_RATE))
             blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
