@@ -143,7 +143,7 @@ case "$mode" in
       pairs+=("$m" "/tmp/models/kinds/${combination}_${arch}_${fold}_${seed}.pt")
     done
     [ ${#pairs[@]} -gt 0 ] && python3 benchmarks/gpu/half_checkpoint.py "${pairs[@]}"
-    for a in /tmp/models/*/; do tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
+    for a in /tmp/models/*/; do [ -d "$a" ] && tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
     XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
       --exclude='results/pool' \
       results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
