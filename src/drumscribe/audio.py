@@ -20,8 +20,8 @@ import os
 import re
 import struct
 import sys
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -37,8 +37,8 @@ _SNDFILE_EXTS = {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".ai
 FALLBACK_EXTS = {".mp3", ".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka", ".opus"}
 #: Extensions libsndfile opens but may fail to decode part-way: its Ogg Opus reader (1.2.2)
 #: stops with "file is malformed" after a few seconds of ffmpeg/libopus files (yt-dlp's
-#: downloads among them). Never streamed block by block (drumscribe.transcribe); read
-#: whole, through the fallback when libsndfile fails.
+#: downloads among them). ``drumscribe.transcribe`` decodes them with ffmpeg
+#: (:func:`ffmpeg_blocks`); :func:`load_audio` falls back to it when libsndfile fails.
 SNDFILE_UNRELIABLE_EXTS = {".opus"}
 
 

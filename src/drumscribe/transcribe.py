@@ -60,7 +60,6 @@ BLOCK_SECONDS = 30.0
 SPEC_CHUNK_FRAMES = 3000
 #: A signal whose peak is below this (dBFS) is reported as silent.
 SILENCE_DB = -80.0
-#: Extensions the CLI accepts as audio.
 
 __all__ = ["Transcriber", "Result", "default_model_path", "default_chunk", "AUDIO_EXTENSIONS"]
 
