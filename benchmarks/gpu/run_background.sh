@@ -25,8 +25,8 @@
 #        and seed) to $OUT/models_kinds.tar; files back from the machine are at most 16 MiB each,
 #        so larger ones come split (NAME.part.aa, ...; join with `cat NAME.part.* > NAME`)
 set -u
-bg=/tmp/bg
-ctl=/tmp/ctl
+bg=${BG_DIR:-/tmp/bg}    # the run's own files (samples, snakemake's log); BG_DIR for tests
+ctl=${BG_CTL:-/tmp/ctl}
 mode=$1
 shift
 source benchmarks/gpu/setup_device.sh || exit 1
@@ -123,7 +123,9 @@ case "$mode" in
     ;;
   collect-study)
     out=${OUT:-/tmp/out}
-    mkdir -p "$out" /tmp/models
+    models=$bg/models
+    rm -rf "$models"
+    mkdir -p "$out" "$models"
     pairs=()
     for best in results/search/*/*/best.json; do
       [ -f "$best" ] || continue
@@ -131,19 +133,19 @@ case "$mode" in
       trial=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['trial'])" "$best")
       for m in "results/trials/$dataset/$arch/$trial/model.pt" results/seeds/$dataset/$arch/s*/model.pt; do
         [ -f "$m" ] || continue
-        mkdir -p "/tmp/models/$arch"
-        pairs+=("$m" "/tmp/models/$arch/${dataset}_$(basename "$(dirname "$m")").pt")
+        mkdir -p "$models/$arch"
+        pairs+=("$m" "$models/$arch/${dataset}_$(basename "$(dirname "$m")").pt")
       done
     done
     # the dataset study's kind models (one per fold and seed: results/combinations/...)
     for m in results/combinations/*/*/*/s*/model.pt; do
       [ -f "$m" ] || continue
       IFS=/ read -r _ _ combination arch fold seed _ <<< "$m"
-      mkdir -p /tmp/models/kinds
-      pairs+=("$m" "/tmp/models/kinds/${combination}_${arch}_${fold}_${seed}.pt")
+      mkdir -p "$models/kinds"
+      pairs+=("$m" "$models/kinds/${combination}_${arch}_${fold}_${seed}.pt")
     done
     [ ${#pairs[@]} -gt 0 ] && python3 benchmarks/gpu/half_checkpoint.py "${pairs[@]}"
-    for a in /tmp/models/*/; do [ -d "$a" ] && tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
+    for a in "$models"/*/; do [ -d "$a" ] && tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
     XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
       --exclude='results/pool' \
       results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null

@@ -1,0 +1,77 @@
+"""benchmarks/gpu/run_background.sh collect-study: what a GPU run sends back.
+
+A study's models are the point of the run and files come back from the lent machine only
+up to 16 MiB each: the 2026-12-07 dataset-study run lost its 21 kind models because
+collect-study did not pack them, and its tarball came back only after splitting by hand.
+This runs the real script (with a stand-in for the device set-up) on a made-up results tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "docs" / "results" / "release6-2026-12-02" / "models" / "fold0.pt"
+LIMIT = 16 * 1024 * 1024
+
+
+def _tree(root: Path) -> None:
+    gpu = root / "benchmarks" / "gpu"
+    gpu.mkdir(parents=True)
+    for name in ("run_background.sh", "half_checkpoint.py"):
+        shutil.copy(REPO / "benchmarks" / "gpu" / name, gpu / name)
+    (gpu / "setup_device.sh").write_text("true\n")  # the device's wheels and kits: not needed here
+    r = root / "results"
+    (r / "search" / "gmd_synth" / "crnn").mkdir(parents=True)
+    (r / "search" / "gmd_synth" / "crnn" / "best.json").write_text('{"trial": "t001"}')
+    for d in ("trials/gmd_synth/crnn/t001", "trials/gmd_synth/crnn/t002", "seeds/gmd_synth/crnn/s1",
+              "combinations/mdb_remix/crnn/fold0/s0", "combinations/gmd_synth_pool/crnn/none/s2"):
+        (r / d).mkdir(parents=True)
+        shutil.copy(MODEL, r / d / "model.pt")
+        (r / d / "metrics.json").write_text("{}")
+    rng = os.urandom
+    (r / "pool").mkdir()
+    (r / "pool" / "clips.bin").write_bytes(rng(2 * 1024 * 1024))  # the pool came from the dev machine
+    (root / "logs").mkdir()
+    (root / "logs" / "big.log").write_bytes(rng(17 * 1024 * 1024))  # incompressible: the tarball > 16 MiB
+
+
+@pytest.mark.skipif(shutil.which("xz") is None or shutil.which("split") is None, reason="needs xz and split")
+def test_collect_study_packs_every_model_and_splits_large_files(tmp_path):
+    root, out = tmp_path / "repo", tmp_path / "out"
+    _tree(root)
+    env = {**os.environ, "OUT": str(out), "BG_DIR": str(tmp_path / "bg"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(["bash", "benchmarks/gpu/run_background.sh", "collect-study"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert all((out / f).stat().st_size <= LIMIT for f in files), files
+    # the search's winner and its seed run, and every kind model (fold and seed in the name)
+    with tarfile.open(out / "models_crnn.tar") as t:
+        assert sorted(n for n in t.getnames() if n.endswith(".pt")) == ["./gmd_synth_s1.pt", "./gmd_synth_t001.pt"]
+    with tarfile.open(out / "models_kinds.tar") as t:
+        names = sorted(n for n in t.getnames() if n.endswith(".pt"))
+        assert names == ["./gmd_synth_pool_crnn_none_s2.pt", "./mdb_remix_crnn_fold0_s0.pt"]
+        t.extractall(tmp_path / "kinds", filter="data")
+    ckpt = torch.load(tmp_path / "kinds" / "mdb_remix_crnn_fold0_s0.pt", map_location="cpu", weights_only=True)
+    assert {v.dtype for v in ckpt["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    # the study's tarball comes split; joined, it holds the results without weights or the pool
+    parts = [f for f in files if f.startswith("study.tar.xz.part.")]
+    assert len(parts) >= 2 and "study.tar.xz" not in files
+    joined = tmp_path / "study.tar.xz"
+    joined.write_bytes(b"".join((out / p).read_bytes() for p in parts))
+    with tarfile.open(joined) as t:
+        names = t.getnames()
+    assert "results/combinations/mdb_remix/crnn/fold0/s0/metrics.json" in names
+    assert "logs/big.log" in names
+    assert not [n for n in names if n.endswith(".pt") or n.startswith("results/pool")]
