@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -97,6 +99,23 @@ def test_ffmpeg_encoded_formats(tmp_path, fmt, codec):
     rms = [20 * np.log10(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) for a in (out, ref)]
     assert abs(rms[0] - rms[1]) < 1.0  # the same music, not silence or noise
     assert _audio_info(path) is None  # never streamed through libsndfile
+
+
+def test_ffmpeg_reads_names_that_look_like_options_or_protocols(tmp_path, monkeypatch):
+    """Through ffmpeg a file is a file: a relative name (as the command line gives it) that
+    starts with '-' or holds ':' (failed as an option and a protocol before)."""
+    import subprocess
+    from pathlib import Path
+
+    song = Path(__file__).resolve().parents[1] / "docs" / "example" / "groove.ogg"
+    made = tmp_path / "made.m4a"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(song), "-c:a", "aac", str(made)],
+                   check=True)
+    ref = load_audio(made)
+    monkeypatch.chdir(tmp_path)
+    for name in ("-live.m4a", "song: live.m4a"):
+        shutil.copy(made, name)
+        np.testing.assert_array_equal(load_audio(Path(name)), ref)
 
 
 def load_audio_ref(y, sr):

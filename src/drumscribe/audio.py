@@ -137,6 +137,12 @@ class FfmpegInfo:
     duration: float
 
 
+def _ffmpeg_input(path: Path) -> str:
+    """``path`` as ffmpeg's input: through its ``file:`` protocol and absolute, so that a name
+    that starts with ``-`` or holds ``:`` is read as a file, not an option or a protocol."""
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
 def ffmpeg_info(path: Path) -> FfmpegInfo | None:
     """ffprobe's rate, channels and duration of ``path``'s first audio stream; None without
     ffprobe. InputError naming the file when ffprobe cannot read it or finds no audio stream."""
@@ -148,7 +154,7 @@ def ffmpeg_info(path: Path) -> FfmpegInfo | None:
     if probe is None:
         return None
     cmd = [probe, "-v", "error", "-select_streams", "a:0", "-show_entries",
-           "stream=sample_rate,channels:format=duration", "-of", "json", os.fspath(path)]
+           "stream=sample_rate,channels:format=duration", "-of", "json", _ffmpeg_input(path)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -160,7 +166,7 @@ def ffmpeg_info(path: Path) -> FfmpegInfo | None:
                           float(out.get("format", {}).get("duration", "nan")))
     except (ValueError, KeyError, IndexError, TypeError):
         lines = proc.stderr.strip().splitlines()
-        cause = lines[-1].removeprefix(f"{os.fspath(path)}: ") if lines else "no audio stream"
+        cause = lines[-1].removeprefix(f"{_ffmpeg_input(path)}: ") if lines else "no audio stream"
         raise InputError(f"{path}: not a readable audio file (ffprobe: {cause})") from None
 
 
@@ -177,7 +183,7 @@ def ffmpeg_blocks(path: Path, info: FfmpegInfo, frames: int) -> Iterator[tuple[n
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise InputError(f"{path}: needs ffmpeg to decode (install Debian's ffmpeg)")
-    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", os.fspath(path), "-map", "0:a:0", "-f", "f32le",
+    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", _ffmpeg_input(path), "-map", "0:a:0", "-f", "f32le",
            "-acodec", "pcm_f32le", "-"]
     frame = 4 * info.channels
     want = max(1, int(frames)) * frame
