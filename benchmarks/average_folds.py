@@ -50,6 +50,16 @@ def fold_validation(args):
     return crossval.FoldValidation(config, args.pool, args.mdb, REPO / "results" / "audio", args.threads)
 
 
+def micro_f1_at(counts, thresholds, grid) -> float:
+    """Micro F1 over the classes of ``peaks.threshold_counts`` at each class's chosen threshold
+    (what a fold's validation scores with those thresholds)."""
+    from drumscribe import CLASSES
+
+    rows = {c: grid.index(thresholds[c]) for c in CLASSES}
+    tp, fp, fn = (sum(int(counts[c][rows[c], k]) for c in CLASSES) for k in range(3))
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--a", required=True, help="folder with fold0.pt ... release.pt (the start side)")

@@ -31,14 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from average_folds import add_fold_validation_args, fold_validation  # benchmarks/ is on sys.path
+from average_folds import add_fold_validation_args, fold_validation, micro_f1_at  # benchmarks/ is on sys.path
 
 DEFAULT_CONDITIONS = ["drums", "mix_natural", "lp10k", "master", "reverb", "mp3_64"]
-
-
-def micro(counts) -> float:
-    tp, fp, fn = (sum(c[k] for c in counts) for k in range(3))
-    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
 def main(argv=None) -> int:
@@ -57,9 +52,9 @@ def main(argv=None) -> int:
             return 2
         members[name] = Path(folder)
 
-    from drumscribe import CLASSES, crossval, models, peaks as peaks_mod
+    from drumscribe import crossval, peaks as peaks_mod
     from drumscribe.atomic import atomic_path
-    from drumscribe.metrics import class_counts
+    from drumscribe.metrics import class_counts, scores, sum_counts
     from drumscribe.robustness import _references, check_conditions, render_condition, song_stems
     from drumscribe.transcribe import Transcriber
 
@@ -81,27 +76,27 @@ def main(argv=None) -> int:
                 np.save(fh, a)
         return a
 
-    val, val_refs, test = {}, {}, {}
+    val, val_refs, test, refs = {}, {}, {}, {}
     for fold in args.folds:
         items, n_real = setup.items(fold)
         val_refs[fold] = [r for _, _, r in items]
+        transcribers = {}
         for m, folder in members.items():
-            model, meta = models.load_checkpoint(folder / f"{fold}.pt", map_location="cpu")
-            model.eval()
-            validator = crossval.fold_validator(items, n_real, meta, "cpu", setup.peak_params, fps, setup.window,
-                                                setup.grid, setup.default_threshold)
-            val[fold, m] = validator.activations(model)  # seconds: not cached
+            transcribers[m] = Transcriber(folder / f"{fold}.pt", threads=args.threads)
+            validator = crossval.fold_validator(items, n_real, transcribers[m].meta, "cpu", setup.peak_params, fps,
+                                                setup.window, setup.grid, setup.default_threshold)
+            val[fold, m] = validator.activations(transcribers[m].model)  # seconds: not cached
             print(f"{fold} {m}: validation activations of {len(items)} items", flush=True)
         for song in setup.fold(fold).test:
+            refs[song] = refs_all[song].load_onsets()
             stems = song_stems(args.mdb, song)
             for cond in conditions:
                 y = None
-                for m, folder in members.items():
+                for m in members:
                     f = cache / f"{song}_{cond}_{m}.npy"
                     if not f.exists() and y is None:
                         y = render_condition(stems, cond)
-                    test[song, cond, m] = cached(
-                        f, lambda: Transcriber(folder / f"{fold}.pt", threads=args.threads).activations(y))
+                    test[song, cond, m] = cached(f, lambda: transcribers[m].activations(y))
             print(f"{fold} {song}: {len(conditions)} conditions", flush=True)
 
     rows = []
@@ -114,19 +109,16 @@ def main(argv=None) -> int:
                 acts = [sum(val[fold, m][i] for m in combo) / len(combo) for i in range(len(val_refs[fold]))]
                 counts = peaks_mod.threshold_counts(acts, val_refs[fold], setup.peak_params, fps, setup.window, grid)
                 th = peaks_mod.best_thresholds(counts, grid)
-                at = {c: grid.index(th[c]) for c in CLASSES}
-                val_f1[fold] = micro([[int(counts[c][at[c], k]) for k in range(3)] for c in CLASSES])
+                val_f1[fold] = micro_f1_at(counts, th, grid)
                 for song in setup.fold(fold).test:
-                    ref = refs_all[song].load_onsets()
                     for cond in conditions:
                         a = sum(test[song, cond, m] for m in combo) / len(combo)
-                        onsets, _ = peaks_mod.pick_onsets_with_confidence(a, th, setup.peak_params, fps)
-                        cc = class_counts(ref, {c: np.asarray(onsets[c], np.float64) for c in CLASSES}, setup.window)
-                        per_cond[cond] += [cc[c] for c in CLASSES]
+                        onsets = peaks_mod.pick_onsets(a, th, setup.peak_params, fps)
+                        per_cond[cond].append(class_counts(refs[song], onsets, setup.window))
             row = {"members": "+".join(combo), "size": size}
             row.update({f"val_{f}": round(v, 4) for f, v in val_f1.items()})
             row["val_mean"] = round(float(np.mean(list(val_f1.values()))), 4)
-            f1 = {c: micro(per_cond[c]) for c in conditions}
+            f1 = {c: scores(sum_counts(per_cond[c]))["micro_f1"] for c in conditions}
             row.update({c: round(v, 4) for c, v in f1.items()})
             row["mean"] = round(float(np.mean(list(f1.values()))), 4)
             rows.append(row)

@@ -35,22 +35,12 @@ import itertools
 import sys
 from pathlib import Path
 
-from average_folds import add_fold_validation_args, fold_validation  # benchmarks/ is on sys.path
+from average_folds import add_fold_validation_args, fold_validation, micro_f1_at  # benchmarks/ is on sys.path
 
-REPO = Path(__file__).resolve().parents[1]
 RULES = ("real-thresholds", "peak-params")
 #: The peak-picker windows ``--rule peak-params`` chooses from (frames).
 PEAK_GRID = {"pre_max": (1, 2, 3), "post_max": (1, 2, 3), "pre_avg": (5, 10, 20), "post_avg": (1, 2, 5),
              "wait": (1, 2, 4)}
-
-
-def micro_f1(counts, thresholds, grid) -> float:
-    """Micro F1 over the classes of threshold counts at each class's chosen threshold."""
-    from drumscribe import CLASSES
-
-    rows = {c: grid.index(thresholds[c]) for c in CLASSES}
-    tp, fp, fn = (sum(int(counts[c][rows[c], k]) for c in CLASSES) for k in range(3))
-    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
 def main(argv=None) -> int:
@@ -102,7 +92,7 @@ def main(argv=None) -> int:
                   "the validation set is not the one it was trained with")
             return 1
         entry = {"n_real_items": n_real, "n_items": len(items), "configured": {
-            "peak_params": configured, "thresholds": th_all, "val_micro_f1": micro_f1(both, th_all, grid)}}
+            "peak_params": configured, "thresholds": th_all, "val_micro_f1": micro_f1_at(both, th_all, grid)}}
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if args.rule == "real-thresholds":
             n_onsets = {c: int(real[c][0, 0] + real[c][0, 2]) for c in CLASSES}  # tp + fn: the reference onsets
@@ -120,7 +110,7 @@ def main(argv=None) -> int:
                     continue
                 c_all = counts(acts, refs, params)
                 th = peaks_mod.best_thresholds(c_all, grid)
-                f1 = micro_f1(c_all, th, grid)
+                f1 = micro_f1_at(c_all, th, grid)
                 if f1 > best[0]:
                     best = (f1, params, th)
             f1, params, th = best

@@ -116,7 +116,7 @@ def trial_phase(log: Path) -> tuple[datetime, datetime]:
         elif stamp and re.match(r"Finished jobid: \d+ \(Rule: train_(trial|seed|combination)\)", line):
             last = stamp
     if first is None or last is None:
-        raise SystemExit(f"{log}: no train_trial jobs in it")
+        raise SystemExit(f"{log}: no train_trial or train_combination jobs in it")
     return first, last
 
 
@@ -182,6 +182,9 @@ def main() -> None:
     per_arch, per_rule = throughput(rows), stages(root)
     _write_csv(out / "throughput.csv", per_arch)
     _write_csv(out / "stages.csv", per_rule)
+    synth = synthetic_tests(root)
+    if synth:
+        _write_csv(out / "synthetic_tests.csv", synth)
 
     # the training curves of each dataset's best architecture (the graph's own plot function)
     import os
@@ -192,9 +195,6 @@ def main() -> None:
     if (root / "results" / "architecture_long.csv").is_file():  # not in a run of the dataset study alone
         with open(root / "results" / "architecture_long.csv") as fh:
             long = [r for r in csv.DictReader(fh) if r["best"] == "True" and r["test_dataset"] == r["dataset"]]
-    synth = synthetic_tests(root)
-    if synth:
-        _write_csv(out / "synthetic_tests.csv", synth)
     cwd = os.getcwd()
     os.chdir(root)  # best.json names its trial folder relative to the run's root
     try:
