@@ -178,7 +178,6 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
     Raises InputError for a truncated file, non-finite samples or a read error.
     """
     import soundfile as sf
-    import soxr
 
     from . import audio
 
@@ -187,28 +186,26 @@ def _stream_audio(path: Path, sr: int = SAMPLE_RATE, block_s: float = BLOCK_SECO
     if cause:
         raise InputError(f"{path}: {cause}")
     total = 0
+
+    def read(f, block):
+        nonlocal total
+        while True:
+            with audio.quiet_decoder(path):
+                data = f.read(block, dtype="float32", always_2d=True)
+            last = len(data) < block
+            total += len(data)
+            if not np.all(np.isfinite(data)):
+                raise InputError(f"{path}: audio holds NaN or infinite samples")
+            yield data, last
+            if last:
+                break
+
     try:
         with audio.quiet_decoder(path):
             f = sf.SoundFile(os.fsencode(path))
         with f:
-            native, channels, declared = f.samplerate, f.channels, f.frames
-            block = max(1, int(block_s * native))
-            rs = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
-            while True:
-                with audio.quiet_decoder(path):
-                    data = f.read(block, dtype="float32", always_2d=True)
-                last = len(data) < block
-                total += len(data)
-                if not np.all(np.isfinite(data)):
-                    raise InputError(f"{path}: audio holds NaN or infinite samples")
-                mono = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
-                del data
-                if rs is not None:
-                    mono = rs.resample_chunk(mono, last=last)
-                if len(mono):
-                    yield np.ascontiguousarray(mono, dtype=np.float32)
-                if last:
-                    break
+            declared = f.frames
+            yield from _mono_blocks(read(f, max(1, int(block_s * f.samplerate))), f.samplerate, f.channels, sr)
     except InputError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
@@ -225,13 +222,21 @@ def _stream_ffmpeg(path: Path, info, sr: int = SAMPLE_RATE, block_s: float = BLO
     blocks at ``sr`` Hz, as :func:`_stream_audio` does for libsndfile's formats: channels
     averaged, soxr HQ streaming, so the blocks equal :func:`drumscribe.audio.load_audio`'s
     samples of the same file. ``info``: its :func:`drumscribe.audio.ffmpeg_info`."""
-    import soxr
-
     from .audio import ffmpeg_blocks
 
-    rs = soxr.ResampleStream(info.samplerate, sr, 1, dtype="float32", quality="HQ") if info.samplerate != sr else None
-    for data, last in ffmpeg_blocks(path, info, max(1, int(block_s * info.samplerate))):
-        mono = data.mean(axis=1, dtype=np.float32) if info.channels > 1 else data[:, 0]
+    blocks = ffmpeg_blocks(path, info, max(1, int(block_s * info.samplerate)))
+    yield from _mono_blocks(blocks, info.samplerate, info.channels, sr)
+
+
+def _mono_blocks(blocks: Iterator[tuple[np.ndarray, bool]], native: int, channels: int,
+                 sr: int) -> Iterator[np.ndarray]:
+    """``(frames x channels, last)`` blocks at ``native`` Hz → mono float32 blocks at ``sr`` Hz
+    (channel mean, soxr HQ streaming; ``load_audio``'s samples, block by block)."""
+    import soxr
+
+    rs = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
+    for data, last in blocks:
+        mono = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
         if rs is not None:
             mono = rs.resample_chunk(mono, last=last)
         if len(mono):
