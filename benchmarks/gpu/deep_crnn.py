@@ -30,6 +30,11 @@ VARIANTS = {
     "crnn_gru_5_clip1": ("crnn", {**CRNN, "num_layers": 5}, {"grad_clip_norm": 1.0}),
     "crnn_gru_5_lr1e-4": ("crnn", {**CRNN, "num_layers": 5}, {"learning_rate": 1e-4}),
     "crnn_gru_5_nodrop": ("crnn", {**CRNN, "num_layers": 5, "dropout": 0.0}, {}),
+    "crnn_gru_3": ("crnn", {**CRNN, "num_layers": 3}, {}),
+    "crnn_gru_2_lr1e-4": ("crnn", {**CRNN, "num_layers": 2}, {"learning_rate": 1e-4}),
+    "crnn_gru_5_lr3e-4": ("crnn", {**CRNN, "num_layers": 5}, {"learning_rate": 3e-4}),
+    "crnn_lstm_5_lr1e-4": ("crnn", {**CRNN, "cell": "lstm", "num_layers": 5}, {"learning_rate": 1e-4}),
+    "crnn_gru_5_144_lr1e-4": ("crnn", {**CRNN, "hidden_size": 144, "num_layers": 5}, {"learning_rate": 1e-4}),
     "rnn_gru_5": ("rnn", {"cell": "gru", "hidden_size": 72, "num_layers": 5, "dropout": 0.1}, {}),
 }
 
@@ -52,6 +57,7 @@ def run_one(name: str, cache: str, out: Path, seconds: float, device: str, datap
 
 
 def summary(out: Path, names) -> list[dict]:
+    """DIR/summary.csv, one line per variant, from its history.csv and metrics.json."""
     import pandas as pd
 
     rows = []
@@ -61,10 +67,16 @@ def summary(out: Path, names) -> list[dict]:
             rows.append({"variant": name, "epochs": 0})
             continue
         df = pd.read_csv(h)
+        m = out / name / "metrics.json"
+        metrics = json.loads(m.read_text()) if m.is_file() else {}
+        learning = df.index[df.val_micro_f1 > 0]
         rows.append({"variant": name, "epochs": len(df), "best_val_micro_f1": round(float(df.val_micro_f1.max()), 4),
+                     "first_epoch_above_0": int(df.epoch[learning[0]]) if len(learning) else None,
                      "train_loss_first": round(float(df.train_loss.iloc[0]), 4),
                      "train_loss_last": round(float(df.train_loss.iloc[-1]), 4),
                      "val_loss_last": round(float(df.val_loss.iloc[-1]), 4),
+                     "stopped_early": metrics.get("stopped_early"), "best_epoch": metrics.get("best_epoch"),
+                     "datapoints_per_s": metrics.get("datapoints_per_s"),
                      "learned": bool(df.val_micro_f1.max() > 0)})
     pd.DataFrame(rows).to_csv(out / "summary.csv", index=False)
     return rows
@@ -78,8 +90,14 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--datapoints", type=int, default=2048, help="per epoch (the study's 2,048)")
     ap.add_argument("--only", nargs="*", choices=sorted(VARIANTS))
+    ap.add_argument("--summary-only", action="store_true", help="only (re)write DIR/summary.csv from DIR's runs")
     ap.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)  # one child process
     args = ap.parse_args(argv)
+    if args.summary_only:
+        names = args.only or [n for n in VARIANTS if (args.out / n / "history.csv").is_file()]
+        for row in summary(args.out, names):
+            print(json.dumps(row))
+        return 0
     if args.variant:
         run_one(args.variant, args.cache, args.out, args.seconds, args.device, args.datapoints)
         return 0
