@@ -52,6 +52,13 @@ def snakemake_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
 
 
+def ffmpeg_encode(src: Path, dst: Path, *options: str) -> Path:
+    """``src`` encoded by Debian's ffmpeg to ``dst`` with ``options`` (codec, bitrate, ...), as
+    downloaders and phones make files (setup.sh installs ffmpeg)."""
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *options, str(dst)], check=True)
+    return dst
+
+
 def quick_dag_skip_reason() -> str | None:
     """Why the quick DAG cannot run here (None when it can)."""
     if not (SHARED / "data" / "gmd" / "groove" / "info.csv").is_file():

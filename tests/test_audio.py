@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,10 @@ import soundfile as sf
 from drumscribe.audio import is_silent, load_audio, mix, write_wav
 from drumscribe.errors import InputError
 
+from conftest import REPO, ffmpeg_encode
+
 SR = 44100
+EXAMPLE_SONG = REPO / "docs" / "example" / "groove.ogg"
 
 
 def sine(freq, seconds, sr, amp=0.5):
@@ -84,16 +88,10 @@ def test_ffmpeg_encoded_formats(tmp_path, fmt, codec):
     from the example song: libsndfile stops part-way through such an Ogg Opus ("file is
     malformed") and cannot open m4a; both decode whole through the fallback, and the
     transcriber reads them whole."""
-    import subprocess
-    from pathlib import Path
-
     from drumscribe.transcribe import _audio_info
 
-    song = Path(__file__).resolve().parents[1] / "docs" / "example" / "groove.ogg"
-    path = tmp_path / f"groove.{fmt}"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(song), "-c:a", codec,
-                    "-b:a", "96k", str(path)], check=True)
-    ref = load_audio(song)
+    path = ffmpeg_encode(EXAMPLE_SONG, tmp_path / f"groove.{fmt}", "-c:a", codec, "-b:a", "96k")
+    ref = load_audio(EXAMPLE_SONG)
     out = load_audio(path)
     assert abs(len(out) - len(ref)) < 0.05 * SR  # 12 s, whole (encoder delay and padding aside)
     rms = [20 * np.log10(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) for a in (out, ref)]
@@ -104,13 +102,7 @@ def test_ffmpeg_encoded_formats(tmp_path, fmt, codec):
 def test_ffmpeg_reads_names_that_look_like_options_or_protocols(tmp_path, monkeypatch):
     """Through ffmpeg a file is a file: a relative name (as the command line gives it) that
     starts with '-' or holds ':' (failed as an option and a protocol before)."""
-    import subprocess
-    from pathlib import Path
-
-    song = Path(__file__).resolve().parents[1] / "docs" / "example" / "groove.ogg"
-    made = tmp_path / "made.m4a"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(song), "-c:a", "aac", str(made)],
-                   check=True)
+    made = ffmpeg_encode(EXAMPLE_SONG, tmp_path / "made.m4a", "-c:a", "aac")
     ref = load_audio(made)
     monkeypatch.chdir(tmp_path)
     for name in ("-live.m4a", "song: live.m4a"):

@@ -239,14 +239,11 @@ def test_ffmpeg_streamed_file_equals_loaded_file(tiny, tmp_path, monkeypatch, fm
     are decoded by ffmpeg block by block in bounded memory; the same activations and onsets
     as the whole file through load_audio's fallback (the same decoder). A file ffmpeg cannot
     open is one error naming it."""
-    import subprocess
-
+    from conftest import ffmpeg_encode
     from drumscribe.audio import ffmpeg_info
 
     model, wav, _ = tiny
-    path = tmp_path / f"song.{fmt}"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "2", "-c:a", codec,
-                    "-b:a", "128k", str(path)], check=True)
+    path = ffmpeg_encode(wav, tmp_path / f"song.{fmt}", "-ac", "2", "-c:a", codec, "-b:a", "128k")
     assert tr._audio_info(path) is None and ffmpeg_info(path).channels == 2
     t = Transcriber(model)
     loaded = t.transcribe(path)
