@@ -88,6 +88,7 @@ def test_ffmpeg_encoded_formats(tmp_path, fmt, codec):
     from the example song: libsndfile stops part-way through such an Ogg Opus ("file is
     malformed") and cannot open m4a; both decode whole through the fallback, and the
     transcriber reads them whole."""
+    from drumscribe.audio import ffmpeg_info
     from drumscribe.transcribe import _audio_info
 
     path = ffmpeg_encode(EXAMPLE_SONG, tmp_path / f"groove.{fmt}", "-c:a", codec, "-b:a", "96k")
@@ -97,6 +98,8 @@ def test_ffmpeg_encoded_formats(tmp_path, fmt, codec):
     rms = [20 * np.log10(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) for a in (out, ref)]
     assert abs(rms[0] - rms[1]) < 1.0  # the same music, not silence or noise
     assert _audio_info(path) is None  # never streamed through libsndfile
+    # probed by the caller already (the transcriber): the same samples, straight from ffmpeg
+    np.testing.assert_array_equal(load_audio(path, probed=ffmpeg_info(path)), out)
 
 
 def test_ffmpeg_reads_names_that_look_like_options_or_protocols(tmp_path, monkeypatch):

@@ -215,12 +215,13 @@ def ffmpeg_blocks(path: Path, info: FfmpegInfo, frames: int) -> Iterator[tuple[n
         proc.stderr.close()
 
 
-def _read_fallback(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with ffmpeg (:func:`ffmpeg_blocks`) at the native rate to (samples, channels);
-    without ffmpeg through librosa/audioread (gstreamer, Core Audio)."""
+def _read_fallback(path: Path, info: FfmpegInfo | None = None) -> tuple[np.ndarray, int]:
+    """Decode with ffmpeg (:func:`ffmpeg_blocks`) at the native rate to (samples, channels),
+    probing the file first unless ``info`` holds ffprobe's view already; without ffmpeg through
+    librosa/audioread (gstreamer, Core Audio)."""
     import warnings
 
-    info = ffmpeg_info(path)
+    info = info if info is not None else ffmpeg_info(path)
     if info is not None:
         parts = [b for b, _ in ffmpeg_blocks(path, info, 1 << 20)]
         return np.ascontiguousarray(np.concatenate(parts)), info.samplerate
@@ -233,7 +234,7 @@ def _read_fallback(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(y.T), int(sr)
 
 
-def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
+def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, *, probed: FfmpegInfo | None = None) -> np.ndarray:
     """Load an audio file as mono float32 at ``sr`` Hz (default 44.1 kHz).
 
     Any rate, bit depth (8/16/24/32-bit integer, float) and channel count is accepted;
@@ -243,6 +244,9 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     ----------
     path : path of a wav/flac/ogg/mp3 (or other libsndfile/audioread) file.
     sr : target sample rate in Hz.
+    probed : :func:`ffmpeg_info`'s view of ``path`` when the caller has probed it already
+        (``drumscribe.transcribe`` for m4a, aac and Opus): the file goes to ffmpeg at once,
+        without a try through libsndfile and a second probe.
 
     Returns
     -------
@@ -277,7 +281,10 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     if cause:
         raise InputError(f"{path}: {cause}")
     try:
-        data, native_sr = _read_soundfile(path)
+        if probed is not None:
+            data, native_sr = _read_fallback(path, probed)
+        else:
+            data, native_sr = _read_soundfile(path)
     except InputError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:

@@ -476,8 +476,9 @@ class Transcriber(ChunkedInference):
             raise InputError(f"{path}: is a folder, not an audio file")
         info = _audio_info(path)
         stream = _stream_audio
+        probed = None
         if info is None and path.suffix.lower() in FALLBACK_EXTS:
-            info = ffmpeg_info(path)  # m4a, aac, opus: decoded by ffmpeg, streamed when long
+            info = probed = ffmpeg_info(path)  # m4a, aac, opus: decoded by ffmpeg, streamed when long
             stream = functools.partial(_stream_ffmpeg, info=info)
         peak = [0.0]
         n_samples = [0]
@@ -506,7 +507,7 @@ class Transcriber(ChunkedInference):
                 gain = np.float32(level_gain(meter.level_db(), self.input_level_db))
                 blocks = (b * gain for b in stream(path))
         else:
-            y = self.level_normalised(load_audio(path, SAMPLE_RATE))
+            y = self.level_normalised(load_audio(path, SAMPLE_RATE, probed=probed))
             blocks = _blocks_of(y, int(BLOCK_SECONDS * SAMPLE_RATE))
         spec_keep: list | None = [] if keep_spectrogram else None
         with _OneBlasThread():
