@@ -75,3 +75,31 @@ def test_collect_study_packs_every_model_and_splits_large_files(tmp_path):
     assert "results/combinations/mdb_remix/crnn/fold0/s0/metrics.json" in names
     assert "logs/big.log" in names
     assert not [n for n in names if n.endswith(".pt") or n.startswith("results/pool")]
+
+
+def test_watch_ends_by_collecting_what_the_run_made(tmp_path):
+    """BG_COLLECT=collect-study: a watch call sends back what the run has made so far (a machine
+    taken back during a later call then loses only that call's work), and a misspelt value stops
+    the script before it does anything."""
+    root, out, bg = tmp_path / "repo", tmp_path / "out", tmp_path / "bg"
+    _tree(root)
+    (root / "logs" / "big.log").write_text("small\n")
+    bg.mkdir()
+    (bg / "rc").write_text("0\n")  # the graph has ended: watch returns at once
+    (bg / "snakemake.log").write_text("106 of 106 steps (100%) done\n")
+    env = {**os.environ, "OUT": str(out), "BG_DIR": str(bg),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO / "src")}
+    script = ["bash", "benchmarks/gpu/run_background.sh", "watch", "5"]
+    bad = subprocess.run(script, cwd=root, env={**env, "BG_COLLECT": "collect-studies"},
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "BG_COLLECT=collect-studies" in bad.stdout and not out.exists()
+    proc = subprocess.run(script, cwd=root, env={**env, "BG_COLLECT": "collect-study"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "snakemake exit 0" in proc.stdout
+    assert {"models_crnn.tar", "models_kinds.tar", "study.tar.xz"} <= {p.name for p in out.iterdir()}
+    # without BG_COLLECT a watch call only watches
+    shutil.rmtree(out)
+    proc = subprocess.run(script, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and not out.exists()

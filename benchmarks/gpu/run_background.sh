@@ -9,6 +9,9 @@
 #        that many GPU jobs side by side), then watches it for at most SECONDS
 #   bash benchmarks/gpu/run_background.sh watch SECONDS
 #        a progress line a minute (the folds' last epoch lines) until snakemake ends or SECONDS pass
+#   BG_COLLECT=collect|collect-study before start or watch: the call ends by collecting what the run has
+#        made so far (below), so that a machine taken back during a later call (it happened on
+#        2026-12-07, 14:15 UTC, 8 minutes into a study) loses that call's work, not the whole run's
 #   bash benchmarks/gpu/run_background.sh control CONFIGS... -- TARGETS...
 #        the control arm of a comparison: a second snakemake beside the running one, in a copy of the
 #        checkout (/tmp/ctl) that shares its renders and pool, started once the first one trains
@@ -29,6 +32,10 @@ bg=${BG_DIR:-/tmp/bg}    # the run's own files (samples, snakemake's log); BG_DI
 ctl=${BG_CTL:-/tmp/ctl}
 mode=$1
 shift
+case "${BG_COLLECT:-}" in
+  ""|collect|collect-study) ;;
+  *) echo "run_background.sh: BG_COLLECT=$BG_COLLECT is not collect or collect-study"; exit 2 ;;
+esac
 source benchmarks/gpu/setup_device.sh || exit 1
 [ "${BG_MPS:-0}" = 1 ] && source benchmarks/gpu/mps.sh
 
@@ -63,6 +70,58 @@ split_large() {
   done
 }
 
+collect() {
+  out=${OUT:-/tmp/out}
+  mkdir -p "$out"
+  for m in results/crossval/*/model.pt; do [ -f "$m" ] && cp "$m" "$out/$(basename "$(dirname "$m")")_model.pt"; done
+  XZ_OPT=-T0 tar -cJf "$out/run.tar.xz" --exclude='*.pt' results/crossval logs benchmarks/train_fold \
+    benchmarks/pseudo_labels benchmarks/render_kit .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
+  [ -d $ctl/repo/results/crossval ] && XZ_OPT=-T0 tar -cJf "$out/control.tar.xz" -C $ctl/repo results/crossval logs \
+    benchmarks/train_fold -C $ctl snakemake.log 2>/dev/null
+  split_large "$out"
+  ls -la "$out"
+}
+
+collect_study() {
+  out=${OUT:-/tmp/out}
+  models=$bg/models
+  rm -rf "$models"
+  mkdir -p "$out" "$models"
+  pairs=()
+  for best in results/search/*/*/best.json; do
+    [ -f "$best" ] || continue
+    d=$(dirname "$best"); dataset=$(basename "$(dirname "$d")"); arch=$(basename "$d")
+    trial=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['trial'])" "$best")
+    for m in "results/trials/$dataset/$arch/$trial/model.pt" results/seeds/$dataset/$arch/s*/model.pt; do
+      [ -f "$m" ] || continue
+      mkdir -p "$models/$arch"
+      pairs+=("$m" "$models/$arch/${dataset}_$(basename "$(dirname "$m")").pt")
+    done
+  done
+  # the dataset study's kind models (one per fold and seed: results/combinations/...)
+  for m in results/combinations/*/*/*/s*/model.pt; do
+    [ -f "$m" ] || continue
+    IFS=/ read -r _ _ combination arch fold seed _ <<< "$m"
+    mkdir -p "$models/kinds"
+    pairs+=("$m" "$models/kinds/${combination}_${arch}_${fold}_${seed}.pt")
+  done
+  [ ${#pairs[@]} -gt 0 ] && python3 benchmarks/gpu/half_checkpoint.py "${pairs[@]}"
+  for a in "$models"/*/; do [ -d "$a" ] && tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
+  XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
+    --exclude='results/pool' \
+    results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
+  split_large "$out"
+  ls -la "$out"
+}
+
+# what BG_COLLECT asks for at the end of a start or watch call
+collect_now() {
+  case "${BG_COLLECT:-}" in
+    collect) collect ;;
+    collect-study) collect_study ;;
+  esac
+}
+
 case "$mode" in
   start)
     limit=$1
@@ -86,9 +145,11 @@ case "$mode" in
       snakemake "$@" --configfile "${configs[@]}" > $bg/snakemake.log 2>&1 < /dev/null &
     echo "started snakemake $* on ${configs[*]}"
     watch "$limit"
+    collect_now
     ;;
   watch)
     watch "$1"
+    collect_now
     ;;
   control)
     configs=()
@@ -111,46 +172,10 @@ case "$mode" in
     echo "started the control: snakemake $* on ${configs[*]} in $ctl/repo"
     ;;
   collect)
-    out=${OUT:-/tmp/out}
-    mkdir -p "$out"
-    for m in results/crossval/*/model.pt; do [ -f "$m" ] && cp "$m" "$out/$(basename "$(dirname "$m")")_model.pt"; done
-    XZ_OPT=-T0 tar -cJf "$out/run.tar.xz" --exclude='*.pt' results/crossval logs benchmarks/train_fold \
-      benchmarks/pseudo_labels benchmarks/render_kit .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
-    [ -d $ctl/repo/results/crossval ] && XZ_OPT=-T0 tar -cJf "$out/control.tar.xz" -C $ctl/repo results/crossval logs \
-      benchmarks/train_fold -C $ctl snakemake.log 2>/dev/null
-    split_large "$out"
-    ls -la "$out"
+    collect
     ;;
   collect-study)
-    out=${OUT:-/tmp/out}
-    models=$bg/models
-    rm -rf "$models"
-    mkdir -p "$out" "$models"
-    pairs=()
-    for best in results/search/*/*/best.json; do
-      [ -f "$best" ] || continue
-      d=$(dirname "$best"); dataset=$(basename "$(dirname "$d")"); arch=$(basename "$d")
-      trial=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['trial'])" "$best")
-      for m in "results/trials/$dataset/$arch/$trial/model.pt" results/seeds/$dataset/$arch/s*/model.pt; do
-        [ -f "$m" ] || continue
-        mkdir -p "$models/$arch"
-        pairs+=("$m" "$models/$arch/${dataset}_$(basename "$(dirname "$m")").pt")
-      done
-    done
-    # the dataset study's kind models (one per fold and seed: results/combinations/...)
-    for m in results/combinations/*/*/*/s*/model.pt; do
-      [ -f "$m" ] || continue
-      IFS=/ read -r _ _ combination arch fold seed _ <<< "$m"
-      mkdir -p "$models/kinds"
-      pairs+=("$m" "$models/kinds/${combination}_${arch}_${fold}_${seed}.pt")
-    done
-    [ ${#pairs[@]} -gt 0 ] && python3 benchmarks/gpu/half_checkpoint.py "${pairs[@]}"
-    for a in "$models"/*/; do [ -d "$a" ] && tar -cf "$out/models_$(basename "$a").tar" -C "$a" .; done
-    XZ_OPT=-T0 tar -cJf "$out/study.tar.xz" --exclude='*.h5' --exclude='*.pt' --exclude='*.flac' \
-      --exclude='results/pool' \
-      results logs benchmarks/*/ .snakemake/log -C $bg gpu_util.csv cpu_load.txt snakemake.log 2>/dev/null
-    split_large "$out"
-    ls -la "$out"
+    collect_study
     ;;
   *)
     echo "run_background.sh: unknown mode $mode (start, watch, control, collect, collect-study)"; exit 2 ;;
