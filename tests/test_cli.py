@@ -139,6 +139,32 @@ def test_folder_without_audio_and_default_output_beside_input(env, tmp_path, cap
     assert (tmp_path / "song.csv").is_file()
 
 
+def test_output_file_named_by_o(env, tmp_path, capsys):
+    """`-o drums.mid` for one song writes that file alone (what a musician who names a MIDI
+    file expects; it made a folder `drums.mid/` before); with --format the others go beside
+    it under its stem; a folder or several songs, or a --format without the named format, stop
+    with one line and write nothing."""
+    model = ["--model", str(env["model"]), "-q"]
+    named = tmp_path / "take" / "drums.mid"
+    assert main(["transcribe", str(env["wav"]), "-o", str(named), *model]) == 0
+    assert _outputs(tmp_path) == ["take/drums.mid"]
+    assert onsets_from_midi(named)["BD"].size > 0
+    assert main(["transcribe", str(env["wav"]), "-o", str(tmp_path / "x.MIDI"), "--format", "csv,midi", *model]) == 0
+    assert _outputs(tmp_path) == ["take/drums.mid", "x.MIDI", "x.csv"]
+    capsys.readouterr()
+    for args in ([str(env["wav"]), str(env["wav"]), "-o", str(tmp_path / "two.mid")],
+                 [str(env["dir"]), "-o", str(tmp_path / "folder.mid")],
+                 [str(env["wav"]), "-o", str(tmp_path / "d.json"), "--format", "midi"]):
+        assert main(["transcribe", *args, *model]) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("drumscribe: error: -o "), err
+    assert _outputs(tmp_path) == ["take/drums.mid", "x.MIDI", "x.csv"]
+    # an existing folder with such a name stays a folder
+    (tmp_path / "old.mid").mkdir()
+    assert main(["transcribe", str(env["wav"]), "-o", str(tmp_path / "old.mid"), "--format", "midi", *model]) == 0
+    assert (tmp_path / "old.mid" / "groove.mid").is_file()
+
+
 def test_unwritable_output_folder(env, tmp_path, capsys):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the output folder should be")

@@ -34,6 +34,8 @@ from .errors import ConfigError, DrumscribeError, InputError, ModelError
 PROG = "drumscribe"
 FORMATS = ("midi", "json", "csv", "png")
 FORMAT_SUFFIX = {"midi": ".mid", "json": ".json", "csv": ".csv", "png": ".png"}
+#: ``-o`` ending in one of these names an output file of one song (``-o drums.mid``), not a folder.
+FILE_SUFFIX_FORMAT = {".mid": "midi", ".midi": "midi", ".json": "json", ".csv": "csv", ".png": "png"}
 PRED_EXTENSIONS = (".json", ".mid", ".midi", ".csv", ".txt")
 REF_EXTENSIONS = (".txt", ".mid", ".midi", ".json", ".csv")
 #: Suffixes dropped from a file stem to pair predictions with references
@@ -80,6 +82,7 @@ outputs (per song, named after the audio file's stem):
 
 examples:
   drumscribe transcribe song.wav                   # song.mid/.json/.csv beside song.wav
+  drumscribe transcribe song.mp3 -o drums.mid      # only drums.mid
   drumscribe transcribe album/ -o out/ --format midi,png --threads 2
   drumscribe transcribe a.mp3 b.flac --model results/release/model.pt --device cuda
 """
@@ -147,9 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="audio files or folders (searched recursively for wav/flac/mp3/ogg/opus/m4a/aac/aif/aiff)")
     t.add_argument("-o", "--output-dir", metavar="OUTDIR", type=Path, default=None,
-                   help="folder for the outputs (default: beside each input file); "
-                        "folder inputs keep their subfolders")
-    t.add_argument("--format", default="midi,json,csv", metavar="LIST", type=_formats,
+                   help="folder for the outputs (default: beside each input file); folder inputs keep their "
+                        "subfolders. For one song, a file name ending in .mid, .json, .csv or .png is that "
+                        "output (-o drums.mid: only the MIDI file, unless --format asks for more, which go "
+                        "beside it under the same name)")
+    t.add_argument("--format", default=None, metavar="LIST", type=_formats,
                    help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
     _model_args(t)
     t.add_argument("--chunk-seconds", dest="chunk", type=_positive(float), default=None, metavar="S",
@@ -278,14 +283,17 @@ def _csv_text(result) -> str:
     return buf.getvalue()
 
 
-def write_outputs(result, out_base: Path, formats: Sequence[str], model_path: Path | None = None) -> list[Path]:
+def write_outputs(result, out_base: Path, formats: Sequence[str], model_path: Path | None = None,
+                  named: Path | None = None) -> list[Path]:
     """Write the chosen outputs of one song as a group: every file is written to a
     temporary sibling first and all are renamed only once all were written, so a
-    failure leaves none of them."""
+    failure leaves none of them. ``named``: the file the user named for its format
+    (``-o drums.midi``), the others ``out_base`` + their suffix."""
     from .atomic import atomic_path
     from .midi import write_midi
 
-    targets = [out_base.with_name(out_base.name + FORMAT_SUFFIX[f]) for f in formats]
+    named_fmt = FILE_SUFFIX_FORMAT.get(named.suffix.lower()) if named is not None else None
+    targets = [named if f == named_fmt else out_base.with_name(out_base.name + FORMAT_SUFFIX[f]) for f in formats]
     try:
         with contextlib.ExitStack() as stack:
             for fmt, target in zip(formats, targets):
@@ -332,9 +340,17 @@ def cmd_transcribe(args) -> int:
 
     from .transcribe import Transcriber
 
-    formats = parse_formats(args.format)
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads: {args.threads} is not a positive integer")
+    out_file = _output_file(args)
+    if out_file is None:
+        formats = parse_formats(args.format or "midi,json,csv")
+    else:
+        named_fmt = FILE_SUFFIX_FORMAT[out_file.suffix.lower()]
+        formats = [named_fmt] if args.format is None else parse_formats(args.format)
+        if named_fmt not in formats:
+            raise ConfigError(f"-o {out_file}: names a {named_fmt} file, but --format {args.format} does not "
+                              f"ask for {named_fmt}")
     fail = _Failures()
     songs = collect_audio(args.inputs, fail)
     if not songs:
@@ -347,7 +363,10 @@ def cmd_transcribe(args) -> int:
     bar = tqdm(songs, unit="song", disable=True if args.quiet else None, file=sys.stderr, leave=False)
     for path, rel in bar:
         bar.set_postfix_str(path.name[-40:])
-        out_dir = (args.output_dir / rel.parent) if args.output_dir is not None else path.parent
+        if out_file is not None:
+            out_dir = out_file.parent
+        else:
+            out_dir = (args.output_dir / rel.parent) if args.output_dir is not None else path.parent
         try:
             if out_dir not in writable:
                 try:
@@ -357,14 +376,14 @@ def cmd_transcribe(args) -> int:
                     writable[out_dir] = str(exc)
             if writable[out_dir] is not None:
                 raise InputError(f"{path}: {writable[out_dir]}")
-            base = out_dir / path.stem
+            base = out_dir / (out_file.stem if out_file is not None else path.stem)
             if base.resolve() in produced:
                 raise InputError(f"{path}: its outputs {base}.* would overwrite those of "
                                  f"{produced[base.resolve()]}; transcribe it on its own or with another -o")
             result = transcriber.transcribe(path, keep_spectrogram="png" in formats, keep_activations=False)
             for w in result.warnings:
                 tqdm.write(f"{PROG}: warning: {_one_line(w)}", file=sys.stderr)
-            targets = write_outputs(result, base, formats, transcriber.model_path)
+            targets = write_outputs(result, base, formats, transcriber.model_path, named=out_file)
             produced[base.resolve()] = path
             done += 1
             if not args.quiet:
@@ -378,6 +397,20 @@ def cmd_transcribe(args) -> int:
     if done + fail.n > 1 and not args.quiet:
         print(f"{done} of {done + fail.n} inputs transcribed" + (f", {fail.n} failed" if fail.n else ""))
     return 1 if fail.n else 0
+
+
+def _output_file(args) -> Path | None:
+    """``-o`` as one song's output file (it ends in .mid, .json, .csv or .png and is no
+    existing folder), or None for an output folder. ConfigError when it names a file
+    but the inputs are a folder or several songs."""
+    o = args.output_dir
+    if o is None or o.suffix.lower() not in FILE_SUFFIX_FORMAT or o.is_dir():
+        return None
+    files = [p for p in args.inputs if not Path(p).is_dir()]
+    if len(args.inputs) != 1 or len(files) != 1:
+        raise ConfigError(f"-o {o}: names one output file, but the inputs are "
+                          f"{'a folder' if not files else f'{len(args.inputs)} songs'}; give a folder to -o")
+    return o
 
 
 def _pair_key(path: Path) -> str:
