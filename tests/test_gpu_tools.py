@@ -103,3 +103,44 @@ def test_watch_ends_by_collecting_what_the_run_made(tmp_path):
     shutil.rmtree(out)
     proc = subprocess.run(script, cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and not out.exists()
+
+
+def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
+    """benchmarks/gpu/restore_study.py on what collect-study sent back: the results unpacked and
+    each float16 model at its run's path with the mtime of the run's metrics.json (so the dev VM's
+    graph takes the runs as made); a model of a run the tarball lacks stops it with one line
+    before anything is unpacked."""
+    sys.path.insert(0, str(REPO / "benchmarks" / "gpu"))
+    import restore_study
+
+    root, out = tmp_path / "repo", tmp_path / "out"
+    _tree(root)
+    (root / "logs" / "big.log").write_text("small\n")
+    env = {**os.environ, "OUT": str(out), "BG_DIR": str(tmp_path / "bg"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(["bash", "benchmarks/gpu/run_background.sh", "collect-study"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    dev = tmp_path / "dev"
+    assert restore_study.main([str(out), "--root", str(dev)]) == 0
+    models = sorted(str(p.relative_to(dev)) for p in dev.rglob("model.pt"))
+    assert models == ["results/combinations/gmd_synth_pool/crnn/none/s2/model.pt",
+                      "results/combinations/mdb_remix/crnn/fold0/s0/model.pt",
+                      "results/seeds/gmd_synth/crnn/s1/model.pt",
+                      "results/trials/gmd_synth/crnn/t001/model.pt"]  # t002 lost the search: never sent
+    for m in models:
+        run = dev / m
+        assert run.stat().st_mtime == (run.parent / "metrics.json").stat().st_mtime
+    ckpt = torch.load(dev / models[1], map_location="cpu", weights_only=True)
+    assert {v.dtype for v in ckpt["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    assert not (dev / "results" / "pool").exists()
+    # another run's model in the files: one line, nothing unpacked
+    with tarfile.open(out / "models_kinds.tar", "a") as t:
+        t.add(MODEL, arcname="./mdb_remix_crnn_fold2_s0.pt")
+    fresh = tmp_path / "fresh"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu" / "restore_study.py"), str(out),
+                           "--root", str(fresh)], capture_output=True, text=True, timeout=120)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(err) == 1 and "mdb_remix_crnn_fold2_s0.pt" in err[0], proc.stderr
+    assert "no metrics.json" in err[0] and not fresh.exists()
