@@ -123,6 +123,8 @@ def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     dev = tmp_path / "dev"
+    (dev / "results" / "pool").mkdir(parents=True)
+    (dev / "results" / "pool" / "pool.csv").write_text("the dev VM's own pool, which went to the GPU machine\n")
     assert restore_study.main([str(out), "--root", str(dev)]) == 0
     models = sorted(str(p.relative_to(dev)) for p in dev.rglob("model.pt"))
     assert models == ["results/combinations/gmd_synth_pool/crnn/none/s2/model.pt",
@@ -132,9 +134,15 @@ def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
     for m in models:
         run = dev / m
         assert run.stat().st_mtime == (run.parent / "metrics.json").stat().st_mtime
+    # the run seems to have ended just now (newer than ../shared's folders), the pool before it
+    import time
+
+    times = [p.stat().st_mtime for p in (dev / "results").rglob("*") if "pool" not in p.parts]
+    assert time.time() - 120 < max(times) <= time.time()
+    assert (dev / "results" / "pool" / "pool.csv").stat().st_mtime < min(times)
     ckpt = torch.load(dev / models[1], map_location="cpu", weights_only=True)
     assert {v.dtype for v in ckpt["state_dict"].values() if v.is_floating_point()} == {torch.float16}
-    assert not (dev / "results" / "pool").exists()
+    assert [p.name for p in (dev / "results" / "pool").iterdir()] == ["pool.csv"]  # no pool came back
     # another run's model in the files: one line, nothing unpacked
     with tarfile.open(out / "models_kinds.tar", "a") as t:
         t.add(MODEL, arcname="./mdb_remix_crnn_fold2_s0.pt")

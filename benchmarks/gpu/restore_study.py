@@ -10,15 +10,22 @@ the GPU machine, and the tables come after it.
 
 FILES_DIR holds the call's files: ``study.tar.xz`` (or its parts ``study.tar.xz.part.*``: the
 results without weights, logs, benchmarks, samples), ``models_<arch>.tar`` and
-``models_kinds.tar`` (float16 weights, flat names). The study's tarball is unpacked into ROOT,
-then every model goes back where the graph wrote it:
+``models_kinds.tar`` (float16 weights, flat names). What the graph made is unpacked into ROOT
+(``results/``, ``logs/``, the rules' benchmark tables, ``.snakemake/log``; the run's GPU/CPU
+samples and snakemake log into ``results/gpu_run/``; never the checkout's own code, which the
+tarball also holds under ``benchmarks/gpu/``), then every model goes back where the graph wrote it:
 
 - ``models_<arch>.tar``: ``<dataset>_t<N>.pt`` → ``results/trials/<dataset>/<arch>/t<N>/model.pt``,
   ``<dataset>_s<N>.pt`` → ``results/seeds/<dataset>/<arch>/s<N>/model.pt``;
 - ``models_kinds.tar``: ``<combination>_<arch>_<fold>_s<N>.pt`` →
   ``results/combinations/<combination>/<arch>/<fold>/s<N>/model.pt``;
 
-each with the modification time of the ``metrics.json`` its run wrote beside it, so that
+each with the modification time of the ``metrics.json`` its run wrote beside it. The pool does
+not travel back (it went from here): the files under ``ROOT/results/pool`` get the time the run
+started (a minute before its oldest file), as ``run_background.sh start`` touched them on the
+GPU machine. All these times are shifted together so that the run seems to have ended just now:
+the order among the run's files stays, and every source the graph reads from ``../shared`` (whose
+folders get a new time when a session starts) is older than the run, so that
 ``--rerun-triggers mtime`` takes the runs as made and the graph runs only what is missing.
 Every name is checked before anything is written: a model whose run has no ``metrics.json`` in
 the study's tarball (another run's model), a name that parses to no run, or a tarball member
@@ -34,6 +41,7 @@ import re
 import shutil
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 ARCHS = ("conv_transformer", "crnn", "cnn", "rnn", "vit")
@@ -76,10 +84,34 @@ def model_target(tar_name: str, member: str) -> Path:
     return Path("results", kind, m["dataset"], arch, m["run"], "model.pt")
 
 
+#: where the run's GPU/CPU samples and snakemake log (the tarball's top level) go in the checkout
+SAMPLES = Path("results/gpu_run")
+
+
+def _destination(name: str) -> Path | None:
+    """Where a member of the study's tarball goes in the checkout, None for what stays out: the
+    checkout's own code (benchmarks/gpu/ travelled as part of ``benchmarks/*/``) and anything else
+    that is not the graph's output."""
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or ".." in parts:  # nothing outside the checkout
+        return None
+    if len(parts) == 1 and parts[0] in ("gpu_util.csv", "cpu_load.txt", "snakemake.log"):
+        return SAMPLES / parts[0]
+    if parts[0] in ("results", "logs") or parts[:2] == (".snakemake", "log"):
+        return Path(name)
+    if parts[0] == "benchmarks" and len(parts) > 1 and parts[1] != "gpu":  # the rules' benchmark tables
+        return Path(name)
+    return None
+
+
 def restore(files: Path, root: Path) -> list[Path]:
     """Unpack the study's tarball into ``root`` and put every model back; returns the models' paths."""
     study = tarfile.open(fileobj=io.BytesIO(study_tarball(files)), mode="r:xz")
-    members = {m.name.removeprefix("./"): m for m in study.getmembers()}
+    members = {}
+    for m in study.getmembers():
+        dst = _destination(m.name.removeprefix("./"))
+        if dst is not None and (m.isfile() or m.isdir()):
+            members[str(dst)] = m
     moves = []
     for tar_path in sorted(files.glob("models_*.tar")):
         with tarfile.open(tar_path) as t:
@@ -94,17 +126,36 @@ def restore(files: Path, root: Path) -> list[Path]:
                     raise RestoreError(f"{tar_path}: {m.name}: its run ({target.parent}) has no metrics.json in the "
                                        f"study's tarball: a model of another run")
                 moves.append((tar_path, m.name, target, members[metrics].mtime))
-    study.extractall(root, filter="data")
+    for name, m in members.items():
+        dst = root / name
+        if m.isdir():
+            dst.mkdir(parents=True, exist_ok=True)
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with study.extractfile(m) as src, open(dst, "wb") as fh:
+            shutil.copyfileobj(src, fh)
     out = []
-    for tar_path, member, target, mtime in moves:
+    for tar_path, member, target, _ in moves:
         dst = root / target
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.restore")
         with tarfile.open(tar_path) as t, t.extractfile(member) as src, open(tmp, "wb") as fh:
             shutil.copyfileobj(src, fh)
-        os.utime(tmp, (mtime, mtime))
         os.replace(tmp, dst)
         out.append(dst)
+    # the times last (placing a model changes its folder's): the run ends now, its order kept
+    made = [m.mtime for name, m in members.items() if name.startswith("results/") and m.isfile()]
+    if not made:
+        raise RestoreError(f"{files}: the study's tarball holds no results")
+    shift = time.time() - 5 - max(made)
+    for (_, _, _, mtime), dst in zip(moves, out):
+        os.utime(dst, (mtime + shift, mtime + shift))
+    for name, m in sorted(members.items(), key=lambda kv: -len(kv[0])):  # files before their folders
+        os.utime(root / name, (m.mtime + shift, m.mtime + shift))
+    started = min(made) + shift - 60
+    pool = root / "results" / "pool"
+    for f in [pool, *pool.rglob("*")] if pool.is_dir() else []:
+        os.utime(f, (started, started), follow_symlinks=False)
     return out
 
 
