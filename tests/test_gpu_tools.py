@@ -44,16 +44,24 @@ def _tree(root: Path) -> None:
     (root / "logs" / "big.log").write_bytes(rng(17 * 1024 * 1024))  # incompressible: the tarball > 16 MiB
 
 
+def _script_env(out: Path, bg: Path) -> dict:
+    """The environment of a run_background.sh call here: its $OUT and run folder, this Python first."""
+    return {**os.environ, "OUT": str(out), "BG_DIR": str(bg),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(REPO / "src")}
+
+
+def _collect_study(root: Path, out: Path, bg: Path) -> None:
+    proc = subprocess.run(["bash", "benchmarks/gpu/run_background.sh", "collect-study"], cwd=root,
+                          env=_script_env(out, bg), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.skipif(shutil.which("xz") is None or shutil.which("split") is None, reason="needs xz and split")
 def test_collect_study_packs_every_model_and_splits_large_files(tmp_path):
     root, out = tmp_path / "repo", tmp_path / "out"
     _tree(root)
-    env = {**os.environ, "OUT": str(out), "BG_DIR": str(tmp_path / "bg"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.run(["bash", "benchmarks/gpu/run_background.sh", "collect-study"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    _collect_study(root, out, tmp_path / "bg")
     files = sorted(p.name for p in out.iterdir())
     assert all((out / f).stat().st_size <= LIMIT for f in files), files
     # the search's winner and its seed run, and every kind model (fold and seed in the name)
@@ -87,9 +95,7 @@ def test_watch_ends_by_collecting_what_the_run_made(tmp_path):
     bg.mkdir()
     (bg / "rc").write_text("0\n")  # the graph has ended: watch returns at once
     (bg / "snakemake.log").write_text("106 of 106 steps (100%) done\n")
-    env = {**os.environ, "OUT": str(out), "BG_DIR": str(bg),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO / "src")}
+    env = _script_env(out, bg)
     script = ["bash", "benchmarks/gpu/run_background.sh", "watch", "5"]
     bad = subprocess.run(script, cwd=root, env={**env, "BG_COLLECT": "collect-studies"},
                          capture_output=True, text=True, timeout=60)
@@ -116,12 +122,7 @@ def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
     root, out = tmp_path / "repo", tmp_path / "out"
     _tree(root)
     (root / "logs" / "big.log").write_text("small\n")
-    env = {**os.environ, "OUT": str(out), "BG_DIR": str(tmp_path / "bg"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.run(["bash", "benchmarks/gpu/run_background.sh", "collect-study"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    _collect_study(root, out, tmp_path / "bg")
     dev = tmp_path / "dev"
     (dev / "results" / "pool").mkdir(parents=True)
     (dev / "results" / "pool" / "pool.csv").write_text("the dev VM's own pool, which went to the GPU machine\n")
