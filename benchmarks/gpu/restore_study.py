@@ -44,11 +44,13 @@ import tarfile
 import time
 from pathlib import Path
 
-ARCHS = ("conv_transformer", "crnn", "cnn", "rnn", "vit")
+from drumscribe.models import REGISTRY
+
+ARCHS = tuple(sorted(REGISTRY, key=len, reverse=True))  # the architectures' names, longest first
 #: ``<dataset>_t003`` / ``<dataset>_s1`` (a search trial or a seed run of a search's winner)
 SEARCH_NAME = re.compile(r"^(?P<dataset>.+)_(?P<run>t\d+|s\d+)\.pt$")
 #: ``<combination>_<arch>_<fold>_s<seed>`` (a dataset-study kind model)
-KIND_NAME = re.compile(r"^(?P<combination>.+)_(?P<arch>" + "|".join(ARCHS) + r")_(?P<fold>[A-Za-z0-9]+)_(?P<seed>s\d+)\.pt$")
+KIND_NAME = re.compile(r"^(?P<combination>.+)_(?P<arch>" + "|".join(map(re.escape, ARCHS)) + r")_(?P<fold>[A-Za-z0-9]+)_(?P<seed>s\d+)\.pt$")
 
 
 class RestoreError(Exception):

@@ -34,6 +34,8 @@ from .errors import ConfigError, DrumscribeError, InputError, ModelError
 PROG = "drumscribe"
 FORMATS = ("midi", "json", "csv", "png")
 FORMAT_SUFFIX = {"midi": ".mid", "json": ".json", "csv": ".csv", "png": ".png"}
+#: ``--format`` when not given (and ``-o`` names no output file)
+DEFAULT_FORMATS = "midi,json,csv"
 #: ``-o`` ending in one of these names an output file of one song (``-o drums.mid``), not a folder.
 FILE_SUFFIX_FORMAT = {".mid": "midi", ".midi": "midi", ".json": "json", ".csv": "csv", ".png": "png"}
 PRED_EXTENSIONS = (".json", ".mid", ".midi", ".csv", ".txt")
@@ -155,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "output (-o drums.mid: only the MIDI file, unless --format asks for more, which go "
                         "beside it under the same name)")
     t.add_argument("--format", default=None, metavar="LIST", type=_formats,
-                   help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: midi,json,csv)")
+                   help=f"comma-separated outputs among {','.join(FORMATS)}, or 'all' (default: {DEFAULT_FORMATS})")
     _model_args(t)
     t.add_argument("--chunk-seconds", dest="chunk", type=_positive(float), default=None, metavar="S",
                    help="the model's window: seconds of audio one forward pass sees (default: the model's "
@@ -344,7 +346,7 @@ def cmd_transcribe(args) -> int:
         raise ConfigError(f"--threads: {args.threads} is not a positive integer")
     out_file = _output_file(args)
     if out_file is None:
-        formats = parse_formats(args.format or "midi,json,csv")
+        formats = parse_formats(args.format or DEFAULT_FORMATS)
     else:
         named_fmt = FILE_SUFFIX_FORMAT[out_file.suffix.lower()]
         formats = [named_fmt] if args.format is None else parse_formats(args.format)
