@@ -126,6 +126,9 @@ def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
     dev = tmp_path / "dev"
     (dev / "results" / "pool").mkdir(parents=True)
     (dev / "results" / "pool" / "pool.csv").write_text("the dev VM's own pool, which went to the GPU machine\n")
+    (dev / "benchmarks" / "pool").mkdir(parents=True)
+    (dev / "benchmarks" / "pool" / "pool.tsv").write_text("s\n1.0\n")  # the pool rule's, an output too
+    os.utime(dev / "benchmarks" / "pool" / "pool.tsv", (1e9, 1e9))  # made long before ../shared's folders
     assert restore_study.main([str(out), "--root", str(dev)]) == 0
     models = sorted(str(p.relative_to(dev)) for p in dev.rglob("model.pt"))
     assert models == ["results/combinations/gmd_synth_pool/crnn/none/s2/model.pt",
@@ -141,6 +144,7 @@ def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
     times = [p.stat().st_mtime for p in (dev / "results").rglob("*") if "pool" not in p.parts]
     assert time.time() - 120 < max(times) <= time.time()
     assert (dev / "results" / "pool" / "pool.csv").stat().st_mtime < min(times)
+    assert (dev / "benchmarks" / "pool" / "pool.tsv").stat().st_mtime == (dev / "results" / "pool" / "pool.csv").stat().st_mtime
     ckpt = torch.load(dev / models[1], map_location="cpu", weights_only=True)
     assert {v.dtype for v in ckpt["state_dict"].values() if v.is_floating_point()} == {torch.float16}
     assert [p.name for p in (dev / "results" / "pool").iterdir()] == ["pool.csv"]  # no pool came back

@@ -6,7 +6,7 @@ the GPU machine, and the tables come after it.
     .venv/bin/snakemake --cores 2 --rerun-triggers mtime --configfile config/presets/gpu.yaml \\
         config/presets/gpu_study.yaml config/presets/dataset_study_kinds.yaml \\
         config/presets/dataset_study_kinds_gpu.yaml LOCAL_PATHS.yaml \\
-        -- dataset_study --allowed-rules evaluate_real dataset_study
+        -- dataset_study
 
 FILES_DIR holds the call's files: ``study.tar.xz`` (or its parts ``study.tar.xz.part.*``: the
 results without weights, logs, benchmarks, samples), ``models_<arch>.tar`` and
@@ -155,8 +155,10 @@ def restore(files: Path, root: Path) -> list[Path]:
     for name, m in sorted(members.items(), key=lambda kv: -len(kv[0])):  # files before their folders
         os.utime(root / name, (m.mtime + shift, m.mtime + shift))
     started = min(made) + shift - 60
-    pool = root / "results" / "pool"
-    for f in [pool, *pool.rglob("*")] if pool.is_dir() else []:
+    # the pool rule's outputs all (its benchmark table counts as one: left older than
+    # ../shared's folders, it makes Snakemake rebuild the pool and every job after it)
+    pool = [root / "results" / "pool", root / "benchmarks" / "pool", root / "logs" / "pool"]
+    for f in [f for d in pool if d.is_dir() for f in (d, *d.rglob("*"))]:
         os.utime(f, (started, started), follow_symlinks=False)
     return out
 
