@@ -143,3 +143,40 @@ def test_seeds_pooled_per_track_and_their_spread():
 def test_bad_inputs_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_study_pairs_compares_two_rows_on_the_same_tracks(tmp_path):
+    """benchmarks/study_pairs.py on a constructed tracks CSV: A beats B on every track of one
+    column (significant, seeds pooled), equals it on the other (p = 1); an unknown row is a
+    one-line error."""
+    import csv
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from drumscribe import CLASSES
+
+    repo = Path(__file__).resolve().parents[1]
+    path = tmp_path / "dataset_tracks.csv"
+    head = ["train_dataset", "test_dataset", "seed", "track_id"] + [f"{k}_{c}" for c in CLASSES for k in ("tp", "fp", "fn")]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(head)
+        for test in ("clean", "same"):
+            for row, good in (("a", True), ("b", False)):
+                for seed in (0, 1):
+                    for t in range(10):
+                        per_class = [9, 1, 1] if good or test == "same" else [5, 5, 5]
+                        w.writerow([row, test, seed, f"t{t}"] + per_class + [0, 0, 0] * (len(CLASSES) - 1))
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "study_pairs.py"), str(path), "a", "b",
+                           "--resamples", "2000", "--out", str(tmp_path / "pairs.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["test_dataset"]: r for r in csv.DictReader(open(tmp_path / "pairs.csv"))}
+    assert float(rows["clean"]["f1_a"]) == 0.9 and float(rows["clean"]["f1_b"]) == 0.5
+    assert float(rows["clean"]["difference"]) == 0.4 and float(rows["clean"]["p_value"]) < 0.01
+    assert rows["clean"]["n_tracks"] == "10"
+    assert float(rows["same"]["difference"]) == 0.0 and float(rows["same"]["p_value"]) == 1.0
+    bad = subprocess.run([sys.executable, str(repo / "benchmarks" / "study_pairs.py"), str(path), "a", "c"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no row 'c'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

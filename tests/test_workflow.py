@@ -102,6 +102,14 @@ def test_study_note_says_the_scale_and_marks_smoke_runs():
         "grid per search, at most 100 epochs"
     assert note({"search": {"method": "random", "n_trials": 1}, "training": {"max_epochs": 1}}).startswith(
         "SMOKE RUN (1 trial per search, at most 1 epoch)")
+    # the dataset study's named architecture with a one-point space (dataset_study_kinds_gpu.yaml)
+    # trains one configuration, not 8 trials; its mixed kinds' own time cap is named
+    kinds = {"search": {**search, "seed": 0}, "training": {"max_epochs": 100, "max_seconds": 120},
+             "spaces": {"crnn": {"cell": ["gru"], "num_layers": [2]}, "cnn": {"num_blocks": [2, 3]}},
+             "dataset_study": {"kinds": {"training": {"max_seconds": 600}}}}
+    assert note(kinds, "crnn") == "one configuration, at most 100 epochs or 120 s (mixed kinds 600 s)"
+    assert note(kinds, "cnn") == "8 trials per search, at most 100 epochs or 120 s (mixed kinds 600 s)"
+    assert note(kinds) == "8 trials per search, at most 100 epochs or 120 s"
 
 
 def test_crossval_params_of_a_switched_architecture(tmp_path):

@@ -392,22 +392,37 @@ def peak_params_of(peaks_cfg: Mapping) -> dict[str, int]:
     return validate_params(peaks_cfg)
 
 
-def study_note(config: Mapping) -> str:
+def study_note(config: Mapping, arch: str | None = None) -> str:
     """The line under the studies' plot titles: the run's scale (trials, epochs, epoch size,
     time budget of a run), and "smoke run" for a run too short to mean anything
     (``training.max_epochs`` below 5, as the quick preset).
 
+    With ``arch`` (the dataset study's named architecture), a search space of one point
+    reads "one configuration" instead of the trial count it would not run, and a time cap of
+    the mixed kinds' models (``dataset_study.kinds.training.max_seconds``) other than the
+    cached data's is named.
+
     >>> study_note({"search": {"method": "random", "n_trials": 8},
     ...             "training": {"max_epochs": 100, "max_train_datapoints": 2048, "max_seconds": 120}})
     '8 trials per search, at most 100 epochs of 2048 datapoints or 120 s'
+    >>> study_note({"search": {"method": "random", "n_trials": 8, "seed": 0}, "spaces": {"crnn": {"cell": ["gru"]}},
+    ...             "training": {"max_epochs": 100, "max_train_datapoints": 2048, "max_seconds": 120},
+    ...             "dataset_study": {"kinds": {"training": {"max_seconds": 600}}}}, arch="crnn")
+    'one configuration, at most 100 epochs of 2048 datapoints or 120 s (mixed kinds 600 s)'
     """
     s, t = config["search"], config["training"]
     n = "grid" if s["method"] == "grid" else f"{s['n_trials']} trial{'s' if s['n_trials'] != 1 else ''}"
-    scale = f"{n} per search, at most {t['max_epochs']} epoch{'s' if t['max_epochs'] != 1 else ''}"
+    n += " per search"
+    if arch is not None and arch in config.get("spaces", {}) and len(search_trials(config, arch)) == 1:
+        n = "one configuration"
+    scale = f"{n}, at most {t['max_epochs']} epoch{'s' if t['max_epochs'] != 1 else ''}"
     if t.get("max_train_datapoints"):
         scale += f" of {t['max_train_datapoints']} datapoints"
     if t.get("max_seconds"):
         scale += f" or {t['max_seconds']:g} s"
+    kinds_cap = (((config.get("dataset_study") or {}).get("kinds") or {}).get("training") or {}).get("max_seconds")
+    if arch is not None and kinds_cap and kinds_cap != t.get("max_seconds"):
+        scale += f" (mixed kinds {kinds_cap:g} s)"
     if int(t["max_epochs"]) < 5:
         return f"SMOKE RUN ({scale}): not a result"
     return scale

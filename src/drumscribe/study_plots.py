@@ -7,6 +7,8 @@ written atomically.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from .atomic import atomic_path
@@ -161,7 +163,8 @@ def dataset_plot(long, row_order, col_order, title: str | None, note: str | None
                 ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="red", linewidth=2.5,
                                        linestyle="--" if tie[i, j] else "-"))
     ax.set_xticks(range(nc))
-    ax.set_xticklabels([dataset_name(d) for d in col_order])
+    # long names (the real songs' conditions) wrapped, so that neighbours do not overlap
+    ax.set_xticklabels([textwrap.fill(dataset_name(d), 16) for d in col_order], fontsize=8)
     ax.set_yticks(range(nr))
     ax.set_yticklabels([dataset_name(d) for d in row_order])
     ax.set_xlabel("tested on (test split)")

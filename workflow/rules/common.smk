@@ -248,6 +248,13 @@ def study_architecture():
     return studies.best_architecture(long_table, DATASETS)
 
 
+def dataset_study_note():
+    """The dataset study plot's scale line; a named architecture's one-point search reads
+    "one configuration" (config.study_note)."""
+    name = config["dataset_study"]["architecture"]
+    return ds_config.study_note(config, None if name == "best" else name)
+
+
 def dataset_study_evals(wildcards):
     """Every combination's rows, every study seed: a cached one's evaluations (seed 0 = its
     search's trial), a kind's synthetic test rows, and the real-song rows of both."""

@@ -67,7 +67,7 @@ rule dataset_study:
         combinations=COMBINATIONS,
         test_datasets=STUDY_TEST_COLUMNS,
         bootstrap_samples=config["evaluation"]["bootstrap_samples"],
-        note=ds_config.study_note(config),
+        note=dataset_study_note(),
     threads: 1
     resources:
         mem_mb=1000,
