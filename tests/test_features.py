@@ -13,7 +13,7 @@ import soundfile as sf
 from drumscribe import CLASSES
 from drumscribe.datasets import Track
 from drumscribe.errors import ConfigError, InputError
-from drumscribe.cache import build_cache, check_cache, list_tracks, norm_stats, read_track
+from drumscribe.cache import build_cache, cache_attrs, check_cache, list_tracks, norm_stats, read_track
 from drumscribe.features import (
     FeatureConfig, band_frequencies, fft_frequencies, frame_signal, log_filterbank, n_bins, n_frames, spectrogram,
 )
@@ -237,10 +237,13 @@ def test_build_cache_layout_and_contents(tmp_path):
     np.testing.assert_array_equal(onsets["BD"], [0.5, 1.5])
     np.testing.assert_array_equal(onsets["HH"], [1.0])
     assert onsets["SD"].size == 0 and attrs["track_id"] == "kitA/t0"
-    # the spectrogram in the cache is the spectrogram of the file, to float16 precision
-    from drumscribe.audio import load_audio
-    direct = spectrogram(load_audio(tracks[0].audio[0]), CFG)
+    # the spectrogram in the cache is the spectrogram of the file brought to the input level
+    # (as transcription brings a song), to float16 precision; the cache says which level
+    from drumscribe.audio import INPUT_LEVEL_DB, load_audio, normalize_level
+    direct = spectrogram(normalize_level(load_audio(tracks[0].audio[0])), CFG)
     np.testing.assert_allclose(spec, direct, rtol=2e-3, atol=2e-3)
+    assert cache_attrs(out)["input_level_db"] == INPUT_LEVEL_DB
+    assert not np.allclose(spec, spectrogram(load_audio(tracks[0].audio[0]), CFG), rtol=2e-3, atol=2e-3)
     assert list_tracks(out) == ["kitA/t0", "kitA/t1", "kitB/t2", "kitB/t3"]
     assert list_tracks(out, "train") == ["kitA/t0", "kitA/t1"]
     assert list_tracks(out, "test") == ["kitB/t3"]
@@ -266,6 +269,28 @@ def test_mixed_stems_and_max_tracks(tmp_path):
     assert local_peaks(energy, energy.max() * 0.2) == [20, 60]
 
 
+def test_cache_does_not_depend_on_the_tracks_level(tmp_path):
+    """The same track 40 dB quieter gives the same cached spectrogram (the audio is levelled
+    before it, as transcription levels a song); with level_db=None the level shows, no attr."""
+    from drumscribe.cache import input_level_db
+
+    y = np.random.default_rng(3).standard_normal(SR * 2).astype(np.float32) * 0.3
+    specs = []
+    for gain, name in ((1.0, "loud"), (0.01, "quiet")):
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, y * gain, SR, subtype="FLOAT")
+        t = Track(name, "train", "g", (path,), empty_onsets)
+        out = build_cache([t], tmp_path / f"{name}.h5", CFG, progress=False)
+        specs.append(read_track(out, name)[0])
+        raw = build_cache([t], tmp_path / f"{name}_raw.h5", CFG, progress=False, level_db=None)
+        specs.append(read_track(raw, name)[0])
+        assert "input_level_db" not in cache_attrs(raw)
+    np.testing.assert_allclose(specs[0], specs[2], atol=2e-3)
+    assert np.abs(specs[1] - specs[3]).max() > 0.1  # unlevelled, the quiet copy differs
+    assert input_level_db([tmp_path / "loud.h5", tmp_path / "quiet.h5"]) == -20.0
+    assert input_level_db([tmp_path / "loud.h5", tmp_path / "quiet_raw.h5"]) is None  # no one level
+
+
 def test_precomputed_features_track(tmp_path):
     feats = np.random.default_rng(0).uniform(0, 2, (430, 84)).astype(np.float32)
     ann = tmp_path / "ann.txt"
@@ -274,6 +299,7 @@ def test_precomputed_features_track(tmp_path):
     out = build_cache([t], tmp_path / "p.h5", CFG, name="adtof_like", progress=False)
     spec, _, attrs = read_track(out, "pre")
     np.testing.assert_allclose(spec, feats, atol=2e-3)
+    assert "input_level_db" not in cache_attrs(out)  # precomputed: not levelled here, and not claimed
     assert attrs["duration"] == pytest.approx(4.3)
     bad = Track("bad", "train", "g", (), lambda: empty_onsets(), annotation=ann, features=lambda: feats[:, :80])
     with pytest.raises(InputError, match="ann.txt"):

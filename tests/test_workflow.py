@@ -535,6 +535,10 @@ def test_seed_run_retrains_the_winner_and_the_table_pools_it(tmp_path):
 
     (net0, meta0), (net1, meta1) = (models.load_checkpoint(p / "model.pt") for p in (trial, seed))
     assert (meta0["seed"], meta1["seed"]) == (0, 1) and meta1["params"] == meta0["params"]
+    # trained on a levelled cache, the checkpoint says so: transcription levels its input the same way
+    from drumscribe.audio import INPUT_LEVEL_DB
+
+    assert meta0["input_level_db"] == meta1["input_level_db"] == INPUT_LEVEL_DB
     w0, w1 = (next(iter(n.state_dict().values())) for n in (net0, net1))
     assert not (w0 == w1).all()  # another seed: other weights
     evals = []

@@ -3,7 +3,10 @@
 One file per dataset and feature config, laid out as in ``docs/architecture.md``:
 
 * root attrs ``dataset``, ``sample_rate``, ``fps``, ``hop``, ``n_bins``, ``feature_config``
-  (JSON), ``config_hash``, ``classes``, ``drumscribe_version``;
+  (JSON), ``config_hash``, ``classes``, ``drumscribe_version``, and ``input_level_db`` when
+  every track's audio was brought to that gated RMS level (dBFS) before its spectrogram
+  (:func:`drumscribe.audio.normalize_level`, as transcription does for a model trained on
+  it; absent in caches built before it and where a dataset comes as precomputed features);
 * ``/tracks/<key>/spec`` float16 (frames, bins), chunked (:data:`CHUNK_FRAMES`, bins),
   gzip-compressed after the shuffle filter; ``<key>`` is :func:`track_key` of the
   track id (kept in the group's ``track_id`` attribute), attrs ``split``, ``group``,
@@ -51,7 +54,7 @@ from tqdm import tqdm
 
 from . import CLASSES, DATAPOINT_FRAMES, __version__
 from .atomic import atomic_path
-from .audio import load_audio, mix
+from .audio import INPUT_LEVEL_DB, load_audio, mix, normalize_level
 from .errors import ConfigError, DrumscribeError, InputError, OutputError
 from .features import FeatureConfig, n_bins, spectrogram
 from .logs import Progress
@@ -82,8 +85,9 @@ def _sha1_file(path: Path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _track_spec(track, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
-    """(spectrogram, duration in s) of one Track: precomputed features, or its audio files mixed with gains."""
+def _track_spec(track, cfg: FeatureConfig, level_db: float | None = INPUT_LEVEL_DB) -> tuple[np.ndarray, float, bool]:
+    """(spectrogram, duration in s, levelled) of one Track: precomputed features (not
+    levelled), or its audio files mixed with gains and brought to ``level_db`` (None: as is)."""
     if track.features is not None:
         where = track.annotation or (track.audio[0] if track.audio else track.track_id)
         try:
@@ -97,12 +101,14 @@ def _track_spec(track, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
         if spec.ndim != 2 or spec.shape[1] != n_bins(cfg):
             raise InputError(f"{where}: precomputed features have shape {spec.shape}, "
                              f"expected (frames, {n_bins(cfg)}) for feature config {cfg.hash()}")
-        return spec, len(spec) / cfg.fps
+        return spec, len(spec) / cfg.fps, False
     if not track.audio:
         raise InputError(f"track {track.track_id}: no audio files and no features")
     signals = [load_audio(p, cfg.sample_rate) for p in track.audio]
     y = signals[0] if len(signals) == 1 and not track.gains else mix(signals, track.gains)
-    return spectrogram(y, cfg), len(y) / cfg.sample_rate
+    if level_db is not None:
+        y = normalize_level(y, level_db, cfg.sample_rate)
+    return spectrogram(y, cfg), len(y) / cfg.sample_rate, level_db is not None
 
 
 #: Environment variables that cap BLAS/OpenMP threads; set to 1 in feature workers.
@@ -136,7 +142,7 @@ def _spec_chunks(spec16: np.ndarray, rows: int) -> list[bytes]:
     return out
 
 
-def _track_result(track, cfg: FeatureConfig, with_onsets: bool = True) -> dict:
+def _track_result(track, cfg: FeatureConfig, with_onsets: bool = True, level_db: float | None = INPUT_LEVEL_DB) -> dict:
     """Everything :func:`build_cache` writes for one track, computed without the HDF5 file.
 
     Returns ``shape`` (frames, bins) of the float16 spectrogram, ``chunks`` (its
@@ -144,16 +150,17 @@ def _track_result(track, cfg: FeatureConfig, with_onsets: bool = True) -> dict:
     instead when it has no frames), ``duration`` (s), ``onsets`` (per class, seconds;
     None if ``with_onsets`` is False), ``sha1`` of the first source file ("" if none)
     and, for train tracks, ``s1``/``s2`` (float64 per-bin sum and sum of squares of the
-    float16 values) for the normalisation statistics. Runs in the main process (serial
+    float16 values) for the normalisation statistics, and ``levelled`` (the audio was brought
+    to ``level_db``: :func:`_track_spec`). Runs in the main process (serial
     build) or in a worker process (``threads > 1``), with identical results.
     """
-    spec, duration = _track_spec(track, cfg)
+    spec, duration, levelled = _track_spec(track, cfg, level_db)
     onsets = track.load_onsets() if with_onsets else None
     spec16 = spec.astype(np.float16)
     del spec
     first = Path(track.audio[0]) if track.audio else (Path(track.annotation) if track.annotation else None)
     rows = min(CHUNK_FRAMES, len(spec16))
-    out = {"shape": spec16.shape, "rows": rows, "duration": float(duration), "onsets": onsets,
+    out = {"shape": spec16.shape, "rows": rows, "duration": float(duration), "onsets": onsets, "levelled": levelled,
            "sha1": _sha1_file(first) if first is not None and first.is_file() else ""}
     if rows:
         out["chunks"] = _spec_chunks(spec16, rows)
@@ -174,9 +181,9 @@ def _worker_init() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _worker_job(track, cfg: FeatureConfig, with_onsets: bool) -> dict:
+def _worker_job(track, cfg: FeatureConfig, with_onsets: bool, level_db: float | None) -> dict:
     """Worker entry point (module level, so it pickles under 'spawn')."""
-    return _track_result(track, cfg, with_onsets)
+    return _track_result(track, cfg, with_onsets, level_db)
 
 
 def _pool_jobs(tracks: Sequence) -> tuple[list | None, bool, bool]:
@@ -229,7 +236,8 @@ def _worker_start(hide_main: bool):
                 os.environ[v] = value
 
 
-def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Iterator[dict]:
+def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int,
+                      level_db: float | None = INPUT_LEVEL_DB) -> Iterator[dict]:
     """Yield :func:`_track_result` of every track, in order, computed by up to ``threads`` processes.
 
     Serial when ``threads <= 1``, for a single track, or when the tracks do not pickle.
@@ -243,7 +251,7 @@ def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Ite
     jobs, with_onsets, needs_main = _pool_jobs(tracks) if workers > 1 else (None, True, False)
     if jobs is None:
         for track in tracks:
-            yield _track_result(track, cfg)
+            yield _track_result(track, cfg, level_db=level_db)
         return
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init)
@@ -253,7 +261,7 @@ def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Ite
         def fill():
             for job in todo:
                 with _worker_start(hide_main=not needs_main):
-                    pending.append(pool.submit(_worker_job, job, cfg, with_onsets))
+                    pending.append(pool.submit(_worker_job, job, cfg, with_onsets, level_db))
                 if len(pending) >= 2 * workers:
                     break
 
@@ -279,7 +287,7 @@ def _results_in_order(tracks: Sequence, cfg: FeatureConfig, threads: int) -> Ite
 
 def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig | None = None,
                 name: str | None = None, max_tracks: int | None = None, progress: bool = True,
-                threads: int = 1) -> Path:
+                threads: int = 1, level_db: float | None = INPUT_LEVEL_DB) -> Path:
     """Compute the spectrogram of every track and write the HDF5 cache ``out_h5``.
 
     Parameters
@@ -299,6 +307,12 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
         at most ``2 * threads`` tracks in flight) and the main process alone writes the
         HDF5, in track order: the file has the same content as the serial build's.
         Tracks that do not pickle (a lambda ``features`` callable) are built serially.
+    level_db : gated RMS level (dBFS) every track's audio is brought to before its
+        spectrogram (default :data:`drumscribe.audio.INPUT_LEVEL_DB`, the level the mixed
+        training audio and transcription use), so that a model trained on the cache does not
+        depend on the input's level; written as the root attr ``input_level_db`` when every
+        track was levelled (not where a dataset comes as precomputed features). None: the
+        audio as it is, no attr.
 
     Raises
     ------
@@ -331,7 +345,8 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
             group = h5.create_group("tracks")
             bar = tqdm(total=len(tracks), desc=f"features {name}", unit="track",
                        disable=None if progress else True)
-            results = _results_in_order(tracks, cfg, int(threads))
+            results = _results_in_order(tracks, cfg, int(threads), level_db)
+            levelled = True
             logged = Progress(log, f"features {name}", len(tracks), "tracks")
             try:
                 for track, key, res in zip(tracks, keys, results):
@@ -340,6 +355,7 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
                         raise OutputError(f"{out_h5}: no space left on device (stopped at {free >> 20} MiB free, "
                                           f"before track {track.track_id}; free some space and rerun)")
                     _write_track(group.create_group(key), track, res, nb)
+                    levelled = levelled and res["levelled"]
                     if track.split == "train":
                         stats.add(res)
                     bar.update(1)
@@ -348,6 +364,8 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
                 results.close()  # cancels and joins a pool at once on an error
                 bar.close()
             stats.write(h5.create_group("norm"))
+            if levelled and level_db is not None:
+                h5.attrs["input_level_db"] = float(level_db)
     return out_h5
 
 
@@ -463,10 +481,12 @@ def verify_cache(h5_path: str | os.PathLike, full: bool = False) -> None:
 
 
 def features(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig | None = None,
-             name: str | None = None, threads: int = 1, progress: bool = True) -> Path:
-    """Rule ``features``: :func:`build_cache` of ``tracks``, then :func:`verify_cache` of all
-    the data, so that a bad write fails this job rather than every consumer. Returns ``out_h5``."""
-    out = build_cache(tracks, out_h5, cfg, name=name, progress=progress, threads=threads)
+             name: str | None = None, threads: int = 1, progress: bool = True,
+             level_db: float | None = INPUT_LEVEL_DB) -> Path:
+    """Rule ``features``: :func:`build_cache` of ``tracks`` (audio brought to ``level_db``), then
+    :func:`verify_cache` of all the data, so that a bad write fails this job rather than every
+    consumer. Returns ``out_h5``."""
+    out = build_cache(tracks, out_h5, cfg, name=name, progress=progress, threads=threads, level_db=level_db)
     verify_cache(out, full=True)
     return out
 
@@ -552,6 +572,19 @@ def dataset_name(h5_or_path) -> str:
     """The ``dataset`` root attribute of a cache (its file stem where there is none)."""
     with reading(h5_or_path) as h5:
         return str(h5.attrs.get("dataset", Path(h5.filename).stem))
+
+
+def input_level_db(h5_paths: Iterable[str | os.PathLike]) -> float | None:
+    """The gated RMS level (dBFS) the audio of every one of these caches was brought to before
+    its spectrograms (root attr ``input_level_db``), which a model trained on them records so that
+    transcription brings its input there too; None where any cache lacks it or they differ (the
+    training audio then had no one level, and the input is used at its own)."""
+    levels = set()
+    for p in h5_paths:
+        with reading(p) as h5:
+            v = h5.attrs.get("input_level_db")
+        levels.add(None if v is None else float(v))
+    return levels.pop() if len(levels) == 1 else None
 
 
 def cache_config(h5_or_path) -> FeatureConfig:

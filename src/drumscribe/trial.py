@@ -141,6 +141,9 @@ def train_trial(arch: str, params: Mapping[str, Any], train_h5s: Sequence[str | 
         "feature_config": cfg.to_dict(), "norm_mean": mean, "norm_std": std, "peak_params": peak_params,
         "datasets": datasets_, "trial": trial or out_dir.name, "seed": seed, "datapoint_frames": frames,
         "widen": widen,
+        # the level the caches' audio was brought to, so that transcription levels its input the
+        # same way (None for caches without it: the input at its own level, as in training)
+        "input_level_db": cache.input_level_db(train_h5s),
     }
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training,

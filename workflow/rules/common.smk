@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from drumscribe import config as ds_config, robustness, studies
+from drumscribe.audio import INPUT_LEVEL_DB
 from drumscribe.errors import DrumscribeError
 
 

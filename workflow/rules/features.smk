@@ -14,6 +14,9 @@ rule features:
     params:
         root=features_root,
         features=config["features"],
+        # every track's audio brought to this gated RMS level before its spectrogram, as
+        # transcription does for the models trained on it (a changed level rebuilds the caches)
+        input_level_db=INPUT_LEVEL_DB,
     threads: config["resources"]["features_threads"]
     resources:
         mem_mb=4000,

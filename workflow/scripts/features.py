@@ -20,6 +20,7 @@ try:
         features.FeatureConfig.from_dict(dict(snakemake.params.features)),
         name=dataset,
         threads=max(1, int(snakemake.threads or 1)),  # processes computing the spectrograms
+        level_db=snakemake.params.input_level_db,
     )
 except DrumscribeError as error:
     sys.exit(str(error))
