@@ -146,9 +146,9 @@ def test_bad_inputs_name_the_argument(call, match):
 
 
 def test_study_pairs_compares_two_rows_on_the_same_tracks(tmp_path):
-    """benchmarks/study_pairs.py on a constructed tracks CSV: A beats B on every track of one
-    column (significant, seeds pooled), equals it on the other (p = 1); an unknown row is a
-    one-line error."""
+    """studies.pairs_frame through benchmarks/study_pairs.py on a constructed tracks CSV: A beats B
+    on every track of one column (significant, seeds pooled), equals it on the other (p = 1); an
+    unknown row is a one-line error."""
     import csv
     import subprocess
     import sys
@@ -173,10 +173,10 @@ def test_study_pairs_compares_two_rows_on_the_same_tracks(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rows = {r["test_dataset"]: r for r in csv.DictReader(open(tmp_path / "pairs.csv"))}
-    assert float(rows["clean"]["f1_a"]) == 0.9 and float(rows["clean"]["f1_b"]) == 0.5
+    assert float(rows["clean"]["micro_f1_a"]) == 0.9 and float(rows["clean"]["micro_f1_b"]) == 0.5
     assert float(rows["clean"]["difference"]) == 0.4 and float(rows["clean"]["p_value"]) < 0.01
     assert rows["clean"]["n_tracks"] == "10"
     assert float(rows["same"]["difference"]) == 0.0 and float(rows["same"]["p_value"]) == 1.0
     bad = subprocess.run([sys.executable, str(repo / "benchmarks" / "study_pairs.py"), str(path), "a", "c"],
                          capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "no row 'c'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.returncode != 0 and "no training set 'c'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -227,7 +227,19 @@ def test_dataset_table_intervals_in_cells_and_tied_best_zero_shot(tmp_path):
             for (tr, te), v in q.items() for s in range(2)]
     out = tmp_path / "results"
     wide, long = dataset_table(rows, out / "t.csv", out / "l.csv", out / "p.png", out_tracks_csv=out / "tracks.csv",
-                               n_resamples=300)
+                               n_resamples=300, out_pairs_csv=out / "pairs.csv")
+    # every two rows on each column, A above B, in-distribution cells too, seeds pooled as the cells
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert len(pairs) == 3 * 2 and list(pairs.columns[:3]) == ["test_dataset", "train_a", "train_b"]
+    cell = long.set_index(["train_dataset", "test_dataset"])["micro_f1"]
+    for r in pairs.itertuples():
+        assert r.micro_f1_a == pytest.approx(cell[(r.train_a, r.test_dataset)], abs=1e-5)  # %.6g in the CSV
+        assert r.difference == pytest.approx(r.micro_f1_a - r.micro_f1_b, abs=1e-5)
+        assert r.difference_lo <= r.difference <= r.difference_hi and r.n_tracks == 12
+    p = pairs.set_index(["test_dataset", "train_a", "train_b"])["p_value"]
+    assert p[("mdb_drums", "gmd_synth", "gmd_synth_mix")] > 0.05         # the same quality: no difference
+    assert p[("mdb_drums", "gmd_synth", "gmd_synth+gmd_synth_mix")] < 0.05  # 0.70 against 0.5
+    assert p[("gmd_synth", "gmd_synth", "gmd_synth_mix")] < 0.05            # in-distribution 0.9 against 0.8
     assert list(wide.columns) == ["GMD synth", "GMD synth_lo", "GMD synth_hi", "GMD synth_sd",
                                   "MDB Drums", "MDB Drums_lo", "MDB Drums_hi", "MDB Drums_sd"]
     lt = pd.read_csv(out / "l.csv")

@@ -30,6 +30,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from . import CLASSES
 from . import stats
 from .atomic import atomic_path
@@ -257,6 +259,59 @@ def dataset_frames(rows: Iterable, combinations: Sequence | None = None, test_da
     return wide, long[LONG_DATASET_COLUMNS], row_order, col_order, tracks
 
 
+PAIR_COLUMNS = ["test_dataset", "train_a", "train_b", "n_tracks", "micro_f1_a", "micro_f1_b", "difference",
+                "difference_lo", "difference_hi", "p_value"]
+
+
+def pairs_frame(tracks, row_order: Sequence[str] | None = None, col_order: Sequence[str] | None = None,
+                n_resamples: int = 1000, rows: Sequence[str] | None = None):
+    """Every two training sets of a study compared on each test column, on the same tracks.
+
+    The table marks the best zero-shot cell of a column; this answers "is training set A
+    better than B on this test set" for any two rows, in-distribution cells included (the real
+    songs of a row trained in song folds are scored by the fold that never heard them).
+    ``tracks`` is the study's tracks frame (or CSV: ``train_dataset``, ``test_dataset``,
+    ``seed``, ``track_id`` and the per-class counts); each row's seed runs are pooled per track
+    (as the table's cells), and A − B is :func:`drumscribe.stats.paired_test` (micro F1
+    difference, paired bootstrap interval over tracks, permutation p-value). ``rows`` limits
+    the comparison to those rows (default all, in ``row_order``); one row per test column and
+    pair (A before B in row order), columns :data:`PAIR_COLUMNS`.
+    """
+    import pandas as pd
+
+    if not isinstance(tracks, pd.DataFrame):
+        tracks = pd.read_csv(tracks, dtype={"seed": str, "track_id": str})
+    tp, fp, fn = ([f"{k}_{c}" for c in CLASSES] for k in ("tp", "fp", "fn"))
+    names = ordered(tracks["train_dataset"], row_order)
+    if rows is not None:
+        unknown = [r for r in rows if r not in names]
+        if unknown:
+            raise InputError(f"no training set {', '.join(map(repr, unknown))} in the study "
+                             f"(its rows: {', '.join(names)})")
+        names = [r for r in names if r in rows]
+    out = []
+    for test in ordered(tracks["test_dataset"], col_order):
+        sel = tracks[tracks["test_dataset"] == test]
+        per_row = {}
+        for name in names:
+            t = sel[sel["train_dataset"] == name]
+            if len(t):
+                summed = t.groupby("track_id")[tp + fp + fn].sum()
+                per_row[name] = np.stack([summed[tp].sum(axis=1), summed[fp].sum(axis=1), summed[fn].sum(axis=1)], 1)
+                per_row[name] = pd.DataFrame(per_row[name], index=summed.index)
+        present = [n for n in names if n in per_row]
+        for i, a in enumerate(present):
+            for b in present[i + 1:]:
+                common = per_row[a].index.intersection(per_row[b].index)
+                xa, xb = per_row[a].loc[common].to_numpy(), per_row[b].loc[common].to_numpy()
+                res = stats.paired_test(xa, xb, n_resamples=n_resamples)
+                out.append({"test_dataset": test, "train_a": a, "train_b": b, "n_tracks": len(common),
+                            "micro_f1_a": stats.pooled_f1(xa), "micro_f1_b": stats.pooled_f1(xb),
+                            "difference": res.difference, "difference_lo": res.low, "difference_hi": res.high,
+                            "p_value": res.p_value})
+    return pd.DataFrame(out, columns=PAIR_COLUMNS)
+
+
 def _rename_suffixed(column: str, names: Mapping[str, str]) -> str:
     for suffix in ("_lo", "_hi", "_sd"):
         if column.endswith(suffix) and column[: -len(suffix)] in names:
@@ -266,8 +321,8 @@ def _rename_suffixed(column: str, names: Mapping[str, str]) -> str:
 
 def dataset_table(rows: Iterable, out_csv, out_long_csv, out_png, combinations: Sequence | None = None,
                   test_datasets: Sequence[str] | None = None, title: str | None = None, out_tracks_csv=None,
-                  n_resamples: int = 1000, note: str | None = None):
-    """Write the dataset study's table, long table, tracks table and heatmap.
+                  n_resamples: int = 1000, note: str | None = None, out_pairs_csv=None):
+    """Write the dataset study's table, long table, tracks table, pairs table and heatmap.
 
     Parameters
     ----------
@@ -286,17 +341,21 @@ def dataset_table(rows: Iterable, out_csv, out_long_csv, out_png, combinations: 
         outlined in red (dashed where tied).
     combinations, test_datasets : row and column order (default: order of appearance).
     out_tracks_csv, n_resamples, note : as for :func:`architecture_table`.
+    out_pairs_csv : optional; every two rows compared on each test column (:func:`pairs_frame`).
 
     Returns
     -------
     (wide, long) pandas DataFrames.
     """
     wide, long, row_order, col_order, tracks = dataset_frames(rows, combinations, test_datasets, n_resamples)
+    pairs = pairs_frame(tracks, row_order, col_order, n_resamples) if out_pairs_csv is not None else None
     fig = dataset_plot(long, row_order, col_order, title, note)  # computed before anything is written
     _save_csv(wide.round(4), out_csv, float_format="%.4f")
     _save_csv(long, out_long_csv, index=False, float_format="%.6g")
     if out_tracks_csv is not None:
         _save_csv(tracks, out_tracks_csv, index=False)
+    if pairs is not None:
+        _save_csv(pairs, out_pairs_csv, index=False, float_format="%.6g")
     save_png(fig, out_png)
     return wide, long
 
@@ -315,12 +374,12 @@ def architecture_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_l
 
 def dataset_study(metric_paths: Sequence[str | os.PathLike], out_csv, out_long, out_png,
                   combinations: Sequence[str] = (), test_datasets: Sequence[str] = (), out_tracks=None,
-                  bootstrap_samples: int = 1000, note: str | None = None) -> None:
-    """Dataset study matrix, long and tracks tables and heatmap (:func:`dataset_table`)."""
+                  bootstrap_samples: int = 1000, note: str | None = None, out_pairs=None) -> None:
+    """Dataset study matrix, long, tracks and pairs tables and heatmap (:func:`dataset_table`)."""
     _check_resamples(bootstrap_samples)
     dataset_table(list(metric_paths), out_csv, out_long, out_png,
                   combinations=list(combinations) or None, test_datasets=list(test_datasets) or None,
-                  out_tracks_csv=out_tracks, n_resamples=int(bootstrap_samples), note=note)
+                  out_tracks_csv=out_tracks, n_resamples=int(bootstrap_samples), note=note, out_pairs_csv=out_pairs)
 
 
 def _check_resamples(n) -> None:

@@ -56,6 +56,11 @@ rule dataset_study:
             category="Dataset study",
         ),
         tracks="results/dataset_tracks.csv",
+        pairs=report(
+            "results/dataset_pairs.csv",
+            caption="../report/dataset_pairs.rst",
+            category="Dataset study",
+        ),
         plot=report(
             "results/plots/dataset_study.png",
             caption="../report/dataset_study.rst",

@@ -1,4 +1,4 @@
-"""Dataset study: zero-shot matrix, long table and heatmap (rule dataset_study)."""
+"""Dataset study: zero-shot matrix, long, tracks and pairs tables and heatmap (rule dataset_study)."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
@@ -17,6 +17,7 @@ try:
         out_long=snakemake.output.long,
         out_png=snakemake.output.plot,
         out_tracks=snakemake.output.tracks,
+        out_pairs=snakemake.output.pairs,
         bootstrap_samples=snakemake.params.bootstrap_samples,
         note=snakemake.params.note,
         combinations=snakemake.params.combinations,
