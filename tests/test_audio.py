@@ -102,6 +102,28 @@ def test_ffmpeg_encoded_formats(tmp_path, fmt, codec):
     np.testing.assert_array_equal(load_audio(path, probed=ffmpeg_info(path)), out)
 
 
+def test_a_probed_file_that_fails_to_decode_is_decoded_once(tmp_path, monkeypatch):
+    """A file the caller probed goes to ffmpeg alone: a decoder failure of another kind than
+    ffmpeg's own error (audioread raises many) is the file's one-line error, not a second decode
+    through the libsndfile-then-ffmpeg chain."""
+    from drumscribe import audio
+    from drumscribe.audio import ffmpeg_info
+
+    path = ffmpeg_encode(EXAMPLE_SONG, tmp_path / "groove.m4a", "-c:a", "aac", "-b:a", "96k")
+    probed = ffmpeg_info(path)
+    calls = []
+
+    def failing(p, probed=None):
+        calls.append(p)
+        raise RuntimeError("decoder died")
+
+    monkeypatch.setattr(audio, "_read_fallback", failing)
+    with pytest.raises(InputError) as err:
+        load_audio(path, probed=probed)
+    assert len(calls) == 1 and str(path) in str(err.value) and "decoder died" in str(err.value)
+    assert len(str(err.value).splitlines()) == 1
+
+
 def test_ffmpeg_reads_names_that_look_like_options_or_protocols(tmp_path, monkeypatch):
     """Through ffmpeg a file is a file: a relative name (as the command line gives it) that
     starts with '-' or holds ':' (failed as an option and a protocol before)."""

@@ -264,9 +264,6 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, *, probed: Ffmpeg
     >>> y.dtype, y.ndim
     (dtype('float32'), 1)
     """
-    import soundfile as sf
-    import soxr
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -280,18 +277,31 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, *, probed: Ffmpeg
     cause = _riff_truncation(path)
     if cause:
         raise InputError(f"{path}: {cause}")
-    try:
-        if probed is not None:
+    if probed is not None:  # ffmpeg's file: decoded once, its failure the file's error
+        try:
             data, native_sr = _read_fallback(path, probed)
-        else:
-            data, native_sr = _read_soundfile(path)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{path}: not a readable audio file ({type(exc).__name__}: {exc})") from None
+    else:
+        data, native_sr = _read_any(path, ext)
+    return _finish(path, data, native_sr, sr)
+
+
+def _read_any(path: Path, ext: str) -> tuple[np.ndarray, int]:
+    """libsndfile first, then (for the formats it lacks, or a file it cannot read) ffmpeg."""
+    import soundfile as sf
+
+    try:
+        return _read_soundfile(path)
     except InputError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
         msg = sndfile_message(exc)
         if ext in FALLBACK_EXTS or ext not in _SNDFILE_EXTS:
             try:
-                data, native_sr = _read_fallback(path)
+                return _read_fallback(path)
             except InputError:  # ffmpeg's own error, naming the file
                 raise
             except Exception as exc2:  # audioread raises many kinds
@@ -301,6 +311,12 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, *, probed: Ffmpeg
             raise InputError(f"{path}: not an audio file (format not recognised)") from None
         else:
             raise InputError(f"{path}: corrupt audio ({msg})") from None
+
+
+def _finish(path: Path, data: np.ndarray, native_sr: int, sr: int) -> np.ndarray:
+    """Decoded frames (frames, channels) checked, downmixed to mono and resampled to ``sr``."""
+    import soxr
+
     if data.size == 0 or len(data) == 0:
         raise InputError(f"{path}: no audio samples (zero-length or truncated)")
     if not np.all(np.isfinite(data)):
