@@ -85,9 +85,9 @@ def _sha1_file(path: Path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _track_spec(track, cfg: FeatureConfig, level_db: float | None = INPUT_LEVEL_DB) -> tuple[np.ndarray, float, bool]:
-    """(spectrogram, duration in s, levelled) of one Track: precomputed features (not
-    levelled), or its audio files mixed with gains and brought to ``level_db`` (None: as is)."""
+def _track_spec(track, cfg: FeatureConfig, level_db: float | None = INPUT_LEVEL_DB) -> tuple[np.ndarray, float]:
+    """(spectrogram, duration in s) of one Track: precomputed features (as they are), or its
+    audio files mixed with gains and brought to ``level_db`` (None: as is)."""
     if track.features is not None:
         where = track.annotation or (track.audio[0] if track.audio else track.track_id)
         try:
@@ -101,14 +101,14 @@ def _track_spec(track, cfg: FeatureConfig, level_db: float | None = INPUT_LEVEL_
         if spec.ndim != 2 or spec.shape[1] != n_bins(cfg):
             raise InputError(f"{where}: precomputed features have shape {spec.shape}, "
                              f"expected (frames, {n_bins(cfg)}) for feature config {cfg.hash()}")
-        return spec, len(spec) / cfg.fps, False
+        return spec, len(spec) / cfg.fps
     if not track.audio:
         raise InputError(f"track {track.track_id}: no audio files and no features")
     signals = [load_audio(p, cfg.sample_rate) for p in track.audio]
     y = signals[0] if len(signals) == 1 and not track.gains else mix(signals, track.gains)
     if level_db is not None:
         y = normalize_level(y, level_db, cfg.sample_rate)
-    return spectrogram(y, cfg), len(y) / cfg.sample_rate, level_db is not None
+    return spectrogram(y, cfg), len(y) / cfg.sample_rate
 
 
 #: Environment variables that cap BLAS/OpenMP threads; set to 1 in feature workers.
@@ -150,17 +150,17 @@ def _track_result(track, cfg: FeatureConfig, with_onsets: bool = True, level_db:
     instead when it has no frames), ``duration`` (s), ``onsets`` (per class, seconds;
     None if ``with_onsets`` is False), ``sha1`` of the first source file ("" if none)
     and, for train tracks, ``s1``/``s2`` (float64 per-bin sum and sum of squares of the
-    float16 values) for the normalisation statistics, and ``levelled`` (the audio was brought
-    to ``level_db``: :func:`_track_spec`). Runs in the main process (serial
+    float16 values) for the normalisation statistics; audio is brought to ``level_db`` first
+    (:func:`_track_spec`). Runs in the main process (serial
     build) or in a worker process (``threads > 1``), with identical results.
     """
-    spec, duration, levelled = _track_spec(track, cfg, level_db)
+    spec, duration = _track_spec(track, cfg, level_db)
     onsets = track.load_onsets() if with_onsets else None
     spec16 = spec.astype(np.float16)
     del spec
     first = Path(track.audio[0]) if track.audio else (Path(track.annotation) if track.annotation else None)
     rows = min(CHUNK_FRAMES, len(spec16))
-    out = {"shape": spec16.shape, "rows": rows, "duration": float(duration), "onsets": onsets, "levelled": levelled,
+    out = {"shape": spec16.shape, "rows": rows, "duration": float(duration), "onsets": onsets,
            "sha1": _sha1_file(first) if first is not None and first.is_file() else ""}
     if rows:
         out["chunks"] = _spec_chunks(spec16, rows)
@@ -346,7 +346,6 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
             bar = tqdm(total=len(tracks), desc=f"features {name}", unit="track",
                        disable=None if progress else True)
             results = _results_in_order(tracks, cfg, int(threads), level_db)
-            levelled = True
             logged = Progress(log, f"features {name}", len(tracks), "tracks")
             try:
                 for track, key, res in zip(tracks, keys, results):
@@ -355,7 +354,6 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
                         raise OutputError(f"{out_h5}: no space left on device (stopped at {free >> 20} MiB free, "
                                           f"before track {track.track_id}; free some space and rerun)")
                     _write_track(group.create_group(key), track, res, nb)
-                    levelled = levelled and res["levelled"]
                     if track.split == "train":
                         stats.add(res)
                     bar.update(1)
@@ -364,7 +362,7 @@ def build_cache(tracks: Iterable, out_h5: str | os.PathLike, cfg: FeatureConfig 
                 results.close()  # cancels and joins a pool at once on an error
                 bar.close()
             stats.write(h5.create_group("norm"))
-            if levelled and level_db is not None:
+            if level_db is not None and all(t.features is None for t in tracks):  # precomputed: not levelled
                 h5.attrs["input_level_db"] = float(level_db)
     return out_h5
 

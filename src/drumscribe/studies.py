@@ -30,14 +30,12 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import numpy as np
-
 from . import CLASSES
 from . import stats
 from .atomic import atomic_path
 from .errors import ConfigError, InputError
 from .study_cells import (ARCH_NAMES, CI_KEYS, COUNT_KEYS, SCORE_KEYS, arch_name, column_label, dataset_name,
-                          mark_best, normalize_rows, ordered, pool_cells)
+                          _micro_counts, mark_best, normalize_rows, ordered, pool_cells)
 from .study_plots import architecture_plot, dataset_plot, save_png
 
 #: Name of the wide tables' mean column (over the in-distribution datasets only).
@@ -281,7 +279,6 @@ def pairs_frame(tracks, row_order: Sequence[str] | None = None, col_order: Seque
 
     if not isinstance(tracks, pd.DataFrame):
         tracks = pd.read_csv(tracks, dtype={"seed": str, "track_id": str})
-    tp, fp, fn = ([f"{k}_{c}" for c in CLASSES] for k in ("tp", "fp", "fn"))
     names = ordered(tracks["train_dataset"], row_order)
     if rows is not None:
         unknown = [r for r in rows if r not in names]
@@ -292,18 +289,16 @@ def pairs_frame(tracks, row_order: Sequence[str] | None = None, col_order: Seque
     out = []
     for test in ordered(tracks["test_dataset"], col_order):
         sel = tracks[tracks["test_dataset"] == test]
-        per_row = {}
+        per_row = {}  # each row's counts per track, seed runs summed (as pool_cells pools a cell)
         for name in names:
             t = sel[sel["train_dataset"] == name]
             if len(t):
-                summed = t.groupby("track_id")[tp + fp + fn].sum()
-                per_row[name] = np.stack([summed[tp].sum(axis=1), summed[fp].sum(axis=1), summed[fn].sum(axis=1)], 1)
-                per_row[name] = pd.DataFrame(per_row[name], index=summed.index)
+                per_row[name] = t.groupby("track_id")[list(COUNT_KEYS)].sum()
         present = [n for n in names if n in per_row]
         for i, a in enumerate(present):
             for b in present[i + 1:]:
                 common = per_row[a].index.intersection(per_row[b].index)
-                xa, xb = per_row[a].loc[common].to_numpy(), per_row[b].loc[common].to_numpy()
+                xa, xb = (_micro_counts(per_row[r].loc[common].to_numpy()) for r in (a, b))
                 res = stats.paired_test(xa, xb, n_resamples=n_resamples)
                 out.append({"test_dataset": test, "train_a": a, "train_b": b, "n_tracks": len(common),
                             "micro_f1_a": stats.pooled_f1(xa), "micro_f1_b": stats.pooled_f1(xb),
