@@ -29,12 +29,20 @@ Options (each a lever on speed, none changes the model or the loss):
   ``max-autotune-no-cudagraphs`` or ``reduce-overhead`` (CUDA graphs); the warm-up includes
   compiling. ``--compile-mode`` implies ``--compile``.
 - ``--cudnn-benchmark``: ``torch.backends.cudnn.benchmark = True``.
+- ``--cuda-graph``: the whole step (forward, backward, Adam with ``capturable=True``) captured
+  once in a CUDA graph and replayed: one launch instead of one per kernel, which matters where
+  launches bound a step (the recurrent models' thousands of small per-time-step kernels, most
+  of all with a dozen trials sharing the GPU). The same math; static input tensors.
+
+``--params '{"hidden_size": 288}'`` overrides the middle configuration (e.g. the study's
+slowest recurrent trials).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import gc
 import platform
 import time
@@ -67,6 +75,8 @@ class Options:
     channels_last: bool = False
     fused_adam: bool = False
     rnn_autocast: bool = False
+    cuda_graph: bool = False
+    profile: int = 0
 
     def label(self, arch: str | None = None, model: torch.nn.Module | None = None) -> str:
         parts = []
@@ -81,6 +91,8 @@ class Options:
             parts.append("channels-last" if has_conv else "channels-last:n/a(no conv2d)")
         if self.rnn_autocast:
             parts.append("rnn-bf16")
+        if self.cuda_graph:
+            parts.append("cuda-graph")
         return "+".join(parts) or "-"
 
     @property
@@ -121,7 +133,10 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
         apply_channels_last(model)
     label = opts.label(arch, model)
     n_params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if opts.fused_adam else {}))
+    adam = {"fused": True} if opts.fused_adam else {}
+    if opts.cuda_graph:
+        adam["capturable"] = True  # Adam's step count on the device, so the step can be captured
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **adam)
     if opts.compile:
         model = torch.compile(model, **({"mode": opts.compile_mode} if opts.compile_mode else {}))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 3.0, device=device))
@@ -130,13 +145,28 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
     use_bf16 = bf16 and device.type == "cuda"
 
     def step():
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        opt.zero_grad(set_to_none=not opts.cuda_graph)  # a captured step keeps its gradient tensors
+        # no autocast weight cache: a captured step must cast the weights it reads each replay
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16,
+                            cache_enabled=not opts.cuda_graph):
             logits = model(x)
         loss = loss_fn(logits.float(), y)
         loss.backward()
         opt.step()
 
+    if opts.cuda_graph:
+        # the whole step (forward, backward, Adam) captured once and replayed (PyTorch's
+        # "whole network capture"): one launch instead of every kernel's; x and y are static
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(max(3, warmup)):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+        step = graph.replay
     for _ in range(warmup):
         step()
     if device.type == "cuda":
@@ -149,6 +179,8 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     mem = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else float("nan")
+    if opts.profile:
+        profile_steps(step, device, opts.profile)
     del model, opt, x, y
     if opts.compile:
         torch._dynamo.reset()  # a fresh model per row: no recompile limit, no stale graphs
@@ -156,6 +188,21 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return batch * steps / dt, 1000 * dt / steps, n_params, mem, label
+
+
+def profile_steps(step, device, top: int, steps: int = 3) -> None:
+    """Where a step's time goes: ``torch.profiler`` over ``steps`` steps, the ``top`` operators
+    by their self time on the device (the GPU kernels under them), printed."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60), flush=True)
 
 
 def main(argv=None):
@@ -179,6 +226,12 @@ def main(argv=None):
                     help="Conv2d kernels and inputs in channels_last (models with 2-D convolutions; "
                          "rnn has none and runs without)")
     ap.add_argument("--fused-adam", action="store_true", help="torch.optim.Adam(fused=True)")
+    ap.add_argument("--profile", type=int, default=0, metavar="TOP",
+                    help="after each row, profile 3 steps and print the TOP operators by device time")
+    ap.add_argument("--cuda-graph", action="store_true",
+                    help="capture the whole training step in a CUDA graph and replay it (GPU only)")
+    ap.add_argument("--params", default=None,
+                    help='JSON object overriding the middle configuration, e.g. \'{"hidden_size": 288}\'')
     ap.add_argument("--baseline", action="store_true",
                     help=f"also measure each arch at batch {REFERENCE_BATCH} without options first, "
                          "so every row gets a speed-up")
@@ -195,7 +248,14 @@ def main(argv=None):
     device = torch.device(args.device)
     opts = Options(compile=args.compile or args.compile_mode is not None, compile_mode=args.compile_mode,
                    cudnn_benchmark=args.cudnn_benchmark, channels_last=args.channels_last,
-                   fused_adam=args.fused_adam, rnn_autocast=args.rnn_autocast)
+                   fused_adam=args.fused_adam, rnn_autocast=args.rnn_autocast, cuda_graph=args.cuda_graph,
+                   profile=args.profile)
+    if args.cuda_graph and device.type != "cuda":
+        ap.error("--cuda-graph: needs --device cuda")
+    if args.params:
+        override = json.loads(args.params)
+        for arch in args.arch:
+            MIDDLE[arch] = {**MIDDLE[arch], **{k: v for k, v in override.items()}}
     if args.threads:
         torch.set_num_threads(args.threads)
     gpu = device.type == "cuda"

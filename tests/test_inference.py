@@ -74,3 +74,59 @@ def test_activations_equal_the_transcriber_on_a_spectrogram(tmp_path, arch, para
     study = inference.batch_activations(net, [spec, spec[:77]], mean=mean, std=std, chunk_frames=300)
     np.testing.assert_allclose(study[0], cli, atol=1e-5)
     np.testing.assert_allclose(study[1], Transcriber(tmp_path / "m.pt").stitched_activations(spec[:77]), atol=1e-5)
+
+
+class _Counting(torch.nn.Module):
+    """A model that counts its forward passes and the chunks they held."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls, self.chunks = net, 0, 0
+
+    def forward(self, x):
+        self.calls += 1
+        self.chunks += x.shape[0]
+        return self.net(x)
+
+
+@pytest.mark.parametrize("arch, params", [
+    ("rnn", dict(cell="gru", num_layers=1, hidden_size=8)),
+    ("crnn", dict(cell="gru", num_layers=1, hidden_size=8, num_blocks=2)),
+    ("conv_transformer", dict(d_model=16, num_layers=1, num_heads=2, num_blocks=1)),
+])
+def test_many_tracks_share_batches_and_give_each_track_its_own_result(arch, params):
+    """batch_activations runs the chunks of all tracks in shared batches (far fewer forward
+    passes than track by track) and gives each track what the streaming path gives it alone:
+    tracks shorter than a chunk, exactly one chunk, one frame more, and long ones."""
+    torch.manual_seed(0)
+    net = models.build(arch, 84, **params).eval()
+    rng = np.random.default_rng(1)
+    lengths = (7, 120, 121, 333, 950, 0, 1, 2000)
+    specs = [rng.standard_normal((n, 84)).astype(np.float32) for n in lengths]
+    mean, std = rng.normal(0, 1, 84), rng.uniform(0.5, 2, 84)
+    kw = dict(mean=mean, std=std, chunk_frames=120, context_frames=30, device="cpu", batch_size=8)
+    counting = _Counting(net)  # hides the CRNN's frame-local split: the whole model on chunks
+    inference.batch_activations(counting, specs, **kw)
+    n_chunks = sum(len(inference.chunk_plan(n, 120, 30)) for n in lengths)
+    assert counting.chunks == n_chunks
+    # the full chunks of every track share batches of 8; the two tracks shorter than a
+    # chunk (7 and 1 frames; the empty one has none) run alone
+    assert counting.calls == -(-(n_chunks - 2) // 8) + 2, counting.calls
+    many = inference.batch_activations(net, specs, **kw)  # the CRNN's conv blocks once per frame
+    engine = inference.ChunkedInference(net, 84, mean, std, 120, 30, "cpu", batch_size=1)
+    for spec, act in zip(specs, many):
+        alone = engine.stitch([spec[:50], spec[50:]])  # streamed in two pieces
+        assert act.shape == (len(spec), 5)
+        np.testing.assert_allclose(act, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [0, 1, 59, 60, 61, 119, 120, 121, 179, 180, 181, 1000, 1001])
+def test_chunk_plan_tiles_the_track_with_context_on_both_sides(n):
+    plan = inference.chunk_plan(n, 120, 30)
+    kept = [k for _, _, k0, k1 in plan for k in range(k0, k1)]
+    assert kept == list(range(n))
+    for s, e, k0, k1 in plan:
+        assert 0 <= s <= k0 < k1 <= e <= n
+        assert e - s == min(120, n)
+        assert k0 - s >= 30 or s == 0
+        assert e - k1 >= 30 or e == n

@@ -5,6 +5,8 @@
 # (nvidia-smi every 0.5 s while they all run). Only the repository travels (no data):
 #   bash benchmarks/gpu/side_by_side.sh ARCH BATCH STEPS "N1 N2 ..." [mps|nomps ...]
 # prints one line per run: mode, N, summed datapoints/s, per copy, mean/median GPU utilisation.
+# BENCH_ARGS adds options to every copy, e.g. BENCH_ARGS='--cuda-graph --params {"hidden_size":288}'
+# (the JSON without spaces).
 set -u
 arch=$1 batch=$2 steps=$3 counts=$4
 shift 4
@@ -17,7 +19,7 @@ run() {  # mode n
   local sampler=$!
   for i in $(seq "$n"); do
     python3 benchmarks/bench_training.py --device cuda --arch "$arch" --batch "$batch" --steps "$steps" \
-      --warmup 10 > "$dir/out$i" 2>&1 &
+      --warmup 10 ${BENCH_ARGS:-} > "$dir/out$i" 2>&1 &
   done
   wait $(jobs -p | grep -v "^$sampler$")
   kill "$sampler" 2>/dev/null

@@ -58,7 +58,7 @@ CONTEXT_S = 0.5
 #: Frames per forward pass of a frame-local front end (plus its halo at each side).
 FRONT_FRAMES = 1000
 
-__all__ = ["activations", "batch_activations", "ChunkedInference", "default_chunk", "CONTEXT_S"]
+__all__ = ["activations", "batch_activations", "chunk_plan", "ChunkedInference", "default_chunk", "CONTEXT_S"]
 
 
 def default_chunk(meta: Mapping | None = None, fps: float = FPS) -> float:
@@ -76,6 +76,35 @@ def default_chunk(meta: Mapping | None = None, fps: float = FPS) -> float:
     except (TypeError, ValueError):
         pass
     return TRAINING_CHUNK_S
+
+
+def chunk_plan(n_frames: int, chunk_frames: int, context_frames: int) -> list[tuple[int, int, int, int]]:
+    """The chunks keep-centre stitching runs over ``n_frames`` frames, as ``(start, end,
+    keep_from, keep_to)`` frame indices: chunk ``[start, end)`` goes through the model and
+    its frames ``[keep_from, keep_to)`` are kept. The kept ranges tile the track; every
+    chunk is ``chunk_frames`` long but for a track shorter than that (one chunk, the whole
+    track); the last chunk is shifted left to end at the last frame. The same chunks as
+    :meth:`ChunkedInference.stitch` cuts from a stream (a test checks both give one result).
+
+    Examples
+    --------
+    >>> chunk_plan(250, 100, 20)
+    [(0, 100, 0, 60), (40, 140, 60, 120), (100, 200, 120, 180), (150, 250, 180, 250)]
+    """
+    W, C = int(chunk_frames), int(context_frames)
+    S = W - 2 * C
+    plan, a = [], 0
+    while max(0, a - C) + W + 1 <= n_frames:
+        s = max(0, a - C)
+        plan.append((s, s + W, a, a + S))
+        a += S
+    while a < n_frames:
+        s = 0 if n_frames <= W else min(max(0, a - C), n_frames - W)
+        e = min(s + W, n_frames)
+        k1 = min(a + S, n_frames) if e < n_frames else n_frames
+        plan.append((s, e, a, k1))
+        a = k1
+    return plan
 
 
 def frame_local_split(model) -> tuple[object | None, int, object | None]:
@@ -149,6 +178,52 @@ class ChunkedInference:
         """Onset probabilities (frames, 5) float32 of one whole spectrogram (frames, bins):
         normalisation (if any), front end, keep-centre chunks."""
         return self.stitch([np.asarray(spec, np.float32)])
+
+    def stitched_many(self, specs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`stitched_activations` of each spectrogram, the chunks of all of them run
+        in shared batches: validation every epoch (170 one-minute tracks, about 20 chunks
+        each) is then 27 forward passes of 128 chunks instead of 170 of about 20, which is
+        what bounds a recurrent model on a shared GPU (docs/benchmarks.md). A track's input
+        is let go once its last chunk has run, so memory holds about one batch and the
+        tracks it spans."""
+        W, C = self.chunk_frames, self.context_frames
+        module, cache = (self.model, self._traced) if self._back is self.model else (self._back, self._traced_back)
+        results: list[np.ndarray] = []
+        inputs: dict[int, np.ndarray] = {}
+        left: dict[int, int] = {}
+        pending: dict[int, list[tuple[int, int, int, int]]] = {}  # chunk length -> (track, start, keep)
+
+        def run(length: int) -> None:
+            items = pending.pop(length)
+            probs = self._run(module, cache, [inputs[i][s:s + length] for i, s, _, _ in items])
+            for p, (i, s, k0, k1) in zip(probs, items):
+                results[i][k0:k1] = p[k0 - s:k1 - s]
+                left[i] -= 1
+                if not left[i]:
+                    del inputs[i]
+
+        for i, spec in enumerate(specs):
+            x = next(self._normalised([np.asarray(spec, np.float32)], None))
+            if self._front is not None:
+                feats = list(self._front_chunks([x]))
+                if not feats:
+                    results.append(np.zeros((0, len(CLASSES)), np.float32))
+                    continue
+                x = np.concatenate(feats)
+                if self._back is None:  # the whole model is frame-local: its output is the logits
+                    results.append((1.0 / (1.0 + np.exp(-x))).astype(np.float32))
+                    continue
+            results.append(np.zeros((len(x), len(CLASSES)), np.float32))
+            plan = chunk_plan(len(x), W, C)
+            if plan:
+                inputs[i], left[i] = x, len(plan)
+            for s, e, k0, k1 in plan:
+                pending.setdefault(e - s, []).append((i, s, k0, k1))
+                if len(pending[e - s]) >= self.batch_size:
+                    run(e - s)
+        for length in list(pending):
+            run(length)
+        return results
 
     def _forward(self, chunks: list[np.ndarray]) -> np.ndarray:
         """Probabilities (B, T, 5) of the whole model on a batch of equal-length
@@ -348,14 +423,15 @@ def activations(model, spectrogram: np.ndarray, *, n_bins: int | None = None, me
 def batch_activations(model, spectrograms: Sequence[np.ndarray], *, n_bins: int | None = None, mean=None,
                       std=None, chunk_frames: int = DATAPOINT_FRAMES, context_frames: int = 50, device=None,
                       batch_size: int | None = None) -> list[np.ndarray]:
-    """:func:`activations` of many tracks with one engine (the split made once); each
-    track's result is the one :func:`activations` gives it alone."""
+    """:func:`activations` of many tracks with one engine (the split made once), their
+    chunks batched together (:meth:`ChunkedInference.stitched_many`); each track's result
+    is the one :func:`activations` gives it alone (to float rounding)."""
     specs = [np.asarray(s, np.float32) for s in spectrograms]
     if not specs:
         return []
     bins = int(n_bins if n_bins is not None else specs[0].shape[1])
     engine = ChunkedInference(model, bins, mean, std, chunk_frames, context_frames, device, batch_size)
-    return [engine.stitched_activations(s) for s in specs]
+    return engine.stitched_many(specs)
 
 
 def trace_cache_dir(model_path: Path) -> Path | None:
