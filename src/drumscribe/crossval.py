@@ -315,7 +315,7 @@ def fold_validator(items, n_real: int, meta: Mapping[str, Any], device, peak_par
     class FoldValidator(CacheValidator):
         def activations(self, model):
             t = Transcriber.from_model(model, meta, device=str(device))
-            return [t.stitched_activations(spec) for _, spec, _ in self.tracks]
+            return t.stitched_many([spec for _, spec, _ in self.tracks])  # chunks of all items batched
 
         def validate(self, model):
             acts = self.activations(model)
