@@ -13,7 +13,7 @@ out=${OUT:-.}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
-python3 benchmarks/bench_validation.py --device cuda --repeat 2 2>&1 | tee "$out/validation_alone.txt"
+python3 benchmarks/bench_validation.py --device cuda --repeat 1 2>&1 | tee "$out/validation_alone.txt"
 
 source benchmarks/gpu/mps.sh
 for i in $(seq 8); do
