@@ -57,8 +57,12 @@ for cond in conds:
             tp, fp, fn = agg[(cond, w, c)]
             f.append(2 * tp / max(1, 2 * tp + fp + fn))
         o = np.asarray(offs.get((cond, c), [0.0])) * 1000
+        q25, q75 = np.percentile(o, [25, 75])
         print(f"  {c}: F1@20/30/50/100 ms " + " ".join(f"{x:.3f}" for x in f)
-              + f"  offset median {np.median(o):+.1f} ms, IQR [{np.percentile(o,25):+.1f}, {np.percentile(o,75):+.1f}], n={len(o)}")
-    tp = sum(agg[(cond, 0.05, c)][0] for c in CLASSES); fp = sum(agg[(cond, 0.05, c)][1] for c in CLASSES); fn = sum(agg[(cond, 0.05, c)][2] for c in CLASSES)
-    tp1 = sum(agg[(cond, 0.1, c)][0] for c in CLASSES); fp1 = sum(agg[(cond, 0.1, c)][1] for c in CLASSES); fn1 = sum(agg[(cond, 0.1, c)][2] for c in CLASSES)
-    print(f"  micro F1 @50 {2*tp/(2*tp+fp+fn):.3f} @100 {2*tp1/(2*tp1+fp1+fn1):.3f}")
+              + f"  offset median {np.median(o):+.1f} ms, IQR [{q25:+.1f}, {q75:+.1f}], n={len(o)}")
+
+    def micro(w):
+        tp, fp, fn = (sum(agg[(cond, w, c)][k] for c in CLASSES) for k in range(3))
+        return 2 * tp / (2 * tp + fp + fn)
+
+    print(f"  micro F1 @50 {micro(0.05):.3f} @100 {micro(0.1):.3f}")

@@ -57,6 +57,11 @@ from drumscribe.errors import ConfigError, TrainingError
 
 log = logging.getLogger(__name__)
 
+#: On a GPU the validation loss runs in batches this many times the training batch: no gradients are
+#: kept, so it costs little memory, and a recurrent model's pass is bound by its sequential
+#: steps, not by the batch (docs/benchmarks.md, "What bounds the slowest trials"); the
+#: loss is the same mean over the same datapoints.
+VAL_BATCH_FACTOR = 4
 #: Columns of ``history.csv``, in order.
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_micro_f1", "lr", "seconds", "datapoints_per_s")
 #: Columns that depend on the machine's speed (differ between a resumed and a straight run).
@@ -511,7 +516,8 @@ def fit(
             train_loss, seen = _train_epoch(model, batches, criterion, optimizer, device, bar,
                                             cfg["grad_clip_norm"])
             train_seconds = time.perf_counter() - t0
-            val_loss = _val_loss(model, _batches(val_data, cfg, device), criterion, device)
+            val_cfg = {**cfg, "batch_size": cfg["batch_size"] * (VAL_BATCH_FACTOR if device.type == "cuda" else 1)}
+            val_loss = _val_loss(model, _batches(val_data, val_cfg, device), criterion, device)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingError(
                     f"{out_dir}: loss became {'NaN' if math.isnan(train_loss) or math.isnan(val_loss) else 'infinite'}"
