@@ -370,6 +370,8 @@ def test_nan_loss_raises_and_names_the_trial(tmp_path):
         ("cnn", SMALL_CNN, {"augment_eq_db": -2}, "training.augment_eq_db"),
         ("cnn", SMALL_CNN, {"grad_clip_norm": 0}, "training.grad_clip_norm"),
         ("cnn", SMALL_CNN, {"grad_clip_norm": "1"}, "training.grad_clip_norm"),
+        ("cnn", SMALL_CNN, {"cuda_graphs": "yes"}, "training.cuda_graphs"),
+        ("cnn", SMALL_CNN, {"cuda_graphs": True}, "training.cuda_graphs: CUDA graphs need a CUDA device"),
         ("cnn", SMALL_CNN, {"augment_eq_db": "3"}, "training.augment_eq_db"),
         ("cnn", SMALL_CNN, {"augment_pitch_bins": 1}, r"training.augment_\*: the training data carry no normalisation"),
         ("cnn", SMALL_CNN, {"augment_eq_db": 3}, r"training.augment_\*: the training data carry no normalisation"),
@@ -421,3 +423,34 @@ def test_one_log_line_per_epoch(tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "drumscribe.training"]
     assert len(lines) == 2 and lines[0].startswith("cnn t007 epoch 1/2: train loss ")
     assert all(k in lines[1] for k in ("val loss", "val micro F1 0.500", "lr 0.003", " s"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+@pytest.mark.parametrize("arch, params", [("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 16, "dropout": 0.0}),
+                                          ("cnn", {**SMALL_CNN, "dropout": 0.0})])
+def test_a_captured_step_trains_as_the_eager_one(tmp_path, monkeypatch, arch, params):
+    """training.cuda_graphs: the step is captured and replayed (the last shorter batch of an
+    epoch eager), the first epochs' losses are the eager steps' (bf16 rounding aside), and the
+    plateau schedule lowers the learning rate the replayed step reads."""
+    from drumscribe import training_graph
+
+    made = []
+
+    class Recorded(training_graph.CapturedStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(training_graph, "CapturedStep", Recorded)
+    train, val = _data(n=26), _data(n=6, seed=1)  # 26 = 6 batches of 4 and one of 2
+    cfg = {**CFG, "device": "cuda", "max_epochs": 6, "lr_patience": 0, "learning_rate": 3e-2}
+    eager = training.fit(arch, params, train, val, tmp_path / "eager", cfg, progress=False)
+    graphed = training.fit(arch, params, train, val, tmp_path / "graph", {**cfg, "cuda_graphs": True},
+                           progress=False)
+    (step,) = made
+    assert step.replays == 6 * 7 - step.eager_steps and step.eager_steps == training_graph.WARMUP_STEPS + 6
+    he, hg = (training.read_history(r["history_path"]) for r in (eager, graphed))
+    for a, b in zip(he[:2], hg[:2]):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
+    assert min(r["lr"] for r in hg) < cfg["learning_rate"]  # the schedule lowered it
+    assert math.isfinite(graphed["best_val_loss"])

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One device call (issue 14, docs/benchmarks.md "What bounds the slow trials"): no data, only
-# the repository (PYTHONPATH=src; the GPU image's torch). Writes its output to ${OUT:-.}/*.txt.
-#   bash benchmarks/gpu/validation_and_graphs.sh
+# One device call (issue 14, docs/benchmarks.md "What bounds the slowest trials"): no data, the
+# repository and the carried wheels (.whl.tar.xz; the GPU image's torch). Writes ${OUT:-.}/*.txt.
+#   source benchmarks/gpu/setup_device.sh; bash benchmarks/gpu/validation_and_graphs.sh
+# 0. the test of training.cuda_graphs (a captured step trains as the eager one; needs the wheels of
+#    setup_device.sh, pytest among them);
 # 1. validation: one epoch's activations over 170 one-minute tracks, per track (as before) and
 #    in shared batches (now), alone and while 8 training copies load the GPU under CUDA MPS;
 # 2. recurrent training under load: the study's slowest RNN (GRU 4 x 288) at batch 64, 1 and 8
@@ -12,6 +14,9 @@ set -u
 out=${OUT:-.}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+
+# training.cuda_graphs on the GPU: its test (skipped on CPU machines, so CI never runs it)
+python3 -m pytest -q -p no:cacheprovider tests/test_training.py -k captured 2>&1 | tail -15 | tee "$out/graph_test.txt"
 
 python3 benchmarks/bench_validation.py --device cuda --repeat 1 2>&1 | tee "$out/validation_alone.txt"
 

@@ -51,6 +51,7 @@ from tqdm.auto import tqdm
 import drumscribe
 from drumscribe import augment as aug
 from drumscribe import models
+from drumscribe import training_graph
 from drumscribe import training_state as ts
 from drumscribe.atomic import write_text
 from drumscribe.errors import ConfigError, TrainingError
@@ -90,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "augment_pitch_bins": 0,
     "augment_eq_db": 0.0,
     "grad_clip_norm": None,
+    "cuda_graphs": False,
 }
 
 
@@ -179,6 +181,8 @@ def training_config(config: Mapping[str, Any]) -> dict[str, Any]:
     v = cfg["grad_clip_norm"]
     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
         raise ConfigError(f"training.grad_clip_norm: {v!r} is not a number > 0 (or null)")
+    if not isinstance(cfg["cuda_graphs"], bool):
+        raise ConfigError(f"training.cuda_graphs: {cfg['cuda_graphs']!r} is not true or false")
     if cfg["preload"] not in ("auto", True, False):
         raise ConfigError(f"training.preload: {cfg['preload']!r} is not auto, true or false")
     for key in ("preload_max_gb", "augment_gain_db", "augment_tilt_db", "augment_eq_db"):
@@ -286,13 +290,20 @@ def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: 
 
 
 def _train_epoch(model, batches, criterion, optimizer, device, bar,
-                 clip_norm: float | None = None) -> tuple[float, int]:
+                 clip_norm: float | None = None, step=None) -> tuple[float, int]:
     """One pass over ``batches``; ``clip_norm``: the gradients' global L2 norm is scaled down
-    to at most this before each step (``torch.nn.utils.clip_grad_norm_``), None = not."""
+    to at most this before each step (``torch.nn.utils.clip_grad_norm_``), None = not;
+    ``step``: a :class:`drumscribe.training_graph.CapturedStep` that runs each step instead
+    (``training.cuda_graphs``)."""
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
     for x, y in batches:
+        if step is not None:
+            total += step(x, y).double() * len(x)
+            seen += len(x)
+            bar.update(len(x))
+            continue
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device):
             logits = model(x)
@@ -422,6 +433,8 @@ def fit(
     out_dir = Path(out_dir)
     cfg = training_config(config)
     device = drumscribe.resolve_device(cfg["device"], "training.device")
+    if cfg["cuda_graphs"] and device.type != "cuda":
+        raise ConfigError(f"training.cuda_graphs: CUDA graphs need a CUDA device (training.device gives {device})")
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads: {threads!r} is not a positive integer")
@@ -455,7 +468,10 @@ def fit(
             raise ConfigError(f"init_state: does not fit {arch} {dict(params)} "
                               f"({str(exc).splitlines()[0]})") from None
     full_params = dict(model.params)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+    if cfg["cuda_graphs"]:
+        optimizer = training_graph.capturable_adam(model.parameters(), cfg["learning_rate"], device)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=cfg["lr_factor"], patience=cfg["lr_patience"]
     )
@@ -475,6 +491,8 @@ def fit(
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
+        if cfg["cuda_graphs"]:
+            training_graph.lr_on_device(optimizer, device)
         scheduler.load_state_dict(resumed["scheduler"])
         history = list(resumed["history"])
         best = dict(resumed["best"])
@@ -486,6 +504,8 @@ def fit(
     train_data = _maybe_preload(train_data, cfg, device, progress)
     val_data = _maybe_preload(val_data, cfg, device, progress)
     n_per_epoch = min(n_train, cfg["max_train_datapoints"] or n_train)
+    captured = (training_graph.CapturedStep(model, criterion, optimizer, cfg["grad_clip_norm"])
+                if cfg["cuda_graphs"] else None)
     epoch = start_epoch
     out_of_time = False
     while epoch < cfg["max_epochs"] and not stop["stopped_early"]:
@@ -504,7 +524,7 @@ def fit(
         if augment:
             aug_gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch + 500_009)
             batches = aug.augmented(batches, cfg, aug_gen, train_data.mean, train_data.std, log_base)
-        lr = optimizer.param_groups[0]["lr"]
+        lr = float(optimizer.param_groups[0]["lr"])  # a tensor under cuda_graphs
         t0 = time.perf_counter()
         with tqdm(
             total=n_per_epoch,
@@ -514,7 +534,7 @@ def fit(
             leave=False,
         ) as bar:
             train_loss, seen = _train_epoch(model, batches, criterion, optimizer, device, bar,
-                                            cfg["grad_clip_norm"])
+                                            cfg["grad_clip_norm"], captured)
             train_seconds = time.perf_counter() - t0
             val_cfg = {**cfg, "batch_size": cfg["batch_size"] * (VAL_BATCH_FACTOR if device.type == "cuda" else 1)}
             val_loss = _val_loss(model, _batches(val_data, val_cfg, device), criterion, device)

@@ -67,13 +67,15 @@ def cpu_state(module_or_state) -> dict[str, torch.Tensor]:
 def fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins, init_state=None) -> str:
     """What must not change for a checkpoint to be resumed (max_epochs, device and workers may).
 
-    Keys added later (``augment_pitch_bins``, ``augment_eq_db``, ``grad_clip_norm``) count only when set,
-    so the checkpoints of trials started before they existed still resume. An
+    Keys added later (``augment_pitch_bins``, ``augment_eq_db``, ``grad_clip_norm``, ``cuda_graphs``)
+    count only when set, so the checkpoints of trials started before they existed still resume
+    (``cuda_graphs`` changes the optimiser's state: a checkpoint made without it is not resumed
+    with it, nor the other way round). An
     ``init_state`` (fine-tuning) adds the SHA-1 of its tensors.
     """
     keys = ("patience", "lr_patience", "lr_factor", "learning_rate", "batch_size", "seed", "max_train_datapoints",
             "augment_gain_db", "augment_tilt_db")
-    later = ("augment_pitch_bins", "augment_eq_db", "grad_clip_norm")
+    later = ("augment_pitch_bins", "augment_eq_db", "grad_clip_norm", "cuda_graphs")
     out = json.dumps(
         {
             "arch": arch,
