@@ -425,7 +425,8 @@ def test_one_log_line_per_epoch(tmp_path, caplog):
     assert all(k in lines[1] for k in ("val loss", "val micro F1 0.500", "lr 0.003", " s"))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="needs a CUDA device (run on the GPU machine by benchmarks/gpu/validation_and_graphs.sh)")
 @pytest.mark.parametrize("arch, params", [("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 16, "dropout": 0.0}),
                                           ("cnn", {**SMALL_CNN, "dropout": 0.0})])
 def test_a_captured_step_trains_as_the_eager_one(tmp_path, monkeypatch, arch, params):
