@@ -32,7 +32,9 @@ Options (each a lever on speed, none changes the model or the loss):
 - ``--cuda-graph``: the whole step (forward, backward, Adam with ``capturable=True``) captured
   once in a CUDA graph and replayed: one launch instead of one per kernel, which matters where
   launches bound a step (the recurrent models' thousands of small per-time-step kernels, most
-  of all with a dozen trials sharing the GPU). The same math; static input tensors.
+  of all with a dozen trials sharing the GPU). The same math; static input tensors. It is the
+  step ``training.cuda_graphs`` runs (``drumscribe.training_graph.CapturedStep``, bf16, not
+  combined with ``--compile``).
 
 ``--params '{"hidden_size": 288}'`` overrides the middle configuration (e.g. the study's
 slowest recurrent trials).
@@ -49,7 +51,7 @@ import time
 
 import torch
 
-from drumscribe import models
+from drumscribe import models, training_graph
 from drumscribe.models import rnn as rnn_module
 
 #: A configuration from the middle of each default search space.
@@ -133,10 +135,11 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
         apply_channels_last(model)
     label = opts.label(arch, model)
     n_params = sum(p.numel() for p in model.parameters())
-    adam = {"fused": True} if opts.fused_adam else {}
     if opts.cuda_graph:
-        adam["capturable"] = True  # Adam's step count on the device, so the step can be captured
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **adam)
+        # training.cuda_graphs' own capturable Adam (a tensor learning rate)
+        opt = training_graph.capturable_adam(model.parameters(), 1e-3, device)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if opts.fused_adam else {}))
     if opts.compile:
         model = torch.compile(model, **({"mode": opts.compile_mode} if opts.compile_mode else {}))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 3.0, device=device))
@@ -145,28 +148,23 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
     use_bf16 = bf16 and device.type == "cuda"
 
     def step():
-        opt.zero_grad(set_to_none=not opts.cuda_graph)  # a captured step keeps its gradient tensors
-        # no autocast weight cache: a captured step must cast the weights it reads each replay
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16,
-                            cache_enabled=not opts.cuda_graph):
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
             logits = model(x)
         loss = loss_fn(logits.float(), y)
         loss.backward()
         opt.step()
 
     if opts.cuda_graph:
-        # the whole step (forward, backward, Adam) captured once and replayed (PyTorch's
-        # "whole network capture"): one launch instead of every kernel's; x and y are static
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(max(3, warmup)):
-                step()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # the step training.cuda_graphs runs (drumscribe.training_graph.CapturedStep): eager warm-up
+        # steps, then captured once and replayed, one launch instead of every kernel's
+        captured = training_graph.CapturedStep(model, loss_fn, opt)
+
+        def step():
+            captured(x, y)
+
+        for _ in range(training_graph.WARMUP_STEPS + 1):
             step()
-        step = graph.replay
     for _ in range(warmup):
         step()
     if device.type == "cuda":
@@ -250,8 +248,8 @@ def main(argv=None):
                    cudnn_benchmark=args.cudnn_benchmark, channels_last=args.channels_last,
                    fused_adam=args.fused_adam, rnn_autocast=args.rnn_autocast, cuda_graph=args.cuda_graph,
                    profile=args.profile)
-    if args.cuda_graph and device.type != "cuda":
-        ap.error("--cuda-graph: needs --device cuda")
+    if args.cuda_graph and (device.type != "cuda" or not args.bf16 or args.compile or args.compile_mode):
+        ap.error("--cuda-graph: needs --device cuda, bf16 (training's step) and no --compile")
     if args.params:
         override = json.loads(args.params)
         for arch in args.arch:
