@@ -130,3 +130,15 @@ def test_chunk_plan_tiles_the_track_with_context_on_both_sides(n):
         assert e - s == min(120, n)
         assert k0 - s >= 30 or s == 0
         assert e - k1 >= 30 or e == n
+
+
+def test_the_validation_benchmark_finds_both_ways_equal(capsys):
+    """benchmarks/bench_validation.py (per track against shared batches) on the CPU: one row a
+    configuration, the two ways' activations equal to float rounding."""
+    import runpy
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "bench_validation.py"))
+    bench["main"](["--tracks", "3", "--seconds", "5", "--repeat", "1", "--config", "rnn_lstm_144x3", "crnn_gru_144x3"])
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.startswith(("rnn_", "crnn_"))]
+    assert [r[0] for r in rows] == ["rnn_lstm_144x3", "crnn_gru_144x3"]
+    assert all(float(r[-1]) <= 1e-5 for r in rows), rows
