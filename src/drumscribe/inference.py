@@ -187,7 +187,7 @@ class ChunkedInference:
         is let go once its last chunk has run, so memory holds about one batch and the
         tracks it spans."""
         W, C = self.chunk_frames, self.context_frames
-        module, cache = (self.model, self._traced) if self._back is self.model else (self._back, self._traced_back)
+        module, cache = (self.model, self._traced) if self._front is None else (self._back, self._traced_back)
         results: list[np.ndarray] = []
         inputs: dict[int, np.ndarray] = {}
         left: dict[int, int] = {}
@@ -203,16 +203,13 @@ class ChunkedInference:
                     del inputs[i]
 
         for i, spec in enumerate(specs):
+            if self._front is not None and self._back is None:  # the whole model frame-local: no chunks
+                results.append(self.stitch([np.asarray(spec, np.float32)]))
+                continue
             x = next(self._normalised([np.asarray(spec, np.float32)], None))
             if self._front is not None:
                 feats = list(self._front_chunks([x]))
-                if not feats:
-                    results.append(np.zeros((0, len(CLASSES)), np.float32))
-                    continue
-                x = np.concatenate(feats)
-                if self._back is None:  # the whole model is frame-local: its output is the logits
-                    results.append((1.0 / (1.0 + np.exp(-x))).astype(np.float32))
-                    continue
+                x = np.concatenate(feats) if feats else np.zeros((0, 0), np.float32)
             results.append(np.zeros((len(x), len(CLASSES)), np.float32))
             plan = chunk_plan(len(x), W, C)
             if plan:
