@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import gc
 import platform
@@ -51,7 +52,7 @@ import time
 
 import torch
 
-from drumscribe import models, training_graph
+from drumscribe import models, training, training_graph
 from drumscribe.models import rnn as rnn_module
 
 #: A configuration from the middle of each default search space.
@@ -158,7 +159,8 @@ def bench(arch, params, device, bf16, batch, frames, bins, warmup, steps, compil
     if opts.cuda_graph:
         # the step training.cuda_graphs runs (drumscribe.training_graph.CapturedStep): eager warm-up
         # steps, then captured once and replayed, one launch instead of every kernel's
-        captured = training_graph.CapturedStep(model, loss_fn, opt)
+        captured = training_graph.CapturedStep(functools.partial(training.train_step, model, loss_fn, opt,
+                                                                 graph_safe=True))
 
         def step():
             captured(x, y)

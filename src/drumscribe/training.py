@@ -33,6 +33,7 @@ ends with ``out_dir/model.pt`` (:func:`drumscribe.models.save_checkpoint`).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -236,10 +237,28 @@ def _loader(data: Dataset, cfg: Mapping, device: torch.device, sampler=None) -> 
     )
 
 
-def _autocast(device: torch.device):
+def _autocast(device: torch.device, cache_enabled: bool = True):
     if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache_enabled)
     return torch.autocast(device_type="cpu", enabled=False)
+
+
+def train_step(model, criterion, optimizer, x: torch.Tensor, y: torch.Tensor, clip_norm: float | None = None,
+               graph_safe: bool = False) -> torch.Tensor:
+    """One optimiser step on the batch ``(x, y)``; its loss, detached, on the device.
+    ``clip_norm``: the gradients' global L2 norm is scaled down to at most this first
+    (``torch.nn.utils.clip_grad_norm_``), None = not. ``graph_safe``: as a step captured in a
+    CUDA graph needs it (:class:`drumscribe.training_graph.CapturedStep`): gradients zeroed in
+    place, not set to None, and no autocast weight cache (a replay casts the weights anew)."""
+    optimizer.zero_grad(set_to_none=not graph_safe)
+    with _autocast(x.device, cache_enabled=not graph_safe):
+        logits = model(x)
+    loss = criterion(logits.float(), y)
+    loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return loss.detach()
 
 
 def _as_float(batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,28 +310,14 @@ def _maybe_preload(data: Dataset, cfg: Mapping, device: torch.device, progress: 
 
 def _train_epoch(model, batches, criterion, optimizer, device, bar,
                  clip_norm: float | None = None, step=None) -> tuple[float, int]:
-    """One pass over ``batches``; ``clip_norm``: the gradients' global L2 norm is scaled down
-    to at most this before each step (``torch.nn.utils.clip_grad_norm_``), None = not;
-    ``step``: a :class:`drumscribe.training_graph.CapturedStep` that runs each step instead
-    (``training.cuda_graphs``)."""
+    """One pass over ``batches`` of :func:`train_step` (``clip_norm`` as there), or of ``step``
+    instead: a :class:`drumscribe.training_graph.CapturedStep` (``training.cuda_graphs``)."""
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
     for x, y in batches:
-        if step is not None:
-            total += step(x, y).double() * len(x)
-            seen += len(x)
-            bar.update(len(x))
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        with _autocast(device):
-            logits = model(x)
-        loss = criterion(logits.float(), y)
-        loss.backward()
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
-        total += loss.detach().double() * len(x)
+        loss = step(x, y) if step is not None else train_step(model, criterion, optimizer, x, y, clip_norm)
+        total += loss.double() * len(x)
         seen += len(x)
         bar.update(len(x))
     return float(total.item()) / max(1, seen), seen
@@ -504,8 +509,10 @@ def fit(
     train_data = _maybe_preload(train_data, cfg, device, progress)
     val_data = _maybe_preload(val_data, cfg, device, progress)
     n_per_epoch = min(n_train, cfg["max_train_datapoints"] or n_train)
-    captured = (training_graph.CapturedStep(model, criterion, optimizer, cfg["grad_clip_norm"])
+    captured = (training_graph.CapturedStep(functools.partial(train_step, model, criterion, optimizer,
+                                                              clip_norm=cfg["grad_clip_norm"], graph_safe=True))
                 if cfg["cuda_graphs"] else None)
+    val_cfg = {**cfg, "batch_size": cfg["batch_size"] * (VAL_BATCH_FACTOR if device.type == "cuda" else 1)}
     epoch = start_epoch
     out_of_time = False
     while epoch < cfg["max_epochs"] and not stop["stopped_early"]:
@@ -536,7 +543,6 @@ def fit(
             train_loss, seen = _train_epoch(model, batches, criterion, optimizer, device, bar,
                                             cfg["grad_clip_norm"], captured)
             train_seconds = time.perf_counter() - t0
-            val_cfg = {**cfg, "batch_size": cfg["batch_size"] * (VAL_BATCH_FACTOR if device.type == "cuda" else 1)}
             val_loss = _val_loss(model, _batches(val_data, val_cfg, device), criterion, device)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 raise TrainingError(

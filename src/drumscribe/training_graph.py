@@ -22,6 +22,8 @@ be captured since PyTorch 1.9.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 #: Eager steps before the capture.
@@ -43,28 +45,18 @@ def lr_on_device(optimizer: torch.optim.Optimizer, device: torch.device) -> None
 
 class CapturedStep:
     """Call with a batch ``(x, y)`` on the GPU: one training step, its loss (a 0-d tensor
-    on the GPU, valid until the next call). The first :data:`WARMUP_STEPS` full batches run
-    eagerly; the next is captured and every later batch of that shape replays the graph."""
+    on the GPU, valid until the next call). ``step(x, y) -> loss`` is the step itself, made
+    graph-safe (``functools.partial(training.train_step, model, criterion, optimizer,
+    graph_safe=True)``). The first :data:`WARMUP_STEPS` full batches run eagerly; the next is
+    captured and every later batch of that shape replays the graph."""
 
-    def __init__(self, model, criterion, optimizer, clip_norm: float | None = None):
-        self.model, self.criterion, self.optimizer, self.clip_norm = model, criterion, optimizer, clip_norm
+    def __init__(self, step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+        self.step = step
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_x = self.static_y = self.static_loss = None
         self.eager_steps = 0
         self.replays = 0
         self._side = torch.cuda.Stream()
-
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.optimizer.zero_grad(set_to_none=False)
-        # no autocast cache: a replayed step casts the weights it reads anew
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=False):
-            logits = self.model(x)
-        loss = self.criterion(logits.float(), y)
-        loss.backward()
-        if self.clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
-        self.optimizer.step()
-        return loss.detach()
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.graph is not None and x.shape == self.static_x.shape and y.shape == self.static_y.shape:
@@ -78,14 +70,14 @@ class CapturedStep:
             graph = torch.cuda.CUDAGraph()
             torch.cuda.synchronize()
             with torch.cuda.graph(graph):  # records the step; nothing runs until replay
-                self.static_loss = self._step(self.static_x, self.static_y)
+                self.static_loss = self.step(self.static_x, self.static_y)
             self.graph = graph
             graph.replay()
             self.replays += 1
             return self.static_loss
         self._side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self._side):
-            loss = self._step(x, y)
+            loss = self.step(x, y)
         torch.cuda.current_stream().wait_stream(self._side)
         self.eager_steps += 1
         return loss
