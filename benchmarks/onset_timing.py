@@ -1,59 +1,46 @@
 """Are the real songs' errors a matter of timing? Each of the 9 MDB songs transcribed by the fold
-model of config ``robustness.models.cv`` that never heard it (the suite's rule), in the suite's
-conditions given as arguments (default: drums, mix_natural); per class the F1 at 20, 30, 50 and
-100 ms and the signed offset (estimate - reference) of the onsets matched within 100 ms.
+model of config ``robustness.models.cv`` that never heard it (the suite's own loop,
+``robustness.song_transcriptions``), in the suite's conditions given as arguments (default: drums,
+mix_natural); per class the F1 at 20, 30, 50 and 100 ms and the signed offset (estimate -
+reference) of the onsets matched within 100 ms.
 If the F1 rose much from 50 to 100 ms, or the median offset were far from 0, a latency correction
 would be a lever; docs/robustness.md, "Errors in time" (2026-12-07).
 
     PYTHONPATH=src .venv/bin/python benchmarks/onset_timing.py drums mix_natural lp10k
 """
 import sys
-import tempfile
-from pathlib import Path
 
 import mir_eval
 import numpy as np
-import soundfile as sf
 import yaml
 
-from drumscribe import CLASSES, SAMPLE_RATE
-from drumscribe import robustness as R
+from drumscribe import CLASSES
 from drumscribe.metrics import class_counts
-from drumscribe.transcribe import Transcriber
+from drumscribe.robustness import song_transcriptions
 
+WINDOWS = (0.02, 0.03, 0.05, 0.1)
 mdb = "../shared/data/mdb_drums_dev/MDB Drums"
 models = yaml.safe_load(open("config/config.yaml"))["robustness"]["models"]["cv"]
-refs = R._references(mdb)
 conds = sys.argv[1:] or ["drums", "mix_natural"]
-trs = {}
 agg = {}
 offs = {}
-for song in R.mdb_tracks(mdb):
-    mp, _ = R._song_model(models, song)
-    tr = trs.setdefault(str(mp), Transcriber(mp, threads=2))
-    stems = R.song_stems(mdb, song)
-    ref = refs[song].load_onsets()
-    for cond in conds:
-        y = R.render_condition(stems, cond)
-        with tempfile.TemporaryDirectory() as tmp:
-            wav = Path(tmp) / "x.wav"; sf.write(wav, y, SAMPLE_RATE, subtype="FLOAT")
-            est = tr.transcribe(wav, keep_activations=False).onsets
-        for w in (0.02, 0.03, 0.05, 0.1):
-            cc = class_counts(ref, est, w)
-            for c in CLASSES:
-                a = agg.setdefault((cond, w, c), [0, 0, 0])
-                for k in range(3): a[k] += cc[c][k]
+for song, _, _, cond, ref, est in song_transcriptions(models, mdb, conds, threads=2):
+    for w in WINDOWS:
+        cc = class_counts(ref, est, w)
         for c in CLASSES:
-            r, e = np.asarray(ref.get(c, [])), np.asarray(est.get(c, []))
-            if len(r) and len(e):
-                m = mir_eval.util.match_events(r, e, 0.1)
-                offs.setdefault((cond, c), []).extend([e[j] - r[i] for i, j in m])
-    print(song, flush=True)
+            a = agg.setdefault((cond, w, c), [0, 0, 0])
+            for k in range(3):
+                a[k] += cc[c][k]
+    for c in CLASSES:
+        r, e = np.asarray(ref.get(c, [])), np.asarray(est.get(c, []))
+        if len(r) and len(e):
+            m = mir_eval.util.match_events(r, e, 0.1)
+            offs.setdefault((cond, c), []).extend([e[j] - r[i] for i, j in m])
 for cond in conds:
     print(cond)
     for c in CLASSES:
         f = []
-        for w in (0.02, 0.03, 0.05, 0.1):
+        for w in WINDOWS:
             tp, fp, fn = agg[(cond, w, c)]
             f.append(2 * tp / max(1, 2 * tp + fp + fn))
         o = np.asarray(offs.get((cond, c), [0.0])) * 1000

@@ -412,18 +412,16 @@ def heard_songs(meta) -> set[str]:
     return set(fold.get("train") or ()) | set(fold.get("validation") or ())
 
 
-def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, window: float = ONSET_WINDOW,
-              crop_s: float | None = None, progress: bool = True):
-    """Transcribe and score every (song, condition); return the long table (a DataFrame:
-    model, song, natural_ratio_db, condition, class, tp, fp, fn)."""
-    import pandas as pd
+def song_transcriptions(models, mdb_root, conditions=None, tracks=None, threads: int = 2,
+                        crop_s: float | None = None, progress: bool = True):
+    """Transcribe every (song, condition) on the path ``drumscribe transcribe`` runs, each song by
+    the model of ``models`` that never heard it; yield ``(song, model_name, natural_ratio_db,
+    condition, reference onsets, estimated onsets)``, a song's conditions one after another."""
     import soundfile as sf
     from tqdm import tqdm
 
-    from .metrics import class_counts, validate_window
     from .transcribe import Transcriber
 
-    window = validate_window(window)
     names = check_conditions(conditions, key="conditions")
     available = mdb_tracks(mdb_root)
     if tracks is None or tracks == "all":
@@ -440,7 +438,6 @@ def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, 
         raise InputError(f"{_mdb(mdb_root) / 'annotations' / 'class'}: no annotation for {', '.join(no_ref)}")
     song_models = {s: _song_model(models, s) for s in songs}
     transcribers: dict[str, Transcriber] = {}
-    rows = []
     bar = tqdm(total=len(songs) * len(names), desc="robustness", unit="cond", disable=None if progress else True)
     with tempfile.TemporaryDirectory(prefix="drumscribe-robustness-") as tmp:
         for song in songs:
@@ -459,25 +456,43 @@ def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, 
                 stems = stems.cropped(crop_s)
             ratio = natural_ratio_db(stems)
             ref = _crop_onsets(refs[song].load_onsets(), crop_s)
-            song_counts = []
             for name in names:
                 y = render_condition(stems, name)
                 wav = Path(tmp) / f"{song}_{name}.wav"
                 sf.write(wav, y, SAMPLE_RATE, subtype="FLOAT")  # float: a +20 dBFS peak is not clipped
                 result = tr.transcribe(wav, keep_activations=False)
                 wav.unlink()
-                counts = class_counts(ref, result.onsets, window)
-                song_counts.append(counts)
-                for c in CLASSES:
-                    tp, fp, fn = counts[c]
-                    rows.append({"model": model_name, "song": song, "natural_ratio_db": round(ratio, 2),
-                                 "condition": name, "class": c, "tp": tp, "fp": fp, "fn": fn})
+                yield song, model_name, ratio, name, ref, result.onsets
                 bar.update(1)
+    bar.close()
+
+
+def run_suite(models, mdb_root, conditions=None, tracks=None, threads: int = 2, window: float = ONSET_WINDOW,
+              crop_s: float | None = None, progress: bool = True):
+    """Transcribe and score every (song, condition); return the long table (a DataFrame:
+    model, song, natural_ratio_db, condition, class, tp, fp, fn)."""
+    import pandas as pd
+
+    from .metrics import class_counts, validate_window
+
+    window = validate_window(window)
+    n_conditions = len(check_conditions(conditions, key="conditions"))
+    rows = []
+    per_song: dict[str, list] = {}
+    for song, model_name, ratio, name, ref, onsets in song_transcriptions(
+            models, mdb_root, conditions, tracks, threads=threads, crop_s=crop_s, progress=progress):
+        counts = class_counts(ref, onsets, window)
+        for c in CLASSES:
+            tp, fp, fn = counts[c]
+            rows.append({"model": model_name, "song": song, "natural_ratio_db": round(ratio, 2),
+                         "condition": name, "class": c, "tp": tp, "fp": fp, "fn": fn})
+        song_counts = per_song.setdefault(song, [])
+        song_counts.append(counts)
+        if len(song_counts) == n_conditions:
             tp = sum(sum(cn[c][0] for c in CLASSES) for cn in song_counts)
             tot = sum(sum(2 * cn[c][0] + cn[c][1] + cn[c][2] for c in CLASSES) for cn in song_counts)
             log.info("robustness: %s (natural ratio %+.1f dB, model %s): micro F1 %.3f over %d conditions",
-                     song, ratio, model_name, 2 * tp / tot if tot else float("nan"), len(names))
-    bar.close()
+                     song, ratio, model_name, 2 * tp / tot if tot else float("nan"), len(song_counts))
     return pd.DataFrame(rows, columns=["model", "song", "natural_ratio_db", "condition", "class", "tp", "fp", "fn"])
 
 
