@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES="fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont hydrogen-drumkits libsndfile1 ffmpeg lame vorbis-tools guitarix-common jconvolver-config-files hydrogen-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid planetblupi-music-midi"
+APT_PACKAGES="fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont csound-soundfont avldrums.lv2-soundfont hydrogen-drumkits lmms-common libsndfile1 ffmpeg lame vorbis-tools guitarix-common jconvolver-config-files hydrogen-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid planetblupi-music-midi"
 APT_PACKAGES="$APT_PACKAGES graphviz"  # dot: draws the rule graph (docs/workflow.md)
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -15,7 +15,7 @@ takes 0.5-2 MB a kit.
   ``127 / velocity``, so the sampler plays the rendered sample unchanged at that
   velocity and scales it linearly below it (FluidSynth's own velocity curve is
   approximated by ``layers`` steps).
-- **Hydrogen kits**: the samples of the instruments mapped to a slot, mixed to mono and
+- **Hydrogen and one-shot kits**: the samples of the instruments mapped to a slot, mixed to mono and
   resampled like the sampler does; an instrument with more than ``layers`` layers keeps
   ``layers`` of them spread over its velocity range (each widened to cover the dropped
   ones), with their gains and the instrument's volume.
@@ -103,10 +103,11 @@ def _one_shots(kit: Kit, layers: int, max_seconds: float):
     """``{slot: [(sample, vmin, vmax, gain), ...]}`` and ``{slot: instrument volume}`` of a kit."""
     shots: dict[int, list] = {}
     volumes: dict[int, float] = {}
-    if kit.kind == "hydrogen":
-        from .hydrogen import load_drumkit, load_sample
+    if kit.kind in ("hydrogen", "oneshot"):
+        from .hydrogen import load_sample
+        from .kits import load_kit_drumkit
 
-        drumkit = load_drumkit(kit.source)
+        drumkit = load_kit_drumkit(kit)
         for slot, i in drumkit.slot_map.items():
             inst = drumkit.instruments[i]
             volumes[slot] = float(inst.volume)

@@ -1,9 +1,10 @@
 """The registry of real sampled drum kits that render the offline default ``gmd_synth``.
 
-Three kinds of kit:
+Four kinds of kit:
 
 - ``soundfont``: a drum preset (bank 128) of a General MIDI sound font, rendered by
-  FluidSynth on MIDI channel 10: FluidR3 GM, MuseScore General (Full) and TimGM6mb.
+  FluidSynth on MIDI channel 10: FluidR3 GM, MuseScore General (Full), TimGM6mb and
+  Csound's GM bank (``csound-soundfont``).
   The acoustic-ish presets are used (Standard 0, Room 8, Power 16, Jazz 32,
   Brush 40); Electronic/TR-808/Orchestra are left out.
 - ``soundfont_bank0``: the AVL Drumkits (Black Pearl, Red Zeppelin), whose only
@@ -12,6 +13,10 @@ Three kinds of kit:
 - ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` and ``hydrogen-data``
   (GMRockKit, TR808EmulationKit) (``drumkit.xml`` + samples),
   rendered by the numpy sampler in :mod:`drumscribe.synth.hydrogen`.
+- ``oneshot``: a folder of single-velocity one-shots (Debian ``lmms-common``'s
+  ``samples/drums``) mapped to GM slots by file name (:data:`ONESHOT_RULES`); a kit is
+  the ``preset``-th file of every slot (:func:`oneshot_picks`), rendered by the same
+  numpy sampler as a one-layer-per-instrument Hydrogen kit (velocity scales the gain).
 
 Every kit plays GM *sound slots* (a GM drum note: 36 kick, 38 snare, 42 closed hat…).
 A GMD (Roland TD-11) note is played on the first slot of :data:`NOTE_PREFERENCES` that
@@ -33,6 +38,8 @@ from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
 SF3_DIR = Path("/usr/share/sounds/sf3")
+#: Debian lmms-common's drum one-shots; override with $DRUMSCRIBE_LMMS_DRUMS_DIR.
+LMMS_DRUMS_DIR = Path(os.environ.get("DRUMSCRIBE_LMMS_DRUMS_DIR", "/usr/share/lmms/samples/drums"))
 #: Where Debian's hydrogen-drumkits live; override with $DRUMSCRIBE_HYDROGEN_DIR.
 HYDROGEN_DIR = Path(os.environ.get("DRUMSCRIBE_HYDROGEN_DIR", "/usr/share/hydrogen/data/drumkits"))
 #: Environment variable naming a folder of compact kits (``drumscribe compact-kits``):
@@ -64,6 +71,10 @@ GM_DRUM_PRESETS = {"standard": 0, "room": 8, "power": 16, "jazz": 32, "brush": 4
 #: TimGM6mb's Jazz kit (32) renders sample-identical to its Standard kit (0): left out
 _TIMGM_PRESETS = {"standard": 0, "room": 8, "power": 16, "brush": 40}
 
+#: Csound's GM bank (sf_GMbank.sf2, bank 128). Its Jazz kit (32) renders sample-identical to
+#: its Standard kit (all 22 slots): left out, as TimGM6mb's is.
+_CSOUND_PRESETS = {"standard": 0, "room": 8, "power": 16, "brush": 40}
+
 #: Kits that share samples form a *family*; a kit split must keep a family in one pool.
 #: Measured (benchmarks/bench_render.py --families): a hit per slot at velocity 100 on
 #: every pair of kits, normalised cross-correlation > 0.9 counts as the same sample.
@@ -73,15 +84,21 @@ _TIMGM_PRESETS = {"standard": 0, "room": 8, "power": 16, "brush": 40}
 #: MacArthur) and its pedal hi-hat matches AVL's at 0.85: it joins the ``avl`` family.
 #: No two other Hydrogen kits share a sample (Millo's three kits are grouped anyway: one
 #: drummer's Ludwig set), nor do Hydrogen and GM sound-font kits.
-FAMILIES = {"fluidr3": "fluidr3", "musescore": "fluidr3", "timgm6mb": "timgm6mb", "avl": "avl"}
+#: Csound's GM bank is mostly TimGM6mb's samples (csound_standard vs timgm6mb_standard: 17/22
+#: slots alike at 0.97-1.0): the ``timgm6mb`` family. LMMS's drum folder holds six of them too
+#: (its three named toms, side stick, acoustic kick and snare: :data:`LMMS_SHARED_FILES`); the
+#: lmms kits leave those out and share no sample with any other kit: their own family.
+FAMILIES = {"fluidr3": "fluidr3", "musescore": "fluidr3", "timgm6mb": "timgm6mb", "avl": "avl",
+            "csound": "timgm6mb", "lmms": "lmms"}
 
 
 @dataclass(frozen=True)
 class Kit:
-    """One drum kit: ``kind`` is ``soundfont``, ``soundfont_bank0`` or ``hydrogen``.
+    """One drum kit: ``kind`` is ``soundfont``, ``soundfont_bank0``, ``hydrogen`` or ``oneshot``.
 
     For sound fonts, ``source`` is the .sf2/.sf3 file and ``bank``/``preset`` the kit;
-    for Hydrogen kits, ``source`` is the kit folder (with ``drumkit.xml``).
+    for Hydrogen kits, ``source`` is the kit folder (with ``drumkit.xml``); for one-shot
+    kits, ``source`` is the folder of one-shots and ``preset`` the pick (:func:`oneshot_picks`).
     """
 
     kit_id: str
@@ -100,6 +117,8 @@ class Kit:
         """The kit's files are there (and, for sound fonts, libfluidsynth loads)."""
         if self.kind == "hydrogen":
             return (self.source / "drumkit.xml").is_file()
+        if self.kind == "oneshot":
+            return self.source.is_dir() and bool(oneshot_picks(self))
         from .fluid import available
 
         return self.source.is_file() and available()
@@ -107,8 +126,8 @@ class Kit:
     def as_row(self) -> dict:
         return {"id": self.kit_id, "kit": self.kit_id, "kind": self.kind, "family": self.family, "source": str(self.source),
                 "name": self.name,
-                "bank": self.bank if self.kind != "hydrogen" else None,
-                "preset": self.preset if self.kind != "hydrogen" else None,
+                "bank": self.bank if self.kind not in ("hydrogen", "oneshot") else None,
+                "preset": self.preset if self.kind not in ("hydrogen", "oneshot") else None,
                 "license": self.license, "installed": self.installed}
 
 
@@ -116,13 +135,17 @@ _FLUIDR3 = "MIT (FluidR3_GM, Frank Wen; Debian fluid-soundfont-gm)"
 _MUSESCORE = "MIT (MuseScore General, S. Christian Collins; Debian musescore-general-soundfont)"
 _TIMGM = "GPL-2 (TimGM6mb, Tim Brechbill; Debian timgm6mb-soundfont)"
 _AVL = "CC BY-SA 4.0 (AVL Drumkits, Glen MacArthur; Debian avldrums.lv2-soundfont)"
+_CSOUND = ("public domain (sf_GMbank.sf2: 'Public Domain in its license field', Csound; "
+           "Debian csound-soundfont)")
+_LMMS = "GPL-2+ (LMMS samples/drums, Debian lmms-common; upstream licence question: LMMS issue 2752)"
 
 
 def _soundfont_kits() -> list[Kit]:
     kits = []
     fonts = [("fluidr3", SF2_DIR / "FluidR3_GM.sf2", "FluidR3 GM", _FLUIDR3, GM_DRUM_PRESETS),
              ("musescore", SF3_DIR / "MuseScore_General_Full.sf3", "MuseScore General", _MUSESCORE, GM_DRUM_PRESETS),
-             ("timgm6mb", SF2_DIR / "TimGM6mb.sf2", "TimGM6mb", _TIMGM, _TIMGM_PRESETS)]
+             ("timgm6mb", SF2_DIR / "TimGM6mb.sf2", "TimGM6mb", _TIMGM, _TIMGM_PRESETS),
+             ("csound", SF2_DIR / "sf_GMbank.sf2", "Csound GM bank", _CSOUND, _CSOUND_PRESETS)]
     for prefix, path, label, lic, presets in fonts:
         for suffix, preset in presets.items():
             kits.append(Kit(f"{prefix}_{suffix}", "soundfont", path, f"{label} {suffix.title()} (128:{preset})",
@@ -164,7 +187,9 @@ HYDROGEN_DATA_KITS = {"GMRockKit": "GPL-2+ (Hydrogen; Debian hydrogen-data)",
 #: (Glen MacArthur / Sebastian Moors) is "The Black Pearl 1.0": 11 of its 14 slots match
 #: hydrogen_black_pearl at normalised cross-correlation 1.0 (bench_render.py --families);
 #: only Tom 1, Crash and Ride 2 differ. It is in the ``avl`` family, a test family.
-DUPLICATE_KITS = {"hydrogen_gmrock": "hydrogen_black_pearl"}
+#: Csound's Room kit (8) is its Standard kit with retuned toms and other envelopes of the hat
+#: and cymbals: all 22 slots alike at 0.95-1.0, 12 of them sample-identical.
+DUPLICATE_KITS = {"hydrogen_gmrock": "hydrogen_black_pearl", "csound_room": "csound_standard"}
 
 
 def slugify(name: str) -> str:
@@ -197,6 +222,90 @@ def _hydrogen_kits(root: Path) -> list[Kit]:
     return kits
 
 
+#: One-shot file name -> GM slot: regexes on the lower-case file stem with ``_``/``-`` as
+#: spaces and digits removed (``hihat_closed03.ogg`` -> ``"hihat closed"``); the first match
+#: wins. Only names that say which sound they are map: a bare ``tom`` (which tom?), a bare
+#: or ``nasty`` rim (rim shot or side stick?), ``nasty bass``, claps, shakers, clave, wood
+#: block and zaps are left out.
+ONESHOT_RULES: tuple[tuple[str, int], ...] = (
+    (r"^(hi ?hat|hh)\b.*\b(foot|pedal)", 44),
+    (r"^(hi ?hat|hh)\b.*\bopen", 46),
+    (r"^(hi ?hat|hh)\b.*\bclosed", 42),
+    (r"^snare rim$|^rim ?shot$", 40),
+    (r"^(side ?stick|cross ?stick)$", 37),
+    (r"^(kick|bass ?drum)\b", 36),
+    (r"^snare\b", 38),
+    (r"^tom (hi|high)$", 48),
+    (r"^tom mid$", 45),
+    (r"^tom (low|floor)$", 43),
+    (r"^ride bell$", 53),
+    (r"^ride$", 51),
+    (r"^crash$", 49),
+    (r"^china$", 52),
+    (r"^splash$", 55),
+)
+_ONESHOT_RULES = tuple((re.compile(rx), slot) for rx, slot in ONESHOT_RULES)
+#: audio files a one-shot folder may hold
+ONESHOT_SUFFIXES = (".ogg", ".wav", ".flac")
+
+
+def oneshot_slot(filename: str) -> int | None:
+    """GM slot of a one-shot file by its name (:data:`ONESHOT_RULES`), None when unmapped.
+
+    Examples
+    --------
+    >>> oneshot_slot("hihat_closed03.ogg"), oneshot_slot("snare_rim01.ogg"), oneshot_slot("tom04.ogg")
+    (42, 40, None)
+    """
+    stem = Path(filename).stem.lower()
+    name = re.sub(r"\s+", " ", re.sub(r"[\d_\-]+", " ", stem)).strip()
+    for rx, slot in _ONESHOT_RULES:
+        if rx.search(name):
+            return slot
+    return None
+
+
+def oneshot_candidates(folder: str | Path, exclude=()) -> dict[int, tuple[str, ...]]:
+    """``{GM slot: file names in name order}`` of a one-shot folder (unmapped files and the
+    names in ``exclude`` left out)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    out: dict[int, list[str]] = {}
+    for f in sorted(p.name for p in folder.iterdir() if p.suffix.lower() in ONESHOT_SUFFIXES):
+        slot = oneshot_slot(f)
+        if slot is not None and f not in exclude:
+            out.setdefault(slot, []).append(f)
+    return {s: tuple(v) for s, v in sorted(out.items())}
+
+
+def oneshot_picks(kit: Kit) -> dict[int, Path]:
+    """``{GM slot: file}`` a ``oneshot`` kit plays: the ``kit.preset``-th file of each slot in
+    name order (files of ``kit.meta["exclude"]`` left out), wrapping round when a slot has
+    fewer files: deterministic."""
+    cands = oneshot_candidates(kit.source, kit.meta.get("exclude", ()))
+    return {s: kit.source / names[kit.preset % len(names)] for s, names in cands.items()}
+
+
+#: one-shot kits from lmms-common's drum folder: id suffix -> pick (see :func:`oneshot_picks`).
+#: Three, as the folder has three open hi-hats: each kit has its own kick, snare, closed and
+#: open hat; they share the pedal hat and the snare rim and alternate crash and ride, so they
+#: are one family (``lmms``).
+LMMS_PICKS = {"a": 0, "b": 1, "c": 2}
+#: files of lmms-common's drum folder that are TimGM6mb's (and Csound's GM bank's) samples,
+#: measured (normalised cross-correlation 0.90-0.99 with their slots): left out of the lmms
+#: kits, so that these are a sample set of their own (and have no toms: the folder's other
+#: toms, ``tom01``-``tom05``, do not say which tom they are).
+LMMS_SHARED_FILES = frozenset({"tom_hi01.ogg", "tom_mid01.ogg", "tom_low01.ogg", "sidestick01.ogg",
+                               "snare_acoustic01.ogg", "bassdrum_acoustic01.ogg"})
+
+
+def _oneshot_kits() -> list[Kit]:
+    return [Kit(f"lmms_{suffix}", "oneshot", LMMS_DRUMS_DIR, f"LMMS drums, pick {pick + 1}", _LMMS, bank=-1,
+                preset=pick, channel=-1, family=FAMILIES["lmms"], meta={"exclude": LMMS_SHARED_FILES})
+            for suffix, pick in LMMS_PICKS.items()]
+
+
 def _compact(kit: Kit, compact_dir: str) -> Kit:
     """``kit`` served by its compact copy under ``compact_dir``, if there is one."""
     folder = Path(compact_dir) / kit.kit_id if compact_dir else None
@@ -208,7 +317,7 @@ def _compact(kit: Kit, compact_dir: str) -> Kit:
 
 @functools.lru_cache(maxsize=4)
 def _registry(hydrogen_dir: str) -> dict[str, Kit]:
-    kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir))
+    kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir)) + _oneshot_kits()
     return {k.kit_id: k for k in kits}
 
 
@@ -225,13 +334,35 @@ def all_kits(hydrogen_dir: str | Path | None = None) -> list[Kit]:
 
 
 def kit_slots(kit: Kit) -> frozenset[int] | None:
-    """GM sound slots a Hydrogen kit fills (from its instrument names); None for sound fonts
-    (their slots are measured by rendering, see :func:`drumscribe.synth.render.kit_note_map`)."""
+    """GM sound slots a Hydrogen kit fills (from its instrument names) or a one-shot kit (from its
+    file names); None for sound fonts (their slots are measured by rendering, see
+    :func:`drumscribe.synth.render.kit_note_map`)."""
+    if kit.kind == "oneshot":
+        return frozenset(oneshot_picks(kit))
     if kit.kind != "hydrogen":
         return None
     from .hydrogen import load_drumkit
 
     return frozenset(load_drumkit(kit.source).slots)
+
+
+def load_kit_drumkit(kit: Kit):
+    """The :class:`~drumscribe.synth.hydrogen.Drumkit` the numpy sampler plays for a
+    ``hydrogen`` or ``oneshot`` kit (``ConfigError`` for sound-font kits)."""
+    from . import hydrogen
+
+    if kit.kind == "hydrogen":
+        return hydrogen.load_drumkit(kit.source)
+    if kit.kind == "oneshot":
+        return _oneshot_drumkit(kit)
+    raise ConfigError(f"kit {kit.kit_id}: a {kit.kind} kit has no sample folder")
+
+
+@functools.lru_cache(maxsize=16)
+def _oneshot_drumkit(kit: Kit):
+    from .hydrogen import oneshot_drumkit
+
+    return oneshot_drumkit(kit.source, oneshot_picks(kit), kit.name)
 
 
 def kit_classes(kit: Kit) -> tuple[str, ...]:

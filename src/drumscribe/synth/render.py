@@ -2,7 +2,8 @@
 
 - :func:`open_kit` gives a renderer for any kit of :mod:`drumscribe.synth.kits`; its
   ``slots`` are the GM sound slots the kit really plays (sound fonts: measured by
-  rendering every slot alone, silent slots are absent; Hydrogen: from instrument names).
+  rendering every slot alone, silent slots are absent; Hydrogen: from instrument names;
+  one-shot folders: from file names).
 - :func:`kit_note_map` maps every GMD (Roland) note to the slot it plays on the kit, or
   drops it when the kit has no sound of that note's class.
 - :func:`render_performance` renders one MIDI file: returns audio and the onsets per
@@ -33,13 +34,13 @@ TAIL = 1.0
 
 
 class HydrogenKitRenderer:
-    """Renderer for a Hydrogen kit (numpy sampler)."""
+    """Renderer for a Hydrogen or one-shot kit (numpy sampler)."""
 
     def __init__(self, kit: Kit):
-        from .hydrogen import load_drumkit
+        from .kits import load_kit_drumkit
 
         self.kit = kit
-        self.drumkit = load_drumkit(kit.source)
+        self.drumkit = load_kit_drumkit(kit)
         self.slots = tuple(self.drumkit.slots)
 
     def render(self, times, slots, velocities, duration: float):
@@ -125,7 +126,7 @@ def _cached_renderer(kit: Kit):
 def _make_renderer(kit: Kit):
     if not kit.installed:
         raise InputError(f"{kit.source}: kit {kit.kit_id} is not installed")
-    if kit.kind == "hydrogen":
+    if kit.kind in ("hydrogen", "oneshot"):
         return HydrogenKitRenderer(kit)
     return FluidKitRenderer(kit)
 
