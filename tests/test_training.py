@@ -427,8 +427,12 @@ def test_one_log_line_per_epoch(tmp_path, caplog):
 
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason="needs a CUDA device (run on the GPU machine by benchmarks/gpu/validation_and_graphs.sh)")
-@pytest.mark.parametrize("arch, params", [("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 16, "dropout": 0.0}),
-                                          ("cnn", {**SMALL_CNN, "dropout": 0.0})])
+@pytest.mark.parametrize("arch, params", [
+    ("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 16, "dropout": 0.0}),
+    ("cnn", {**SMALL_CNN, "dropout": 0.0}),
+    ("rnn", {"cell": "lstm", "num_layers": 2, "hidden_size": 16, "dropout": 0.0}),
+    ("conv_transformer", {"d_model": 16, "num_layers": 1, "num_heads": 2, "dropout": 0.0}),
+    ("vit", {"d_model": 16, "num_layers": 1, "num_heads": 2, "patch_size": 14, "dropout": 0.0})])
 def test_a_captured_step_trains_as_the_eager_one(tmp_path, monkeypatch, arch, params):
     """training.cuda_graphs: the step is captured and replayed (the last shorter batch of an
     epoch eager), the first epochs' losses are the eager steps' (bf16 rounding aside), and the
@@ -455,3 +459,35 @@ def test_a_captured_step_trains_as_the_eager_one(tmp_path, monkeypatch, arch, pa
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
     assert min(r["lr"] for r in hg) < cfg["learning_rate"]  # the schedule lowered it
     assert math.isfinite(graphed["best_val_loss"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="needs a CUDA device (run on the GPU machine by benchmarks/gpu/validation_and_graphs.sh)")
+@pytest.mark.parametrize("arch, params", [("crnn", {"cell": "gru", "num_layers": 2, "hidden_size": 16, "dropout": 0.3}),
+                                          ("vit", {"d_model": 16, "num_layers": 1, "num_heads": 2, "patch_size": 14,
+                                                   "dropout": 0.3})])
+def test_a_captured_step_with_dropout_replays(tmp_path, monkeypatch, arch, params):
+    """The study's models train with dropout: its random masks are drawn anew at every replay
+    (PyTorch registers the graph's generator state), so two replays of one batch on the same
+    weights give different losses, and the run trains to finite losses."""
+    from drumscribe import training_graph
+
+    made = []
+
+    class Recorded(training_graph.CapturedStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(training_graph, "CapturedStep", Recorded)
+    cfg = {**CFG, "device": "cuda", "max_epochs": 2, "cuda_graphs": True}
+    result = training.fit(arch, params, _data(n=24), _data(n=6, seed=1), tmp_path, cfg, progress=False)
+    (step,) = made
+    assert step.replays == 2 * 6 - training_graph.WARMUP_STEPS
+    assert all(math.isfinite(r["train_loss"]) for r in training.read_history(result["history_path"]))
+    optimizer = step.step.args[2]  # functools.partial(train_step, model, criterion, optimizer, ...)
+    optimizer.param_groups[0]["lr"].fill_(0.0)  # the replayed Adam step then leaves the weights as they are
+    x, y = step.static_x.clone(), step.static_y.clone()
+    a = float(step(x, y))
+    b = float(step(x, y))
+    assert a != b  # the same weights and batch: only new dropout masks make the loss differ
