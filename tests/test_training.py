@@ -425,6 +425,22 @@ def test_one_log_line_per_epoch(tmp_path, caplog):
     assert all(k in lines[1] for k in ("val loss", "val micro F1 0.500", "lr 0.003", " s"))
 
 
+def _record_captured_steps(monkeypatch) -> list:
+    """The ``CapturedStep`` objects the next fits make, in a list (``training_graph.CapturedStep``
+    patched to record each one)."""
+    from drumscribe import training_graph
+
+    made = []
+
+    class Recorded(training_graph.CapturedStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(training_graph, "CapturedStep", Recorded)
+    return made
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason="needs a CUDA device (run on the GPU machine by benchmarks/gpu/validation_and_graphs.sh)")
 @pytest.mark.parametrize("arch, params", [
@@ -439,14 +455,7 @@ def test_a_captured_step_trains_as_the_eager_one(tmp_path, monkeypatch, arch, pa
     plateau schedule lowers the learning rate the replayed step reads."""
     from drumscribe import training_graph
 
-    made = []
-
-    class Recorded(training_graph.CapturedStep):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(training_graph, "CapturedStep", Recorded)
+    made = _record_captured_steps(monkeypatch)
     train, val = _data(n=26), _data(n=6, seed=1)  # 26 = 6 batches of 4 and one of 2
     cfg = {**CFG, "device": "cuda", "max_epochs": 6, "lr_patience": 0, "learning_rate": 3e-2}
     eager = training.fit(arch, params, train, val, tmp_path / "eager", cfg, progress=False)
@@ -472,14 +481,7 @@ def test_a_captured_step_with_dropout_replays(tmp_path, monkeypatch, arch, param
     weights give different losses, and the run trains to finite losses."""
     from drumscribe import training_graph
 
-    made = []
-
-    class Recorded(training_graph.CapturedStep):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(training_graph, "CapturedStep", Recorded)
+    made = _record_captured_steps(monkeypatch)
     cfg = {**CFG, "device": "cuda", "max_epochs": 2, "cuda_graphs": True}
     result = training.fit(arch, params, _data(n=24), _data(n=6, seed=1), tmp_path, cfg, progress=False)
     (step,) = made
