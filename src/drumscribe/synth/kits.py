@@ -354,15 +354,8 @@ def load_kit_drumkit(kit: Kit):
     if kit.kind == "hydrogen":
         return hydrogen.load_drumkit(kit.source)
     if kit.kind == "oneshot":
-        return _oneshot_drumkit(kit)
+        return hydrogen.oneshot_drumkit(kit.source, oneshot_picks(kit), kit.name)
     raise ConfigError(f"kit {kit.kit_id}: a {kit.kind} kit has no sample folder")
-
-
-@functools.lru_cache(maxsize=16)
-def _oneshot_drumkit(kit: Kit):
-    from .hydrogen import oneshot_drumkit
-
-    return oneshot_drumkit(kit.source, oneshot_picks(kit), kit.name)
 
 
 def kit_classes(kit: Kit) -> tuple[str, ...]:
