@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     from drumscribe import crossval, peaks as peaks_mod
     from drumscribe.atomic import atomic_path
     from drumscribe.metrics import class_counts, scores, sum_counts
-    from drumscribe.robustness import _references, check_conditions, render_condition, song_stems
+    from drumscribe.robustness import song_references, check_conditions, render_condition, song_stems
     from drumscribe.transcribe import Transcriber
 
     conditions = check_conditions(args.conditions, key="--conditions")
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    refs_all = _references(args.mdb)
+    refs_all = song_references(args.mdb)
 
     def cached(path: Path, make):
         if path.exists():

@@ -75,7 +75,7 @@ def song_models(args, songs, config) -> dict[str, Path]:
     """Song → checkpoint: from ``--suite`` (a robustness.models mapping) or from the
     ``fold.test`` list of each ``--fold-models`` checkpoint."""
     from drumscribe.errors import ConfigError
-    from drumscribe.robustness import _song_model
+    from drumscribe.robustness import song_model
 
     if args.suite:
         spec = config["robustness"]["models"].get(args.suite)
@@ -85,7 +85,7 @@ def song_models(args, songs, config) -> dict[str, Path]:
             spec = {song: str(REPO / p) for song, p in spec.items()}
         elif spec != "package":
             spec = str(REPO / spec)
-        return {s: _song_model(spec, s)[0] for s in songs}
+        return {s: song_model(spec, s)[0] for s in songs}
     from drumscribe import models
 
     owner: dict[str, Path] = {}
@@ -132,7 +132,7 @@ def analyse(song, cond, model, tr, ref, result, grid, window, floor, pair_s, sub
     """(per-onset rows, sweep rows) of one song in one condition."""
     from drumscribe import CLASSES
     from drumscribe.metrics import class_counts
-    from drumscribe.peaks import _Prepared, pick_onsets
+    from drumscribe.peaks import picker_mean, pick_onsets
 
     acts, fps, onsets = result.activations, result.fps, result.onsets
     counts = class_counts(ref, onsets, window)
@@ -154,8 +154,7 @@ def analyse(song, cond, model, tr, ref, result, grid, window, floor, pair_s, sub
         false_alarm[c] = np.asarray([t for j, t in enumerate(onsets[c]) if j not in m_est])
     frame_t = np.arange(len(acts)) / fps
     pp = tr.peak_params  # the picker's moving mean of TT (its condition 2: x >= mean + threshold)
-    tt_mean = _Prepared(np.ascontiguousarray(acts[:, tt]), pp["pre_max"], pp["post_max"], pp["pre_avg"],
-                        pp["post_avg"]).mean
+    tt_mean = picker_mean(np.ascontiguousarray(acts[:, tt]), pp["pre_avg"], pp["post_avg"])
     rows = []
     for i, t in enumerate(ref_tt):
         win = np.flatnonzero(np.abs(frame_t - t) <= window + 1e-9)
@@ -332,7 +331,7 @@ def main(argv=None) -> int:
             raise ConfigError(f"--tracks: {', '.join(unknown)} not among {', '.join(available)}")
         config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
         owners = song_models(args, songs, config)
-        refs = rb._references(args.mdb_root)
+        refs = rb.song_references(args.mdb_root)
         grid = sorted({round(float(d), 4) for d in args.grid})
         transcribers: dict[Path, Transcriber] = {}
         rows, sweep = [], []

@@ -8,7 +8,8 @@ from drumscribe import CLASSES
 from drumscribe.errors import ConfigError
 from drumscribe.metrics import class_counts, scores, sum_counts
 from drumscribe.peaks import (
-    DEFAULT_PEAK_PARAMS, best_thresholds, peak_pick, pick_onsets, pick_onsets_with_confidence, threshold_counts, tune_thresholds,
+    DEFAULT_PEAK_PARAMS, best_thresholds, peak_pick, pick_onsets, pick_onsets_with_confidence, picker_mean, threshold_counts,
+    tune_thresholds,
 )
 
 VOGL = dict(DEFAULT_PEAK_PARAMS)
@@ -38,6 +39,25 @@ def test_finds_known_peaks_in_a_known_activation():
     assert pick_onsets(act, 0.5, VOGL, fps=50)["SD"].tolist() == [0.6, 4.0, 5.0]
     # with no wait both close peaks survive
     assert 2.02 in pick_onsets(act, 0.1, {**VOGL, "wait": 0})["SD"].tolist()
+
+
+def test_picker_mean_is_the_mean_a_peak_must_clear():
+    """picker_mean: the moving mean of the picker's condition 2, by hand on a short signal, and
+    the one the picker uses: a local maximum is picked exactly when it clears mean + delta."""
+    x = np.array([0.0, 1.0, 0.0, 0.0, 0.5, 0.0], dtype=np.float32)
+    # pre_avg 2, post_avg 1: mean over [n - 2, n + 1), clipped at the edges
+    want = [0.0, 0.5, 1 / 3, 1 / 3, 1 / 6, 0.5 / 3]
+    assert picker_mean(x, 2, 1) == pytest.approx(want, abs=1e-6)
+    rng = np.random.default_rng(0)
+    y = rng.random(400).astype(np.float32)
+    p = VOGL
+    mean = picker_mean(y, p["pre_avg"], p["post_avg"])
+    for delta in (0.05, 0.2, 0.4):
+        picked = set(peak_pick(y, p["pre_max"], p["post_max"], p["pre_avg"], p["post_avg"], delta, 0).tolist())
+        local_max = {n for n in range(400) if y[n] == y[max(0, n - p["pre_max"]):n + p["post_max"]].max()}
+        assert picked == {n for n in local_max if y[n] >= mean[n] + np.float32(delta)}
+    with pytest.raises(ConfigError, match="post_avg"):
+        picker_mean(y, 2, 0)
 
 
 def _librosa(x, p, delta):

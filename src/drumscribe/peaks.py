@@ -159,6 +159,14 @@ class _Prepared:
         return np.asarray(keep, dtype=np.int64)
 
 
+def picker_mean(x, pre_avg: int, post_avg: int) -> np.ndarray:
+    """The moving mean the picker compares ``x`` with (condition 2: a peak needs
+    ``x[n] >= mean[n] + threshold``), over ``[n - pre_avg, n + post_avg)`` as
+    :func:`peak_pick` computes it; for analyses of why a peak was not picked."""
+    _, _, pre_avg, post_avg, _ = _check_window_params(0, 1, pre_avg, post_avg, 0)
+    return _Prepared(x, 1, 1, pre_avg, post_avg).mean
+
+
 def peak_pick(x, pre_max: int, post_max: int, pre_avg: int, post_avg: int, delta: float, wait: int,
               *, backend: str = "numpy") -> np.ndarray:
     """Indices of the peaks of a 1-D signal, with ``librosa.util.peak_pick``'s semantics.

@@ -323,7 +323,7 @@ def check_config(section: Mapping, mdb_root=None) -> None:
         if isinstance(spec, Mapping) and songs is not None:
             for song in songs:
                 try:
-                    _song_model(spec, song)
+                    song_model(spec, song)
                 except ConfigError:
                     raise ConfigError(f"robustness.models.{name}: no model for song {song} (a per-song "
                                       "mapping must name every song of robustness.tracks)") from None
@@ -370,7 +370,7 @@ def render_condition(stems: SongStems, name: str) -> np.ndarray:
 PACKAGE_MODEL = "package"
 
 
-def _song_model(models, song: str) -> tuple[Path, str]:
+def song_model(models, song: str) -> tuple[Path, str]:
     """(model file, its name in the tables) for ``song``: one path for all, None or
     ``"package"`` (the shipped model), or a mapping song → one of those."""
     from .transcribe import default_model_path
@@ -392,7 +392,7 @@ def _song_model(models, song: str) -> tuple[Path, str]:
     raise ConfigError(f"models: expected a model path or a mapping song -> model path, got {type(models).__name__}")
 
 
-def _references(mdb_root) -> dict[str, object]:
+def song_references(mdb_root) -> dict[str, object]:
     """Song name → MDB track (drum_only variant; its ``load_onsets`` reads annotations/class)."""
     from .datasets import mdb_drums
 
@@ -432,11 +432,11 @@ def song_transcriptions(models, mdb_root, conditions=None, tracks=None, threads:
         if missing:
             raise ConfigError(f"tracks: {', '.join(missing)} not among the songs with multi-tracks "
                               f"({', '.join(available)})")
-    refs = _references(mdb_root)
+    refs = song_references(mdb_root)
     no_ref = [s for s in songs if s not in refs]
     if no_ref:
         raise InputError(f"{_mdb(mdb_root) / 'annotations' / 'class'}: no annotation for {', '.join(no_ref)}")
-    song_models = {s: _song_model(models, s) for s in songs}
+    song_models = {s: song_model(models, s) for s in songs}
     transcribers: dict[str, Transcriber] = {}
     bar = tqdm(total=len(songs) * len(names), desc="robustness", unit="cond", disable=None if progress else True)
     with tempfile.TemporaryDirectory(prefix="drumscribe-robustness-") as tmp:
