@@ -1,44 +1,45 @@
-"""Why real tom onsets are missed: every annotated TT onset of the real MDB songs, explained.
+"""Why real onsets of one class are missed: every annotated onset of ``--cls`` (default TT) of the real MDB songs, explained.
 
 Each song is rendered in the suite's conditions (``drumscribe.robustness.render_condition``;
 default ``drums`` and ``mix_natural``), written to a float WAV and transcribed with
 ``Transcriber(model).transcribe(path)`` by the fold model that never heard it: the path
 ``drumscribe transcribe`` and the robustness suite run (docs/robustness.md, "How a model is
-scored"). For every annotated tom onset (``annotations/class``, ``TT``) it records:
+scored"). For every annotated onset of the class (``annotations/class``) it records:
 
-- ``detected``: matched by a TT onset at the model's own thresholds (mir_eval maximum
+- ``detected``: matched by an onset of the class at the model's own thresholds (mir_eval maximum
   matching, ``--window`` 50 ms, as ``drumscribe.metrics``);
-- ``tt_max_act`` / ``tt_max_offset_ms``: the largest TT activation within the window and
-  where it lies; ``tt_threshold``: the model's TT threshold (the picker's ``delta``: a frame
+- ``max_act`` / ``max_offset_ms``: the class's largest activation within the window and
+  where it lies; ``threshold``: the model's threshold of the class (the picker's ``delta``: a frame
   is an onset when it is a local maximum and at least ``delta`` above the moving mean of the
-  10 frames before and 2 after, ``drumscribe.peaks``); ``tt_mean_at_max``: that moving mean
-  at the maximum's frame; ``prev_tt_gap_ms``: time since the previous annotated tom onset;
-- ``recover_threshold``: the largest TT threshold of ``--grid`` at which the onset is matched
+  10 frames before and 2 after, ``drumscribe.peaks``); ``mean_at_max``: that moving mean
+  at the maximum's frame; ``prev_gap_ms``: time since the previous annotated onset of the class;
+- ``recover_threshold``: the largest threshold of ``--grid`` at which the onset is matched
   (the other classes' thresholds left as they are); empty when none is;
 - ``other_fired``: other classes with an onset within the window; ``heard_as``: those whose
   onset there is a false alarm of that class (matched to no annotation of its own class);
-  ``annotated_with``: classes annotated within the window (a tom hit together with a kick);
+  ``annotated_with``: other classes annotated within the window (a tom hit together with a kick);
 - ``max_act_<class>``: every class's largest activation within the window;
-- ``subclass``: the MDB subclass label (HIT high, MHT mid, HFT high floor, LFT low floor tom)
-  from ``annotations/subclass``.
+- ``subclass``: the MDB subclass label (for toms HIT high, MHT mid, HFT high floor, LFT low floor
+  tom; for hi-hats CHH closed, OHH open, PHH pedal; ...) from ``annotations/subclass``.
 
-A miss is, in this order: ``under_threshold`` when a TT peak would match it at some
+A miss is, in this order: ``under_threshold`` when a peak of the class would match it at some
 threshold of ``--grid`` not below ``--floor`` (default the lowest value the project's
 threshold tuning may pick, ``peaks.DEFAULT_THRESHOLD_GRID``); ``one_peak_for_two`` when no
-threshold gives it a peak of its own, the TT activation within the window reaches
-``--floor`` and another annotated tom onset lies within ``--pair-ms`` (the model's one
+threshold gives it a peak of its own, the class's activation within the window reaches
+``--floor`` and another annotated onset of the class lies within ``--pair-ms`` (the model's one
 peak serves the neighbouring stroke); ``heard_as_other`` when another class fired falsely
-within the window; ``activation_no_peak`` when TT reaches ``--floor`` there but no peak
+within the window; ``activation_no_peak`` when the class reaches ``--floor`` there but no peak
 of its own forms; else ``nothing``. ``heard_as`` is recorded for every miss whatever its
-category. Over all songs (toms or not), the TT counts at every threshold of ``--grid`` give
+category. Over all songs (with onsets of the class or not), the class's counts at every threshold of ``--grid`` give
 the false alarms a lower threshold costs.
 
-    .venv/bin/python benchmarks/tom_misses.py --out docs/results/tom-misses-2026-12-08
+    .venv/bin/python benchmarks/onset_misses.py --out docs/results/tom-misses-2026-12-08
+    .venv/bin/python benchmarks/onset_misses.py --cls BD --conditions reverb --out OUT
 
 ``--fold-models`` (default release 6's three) assigns each song to the fold whose checkpoint
 lists it under ``fold.test``; ``--suite NAME`` uses a ``robustness.models`` mapping of
-config/config.yaml instead. Writes OUT/tom_onsets.csv (one row per condition and tom onset),
-OUT/tt_threshold_sweep.csv (condition, song, threshold: TT tp/fp/fn), OUT/summary.md and
+config/config.yaml instead. Writes OUT/onsets.csv (one row per condition and onset of the class),
+OUT/threshold_sweep.csv (condition, song, threshold: the class's tp/fp/fn), OUT/summary.md and
 OUT/run.json (command, seconds, models).
 """
 
@@ -99,20 +100,20 @@ def song_models(args, songs, config) -> dict[str, Path]:
     return {s: owner[s] for s in songs}
 
 
-def tom_subclasses(ann_path, tt_times: np.ndarray) -> list[str]:
-    """The MDB subclass label of each class-file TT onset (``""`` where none matches within 1 ms)."""
+def subclasses_of(ann_path, cls: str, times: np.ndarray) -> list[str]:
+    """The MDB subclass label of each class-file onset of ``cls`` (``""`` where none matches within 1 ms)."""
     from drumscribe.labels import GM_TO_CLASS, MDB_SUBCLASS_TO_GM
     from drumscribe.references import read_annotation_txt
 
-    out = [""] * len(tt_times)
+    out = [""] * len(times)
     if not ann_path or not Path(ann_path).is_file():
         return out
     for label, note in MDB_SUBCLASS_TO_GM.items():
-        if GM_TO_CLASS.get(note) != "TT":
+        if GM_TO_CLASS.get(note) != cls:
             continue
-        for t in read_annotation_txt(ann_path, {label: "TT"})["TT"]:
-            i = int(np.argmin(np.abs(tt_times - t))) if len(tt_times) else -1
-            if i >= 0 and abs(tt_times[i] - t) <= 1e-3:
+        for t in read_annotation_txt(ann_path, {label: cls})[cls]:
+            i = int(np.argmin(np.abs(times - t))) if len(times) else -1
+            if i >= 0 and abs(times[i] - t) <= 1e-3:
                 out[i] = label
     return out
 
@@ -128,7 +129,7 @@ def matched(ref: np.ndarray, est: np.ndarray, window: float) -> tuple[set[int], 
     return {i for i, _ in pairs}, {j for _, j in pairs}
 
 
-def analyse(song, cond, model, tr, ref, result, grid, window, floor, pair_s, subclasses):
+def analyse(song, cond, model, tr, ref, result, cls, grid, window, floor, pair_s, subclasses):
     """(per-onset rows, sweep rows) of one song in one condition."""
     from drumscribe import CLASSES
     from drumscribe.metrics import class_counts
@@ -136,41 +137,41 @@ def analyse(song, cond, model, tr, ref, result, grid, window, floor, pair_s, sub
 
     acts, fps, onsets = result.activations, result.fps, result.onsets
     counts = class_counts(ref, onsets, window)
-    tt = CLASSES.index("TT")
-    ref_tt = np.asarray(ref["TT"], np.float64)
-    # the TT threshold swept, the other classes at the model's own
+    ci = CLASSES.index(cls)
+    ref_c = np.asarray(ref[cls], np.float64)
+    # the class's threshold swept, the other classes at the model's own
     sweep, hits = [], {}
     for d in grid:
-        est = pick_onsets(acts, {**tr.thresholds, "TT": float(d)}, tr.peak_params, fps)["TT"]
-        m_ref, _ = matched(ref_tt, est, window)
+        est = pick_onsets(acts, {**tr.thresholds, cls: float(d)}, tr.peak_params, fps)[cls]
+        m_ref, _ = matched(ref_c, est, window)
         hits[d] = m_ref
         sweep.append({"condition": cond, "song": song, "model": model, "threshold": round(float(d), 4),
-                      "tp": len(m_ref), "fp": int(len(est) - len(m_ref)), "fn": int(len(ref_tt) - len(m_ref))})
-    own_ref, _ = matched(ref_tt, onsets["TT"], window)
-    assert len(own_ref) == counts["TT"][0], "matching differs from drumscribe.metrics"
+                      "tp": len(m_ref), "fp": int(len(est) - len(m_ref)), "fn": int(len(ref_c) - len(m_ref))})
+    own_ref, _ = matched(ref_c, onsets[cls], window)
+    assert len(own_ref) == counts[cls][0], "matching differs from drumscribe.metrics"
     false_alarm = {}  # class -> estimated onsets of that class matched to no annotation of it
     for c in CLASSES:
         _, m_est = matched(np.asarray(ref[c], np.float64), onsets[c], window)
         false_alarm[c] = np.asarray([t for j, t in enumerate(onsets[c]) if j not in m_est])
     frame_t = np.arange(len(acts)) / fps
-    pp = tr.peak_params  # the picker's moving mean of TT (its condition 2: x >= mean + threshold)
-    tt_mean = picker_mean(np.ascontiguousarray(acts[:, tt]), pp["pre_avg"], pp["post_avg"])
+    pp = tr.peak_params  # the picker's moving mean of the class (its condition 2: x >= mean + threshold)
+    c_mean = picker_mean(np.ascontiguousarray(acts[:, ci]), pp["pre_avg"], pp["post_avg"])
     rows = []
-    for i, t in enumerate(ref_tt):
+    for i, t in enumerate(ref_c):
         win = np.flatnonzero(np.abs(frame_t - t) <= window + 1e-9)
         if len(win):
-            k = win[int(np.argmax(acts[win, tt]))]
-            tt_max, offset, mean_at = float(acts[k, tt]), (k / fps - t) * 1000.0, float(tt_mean[k])
+            k = win[int(np.argmax(acts[win, ci]))]
+            c_max, offset, mean_at = float(acts[k, ci]), (k / fps - t) * 1000.0, float(c_mean[k])
         else:
-            tt_max, offset, mean_at = float("nan"), float("nan"), float("nan")
+            c_max, offset, mean_at = float("nan"), float("nan"), float("nan")
         rec = [d for d in grid if i in hits[d]]
-        other = [c for c in CLASSES if c != "TT" and np.any(np.abs(onsets[c] - t) <= window)]
-        heard = [c for c in CLASSES if c != "TT" and np.any(np.abs(false_alarm[c] - t) <= window)]
-        with_ = [c for c in CLASSES if c != "TT" and np.any(np.abs(np.asarray(ref[c]) - t) <= window)]
+        other = [c for c in CLASSES if c != cls and np.any(np.abs(onsets[c] - t) <= window)]
+        heard = [c for c in CLASSES if c != cls and np.any(np.abs(false_alarm[c] - t) <= window)]
+        with_ = [c for c in CLASSES if c != cls and np.any(np.abs(np.asarray(ref[c]) - t) <= window)]
         detected = i in own_ref
         recover = max(rec) if rec else float("nan")
-        neighbour = bool(np.any((np.abs(ref_tt - t) <= pair_s) & (np.arange(len(ref_tt)) != i)))
-        present = bool(tt_max >= floor)
+        neighbour = bool(np.any((np.abs(ref_c - t) <= pair_s) & (np.arange(len(ref_c)) != i)))
+        present = bool(c_max >= floor)
         if detected:
             category = "detected"
         elif rec and recover >= floor:
@@ -184,9 +185,9 @@ def analyse(song, cond, model, tr, ref, result, grid, window, floor, pair_s, sub
         rows.append({
             "condition": cond, "song": song, "model": model, "time": round(float(t), 4),
             "subclass": subclasses[i], "detected": int(detected), "category": category,
-            "tt_threshold": tr.thresholds["TT"], "tt_max_act": round(tt_max, 4),
-            "tt_max_offset_ms": round(offset, 1), "tt_mean_at_max": round(mean_at, 4),
-            "prev_tt_gap_ms": round((t - ref_tt[i - 1]) * 1000.0, 1) if i else float("nan"),
+            "class": cls, "threshold": tr.thresholds[cls], "max_act": round(c_max, 4),
+            "max_offset_ms": round(offset, 1), "mean_at_max": round(mean_at, 4),
+            "prev_gap_ms": round((t - ref_c[i - 1]) * 1000.0, 1) if i else float("nan"),
             "recover_threshold": recover,
             "other_fired": " ".join(other), "heard_as": " ".join(heard), "annotated_with": " ".join(with_),
             **{f"max_act_{c}": round(float(acts[win, j].max()), 4) if len(win) else float("nan")
@@ -197,7 +198,7 @@ def analyse(song, cond, model, tr, ref, result, grid, window, floor, pair_s, sub
 
 def breakdown(df, by: str | None):
     """Markdown rows: onsets, detected, each miss category, heard-as and annotated-with classes of the
-    misses, under-threshold misses whose TT maximum passes the threshold, median TT max of misses."""
+    misses, under-threshold misses whose maximum passes the threshold, median maximum of misses."""
     import pandas as pd
 
     groups = [("all", df)] if by is None else [(k, g) for k, g in df.groupby(by, sort=True)]
@@ -209,8 +210,8 @@ def breakdown(df, by: str | None):
         with_ = pd.Series([w for w in miss["annotated_with"] if w]).value_counts()
         with_s = ", ".join(f"{c} {n}" for c, n in with_.items()) or "–"
         under = miss[miss["category"] == "under_threshold"]
-        over = int((under["tt_max_act"] >= under["tt_threshold"]).sum())
-        med = f"{miss['tt_max_act'].median():.2f}" if len(miss) else "–"
+        over = int((under["max_act"] >= under["threshold"]).sum())
+        med = f"{miss['max_act'].median():.2f}" if len(miss) else "–"
         lines.append(f"| {key or '(none)'} | {len(g)} | {int(g['detected'].sum())} | {len(miss)} | "
                      + " | ".join(str(int((miss["category"] == c).sum())) for c in CATEGORIES)
                      + f" | {heard_s} | {with_s} | {over} | {med} |")
@@ -218,7 +219,7 @@ def breakdown(df, by: str | None):
 
 
 def pairs_once(dc, pair_ms: float) -> tuple[int, int]:
-    """(tom strokes with close pairs counted once, those detected: a pair when either stroke is)."""
+    """(strokes with close pairs counted once, those detected: a pair when either stroke is)."""
     n = hit = 0
     for _, g in dc.groupby("song", sort=False):
         groups, last = [], None
@@ -233,18 +234,18 @@ def pairs_once(dc, pair_ms: float) -> tuple[int, int]:
     return n, hit
 
 
-def summary_md(df, sweep, grid, floor, window, pair_ms, models_used, seconds) -> str:
+def summary_md(df, sweep, cls, grid, floor, window, pair_ms, models_used, seconds) -> str:
     import pandas as pd
 
-    head = ("| {} | tom onsets | detected | missed | under threshold | one peak for two | heard as other | "
+    head = ("| {} | " + cls + " onsets | detected | missed | under threshold | one peak for two | heard as other | "
             "activation, no peak | nothing | heard as (false alarms of, any miss) | annotated with (misses) | "
-            "under threshold with TT max ≥ own threshold (the moving mean) | median TT max of misses |")
+            "under threshold with max ≥ own threshold (the moving mean) | median max of misses |")
     sep = "|---" * 13 + "|"
-    out = [f"# Why real tom onsets are missed ({len(df['song'].unique())} songs with toms; window "
+    out = [f"# Why real {cls} onsets are missed ({len(df['song'].unique())} songs with {cls} onsets; window "
            f"{window * 1000:.0f} ms; floor {floor:g})", "",
            "Models: " + ", ".join(f"{s.replace('MusicDelta_', '')} → {m}" for s, m in models_used.items()),
-           f"; TT thresholds: " + ", ".join(sorted({f'{Path(m).name} {t:g}' for m, t in
-                                                      df[['model', 'tt_threshold']].drop_duplicates()
+           f"; {cls} thresholds: " + ", ".join(sorted({f'{Path(m).name} {t:g}' for m, t in
+                                                      df[['model', 'threshold']].drop_duplicates()
                                                       .itertuples(index=False)})) + ".",
            f"Run time {seconds:.0f} s.", ""]
     for cond, dc in df.groupby("condition", sort=False):
@@ -252,22 +253,22 @@ def summary_md(df, sweep, grid, floor, window, pair_ms, models_used, seconds) ->
         out += [f"## {cond}", "", head.format("all"), sep, *breakdown(dc, None), "",
                 head.format("song"), sep, *breakdown(dc, "song"), "",
                 head.format("subclass"), sep, *breakdown(dc, "subclass"), ""]
-        # the cost of a lower common TT threshold, over all songs
+        # the cost of a lower common threshold of the class, over all songs
         tot = sc.groupby("threshold")[["tp", "fp", "fn"]].sum()
-        own = dc.groupby("song")["tt_threshold"].first()
+        own = dc.groupby("song")["threshold"].first()
         own_tp = int(dc["detected"].sum())
         rec = dc.loc[(dc["detected"] == 0) & dc["recover_threshold"].notna(), "recover_threshold"]
         rec_floor = rec[rec >= floor]
         n_once, hit_once = pairs_once(dc, pair_ms)
-        out += [f"Close pairs (tom onsets ≤ {pair_ms:g} ms apart) counted once, detected when either stroke is: "
+        out += [f"Close pairs ({cls} onsets ≤ {pair_ms:g} ms apart) counted once, detected when either stroke is: "
                 f"{hit_once} of {n_once} (recall {hit_once / n_once:.2f}, against {own_tp / len(dc):.2f} "
                 f"over all {len(dc)} onsets).", ""]
-        out += [f"TT over all {sc['song'].nunique()} songs with one TT threshold for every model "
+        out += [f"{cls} over all {sc['song'].nunique()} songs with one {cls} threshold for every model "
                 f"(other classes at their own); own thresholds: tp {own_tp} of {len(dc)}. Misses "
                 f"recoverable at ≥ {floor:g}: {len(rec_floor)}"
                 + (f" (their recover thresholds: median {rec_floor.median():.2f}, min {rec_floor.min():.2f}, "
                    f"max {rec_floor.max():.2f})" if len(rec_floor) else "") + ".", "",
-                "| TT threshold | tp | fp | fn | precision | recall | F1 |", "|---|---|---|---|---|---|---|"]
+                f"| {cls} threshold | tp | fp | fn | precision | recall | F1 |", "|---|---|---|---|---|---|---|"]
         standard = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55}
         marks = sorted(d for d in tot.index if round(d, 4) in standard or d in set(own.values))
         for d in marks:
@@ -278,7 +279,7 @@ def summary_md(df, sweep, grid, floor, window, pair_ms, models_used, seconds) ->
             out.append(f"| {d:g} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} | {f:.2f} |")
         fa_songs = sc[sc["threshold"].isin(marks)].pivot_table(index="song", columns="threshold", values="fp",
                                                                aggfunc="sum")
-        out += ["", "TT false alarms per song at those thresholds:", "",
+        out += ["", f"{cls} false alarms per song at those thresholds:", "",
                 "| song | " + " | ".join(f"{d:g}" for d in fa_songs.columns) + " |",
                 "|---" * (len(fa_songs.columns) + 1) + "|"]
         for song, r in fa_songs.iterrows():
@@ -295,18 +296,19 @@ def main(argv=None) -> int:
     group.add_argument("--fold-models", nargs="+", default=[str(p) for p in RELEASE6],
                        help="fold checkpoints; each song by the one listing it under fold.test (default: release 6)")
     group.add_argument("--suite", default=None, help="a robustness.models name of config/config.yaml instead")
+    ap.add_argument("--cls", default="TT", help="the class whose misses are explained (default TT)")
     ap.add_argument("--conditions", nargs="+", default=["drums", "mix_natural"], help="robustness conditions")
     ap.add_argument("--tracks", nargs="+", default=None,
-                    help="songs (default: all; the false alarms of a lower threshold need the songs without toms too)")
+                    help="songs (default: all; the false alarms of a lower threshold need the songs without the class too)")
     ap.add_argument("--mdb-root", default=str(DEFAULT_MDB), help="MDB Drums folder with audio/multi-tracks")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--window", type=float, default=0.05, help="onset tolerance in seconds")
     ap.add_argument("--grid", type=float, nargs="+", default=[round(0.01 * k, 2) for k in range(1, 81)],
-                    help="TT thresholds swept (default 0.01 to 0.80 by 0.01)")
+                    help="thresholds of the class swept (default 0.01 to 0.80 by 0.01)")
     ap.add_argument("--floor", type=float, default=min(DEFAULT_THRESHOLD_GRID),
-                    help="lowest threshold at which a TT peak still counts as 'activation present'")
+                    help="lowest threshold at which a peak still counts as 'activation present'")
     ap.add_argument("--pair-ms", type=float, default=70.0,
-                    help="tom onsets closer than this are a close pair (flam, double stroke): "
+                    help="onsets of the class closer than this are a close pair (flam, double stroke): "
                          "category one_peak_for_two and the pairs-once recall of the summary")
     ap.add_argument("--out", required=True, type=Path, help="output folder")
     args = ap.parse_args(argv)
@@ -315,7 +317,7 @@ def main(argv=None) -> int:
     import soundfile as sf
     import yaml
 
-    from drumscribe import SAMPLE_RATE
+    from drumscribe import CLASSES, SAMPLE_RATE
     from drumscribe import robustness as rb
     from drumscribe.atomic import atomic_path, write_json
     from drumscribe.errors import ConfigError, DrumscribeError
@@ -323,6 +325,8 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     try:
+        if args.cls not in CLASSES:
+            raise ConfigError(f"--cls: {args.cls!r} is not one of {', '.join(CLASSES)}")
         conditions = rb.check_conditions(args.conditions, key="--conditions")
         available = rb.mdb_tracks(args.mdb_root)
         songs = available if not args.tracks else [rb.track_name(t) for t in args.tracks]
@@ -335,7 +339,7 @@ def main(argv=None) -> int:
         grid = sorted({round(float(d), 4) for d in args.grid})
         transcribers: dict[Path, Transcriber] = {}
         rows, sweep = [], []
-        with tempfile.TemporaryDirectory(prefix="drumscribe-tom-misses-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="drumscribe-onset-misses-") as tmp:
             for n, song in enumerate(songs, 1):
                 path = owners[song]
                 if path not in transcribers:
@@ -346,45 +350,46 @@ def main(argv=None) -> int:
                 stems = rb.song_stems(args.mdb_root, song)
                 ref = refs[song].load_onsets()
                 ref = {c: np.asarray(v, np.float64) for c, v in ref.items()}
-                subclasses = tom_subclasses(refs[song].meta.get("annotation_subclass"), ref["TT"])
+                subclasses = subclasses_of(refs[song].meta.get("annotation_subclass"), args.cls, ref[args.cls])
                 for cond in conditions:
                     t1 = time.perf_counter()
                     wav = Path(tmp) / f"{song}_{cond}.wav"
                     sf.write(wav, rb.render_condition(stems, cond), SAMPLE_RATE, subtype="FLOAT")
                     result = tr.transcribe(wav, keep_activations=True)
                     wav.unlink()
-                    r, s = analyse(song, cond, rel(path), tr, ref, result,
+                    r, s = analyse(song, cond, rel(path), tr, ref, result, args.cls,
                                    grid, args.window, args.floor, args.pair_ms / 1000.0, subclasses)
                     rows += r
                     sweep += s
                     det = sum(x["detected"] for x in r)
-                    own = next((x for x in s if abs(x["threshold"] - tr.thresholds["TT"]) < 1e-9), None)
-                    log(f"tom_misses: [{n}/{len(songs)}] {song} {cond} ({path.name}, TT threshold "
-                        f"{tr.thresholds['TT']:g}): {len(r)} tom onsets, {det} detected"
-                        + (f", TT false alarms {own['fp']}" if own else "")
+                    own = next((x for x in s if abs(x["threshold"] - tr.thresholds[args.cls]) < 1e-9), None)
+                    log(f"onset_misses: [{n}/{len(songs)}] {song} {cond} ({path.name}, {args.cls} threshold "
+                        f"{tr.thresholds[args.cls]:g}): {len(r)} {args.cls} onsets, {det} detected"
+                        + (f", {args.cls} false alarms {own['fp']}" if own else "")
                         + f" ({time.perf_counter() - t1:.1f} s)")
     except DrumscribeError as error:
-        log(f"tom_misses: {error}")
+        log(f"onset_misses: {error}")
         return 1
     seconds = time.perf_counter() - t0
     df = pd.DataFrame(rows)
     sw = pd.DataFrame(sweep)
     args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "tom_onsets.csv") as p:
+    with atomic_path(args.out / "onsets.csv") as p:
         df.to_csv(p, index=False)
-    with atomic_path(args.out / "tt_threshold_sweep.csv") as p:
+    with atomic_path(args.out / "threshold_sweep.csv") as p:
         sw.to_csv(p, index=False)
     used = {s: rel(p) for s, p in owners.items()}
-    md = summary_md(df, sw, grid, args.floor, args.window, args.pair_ms, used, seconds) if len(df) else "No tom onsets.\n"
+    md = (summary_md(df, sw, args.cls, grid, args.floor, args.window, args.pair_ms, used, seconds) if len(df)
+          else f"No {args.cls} onsets.\n")
     with atomic_path(args.out / "summary.md") as p:
         Path(p).write_text(md)
     write_json(args.out / "run.json", {
-        "command": " ".join([sys.executable, *sys.argv]), "models": used, "conditions": conditions,
+        "command": " ".join([sys.executable, *sys.argv]), "class": args.cls, "models": used, "conditions": conditions,
         "seconds": round(seconds, 1), "threads": args.threads, "nproc": os.cpu_count(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "platform": platform.platform(),
     })
     print(md)
-    log(f"tom_misses: {seconds:.0f} s; tables in {args.out}")
+    log(f"onset_misses: {seconds:.0f} s; tables in {args.out}")
     return 0
 
 
