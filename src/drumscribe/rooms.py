@@ -67,6 +67,8 @@ def measure_rt60(h: np.ndarray, sr: int = SAMPLE_RATE) -> float:
 
 #: Highest image-source reflection order of a simulated room (inverse_sabine's above it are capped).
 MAX_ORDER = 80
+ROOM_RT60_LIMITS = (0.1, 4.0)
+"""The range ``pool.room_rt60`` may ask for (seconds)."""
 
 
 def shoebox_rir(dims, absorption: float, max_order: int, source, mic, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -82,15 +84,17 @@ def shoebox_rir(dims, absorption: float, max_order: int, source, mic, sr: int = 
     return np.asarray(room.rir[0][0], dtype=np.float64)
 
 
-def simulate_room(rng: np.random.Generator, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, dict]:
-    """One shoe-box room (pyroomacoustics): floor 3–20 m a side, height 2.5–8 m, RT60 0.2–1.5 s
-    (absorption and reflection order by ``inverse_sabine``), source and microphone at random
-    (0.5 m from the walls, at least 1 m apart). Returns the RIR and its parameters."""
+def simulate_room(rng: np.random.Generator, sr: int = SAMPLE_RATE,
+                  rt60_range: tuple[float, float] = (0.2, 1.5)) -> tuple[np.ndarray, dict]:
+    """One shoe-box room (pyroomacoustics): floor 3–20 m a side, height 2.5–8 m, RT60 drawn
+    uniformly in ``rt60_range`` (default 0.2–1.5 s; absorption and reflection order by
+    ``inverse_sabine``), source and microphone at random (0.5 m from the walls, at least 1 m
+    apart). Returns the RIR and its parameters."""
     import pyroomacoustics as pra
 
     while True:
         dims = [float(rng.uniform(3, 20)), float(rng.uniform(3, 20)), float(rng.uniform(2.5, 8))]
-        rt60 = float(rng.uniform(0.2, 1.5))
+        rt60 = float(rng.uniform(*rt60_range))
         try:
             absorption, max_order = pra.inverse_sabine(rt60, dims)
         except ValueError:
@@ -127,7 +131,7 @@ def build_rooms(cfg: PoolConfig, out: Path, progress: bool, explicit: bool) -> l
         irs.append(trim_ir(h))
         rows.append(dict(family=f"ir_{name}", license=lic, detail={"source_file": [str(p) for p in paths]}))
     for k in tqdm(range(cfg.n_rooms), desc="pool rooms", disable=None if progress else True):
-        h, params = simulate_room(source_rng(cfg.seed, "rooms", k))
+        h, params = simulate_room(source_rng(cfg.seed, "rooms", k), rt60_range=tuple(cfg.room_rt60))
         names.append(f"sim_{k:03d}")
         irs.append(trim_ir(h))
         rows.append(dict(family="ir_sim", license=LICENSES["sim"], detail=params))
