@@ -2,7 +2,8 @@
 
 - :mod:`.kits`: the kit registry (``list_kits()``, ``get_kit()``, ``resolve_kits()``).
 - :mod:`.fluid`: FluidSynth in-process (sound-font kits, accompaniment).
-- :mod:`.hydrogen`: a numpy sampler for Hydrogen kits (numpy + soundfile + soxr only).
+- :mod:`.hydrogen`: a numpy sampler for Hydrogen kits and one-shot folders (numpy + soundfile + soxr only).
+- :mod:`.timidity`: TiMidity++ as a subprocess (GUS-patch drum sets: FreePats).
 - :mod:`.render`: one performance through one kit, labels on the audible onset.
 - :mod:`.accompaniment`: generated bass/chords/lead following the groove's tempo and bars.
 - :mod:`.gmd`: GMD splits, kit split and assignment (``gmd.assign_kits``), per-kit rendering

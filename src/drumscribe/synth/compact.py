@@ -1,19 +1,19 @@
 """Compact kits: any kit of the registry as a small Hydrogen-format kit (mono Ogg Vorbis one-shots).
 
-Why: a GPU or cluster node often has no FluidSynth and no room for the sound fonts
+Why: a GPU or cluster node often has no FluidSynth (nor TiMidity++) and no room for the sound fonts
 (FluidR3 GM is 142 MB, MuseScore General 82 MB, Hydrogen's ForzeeStereo 156 MB), while
 what ``gmd_synth`` plays from a kit is a few dozen one-shots. :func:`compact_kit` keeps
 just those: for each GM sound slot the kit plays (:data:`drumscribe.synth.kits.SLOTS`)
 and each of ``layers`` velocity layers, one mono 44.1 kHz sample, its silent tail cut
 (below :data:`TAIL_REL_DB` re its peak, at most ``max_seconds``, a short fade-out), as
 Ogg Vorbis. The result is rendered by the numpy sampler of
-:mod:`drumscribe.synth.hydrogen`, needs neither FluidSynth nor the original files, and
+:mod:`drumscribe.synth.hydrogen`, needs neither FluidSynth, TiMidity++ nor the original files, and
 takes 0.5-2 MB a kit.
 
-- **Sound-font kits** (FluidSynth): every slot the kit really plays (the renderer's
-  probe) is rendered alone at the top velocity of each layer; the layer's ``gain`` is
-  ``127 / velocity``, so the sampler plays the rendered sample unchanged at that
-  velocity and scales it linearly below it (FluidSynth's own velocity curve is
+- **Sound-font and TiMidity kits** (FluidSynth, TiMidity++ for FreePats): every slot the kit
+  really plays (the renderer's probe) is rendered alone at the top velocity of each layer; the
+  layer's ``gain`` is ``127 / velocity``, so the sampler plays the rendered sample unchanged at
+  that velocity and scales it linearly below it (the synthesizer's own velocity curve is
   approximated by ``layers`` steps).
 - **Hydrogen and one-shot kits**: the samples of the instruments mapped to a slot, mixed to mono and
   resampled like the sampler does; an instrument with more than ``layers`` layers keeps

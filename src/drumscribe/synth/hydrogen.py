@@ -182,15 +182,19 @@ class Drumkit:
         return out, labels
 
 
-def oneshot_drumkit(folder: str | Path, picks, name: str = "") -> Drumkit:
+def oneshot_drumkit(folder: str | Path, picks, name: str = "", volumes=None) -> Drumkit:
     """A :class:`Drumkit` of single-velocity one-shots: ``picks`` is ``{GM slot: file}``
     (a ``oneshot`` kit of :mod:`drumscribe.synth.kits`). Each file is one instrument with one
-    layer over the whole velocity range (gain 1, volume 1), so a hit plays at ``velocity/127``,
-    as a one-layer Hydrogen instrument does. Every sample is read now: an unreadable file is
-    an ``InputError`` naming it."""
+    layer over the whole velocity range (gain 1, volume ``volumes[slot]``, default 1), so a hit
+    plays at ``velocity/127 × volume``, as a one-layer Hydrogen instrument does. Every sample is
+    read now: a missing or unreadable file is an ``InputError`` naming it."""
     folder = Path(folder)
+    volumes = dict(volumes or {})
     items = sorted((int(s), Path(f)) for s, f in dict(picks).items())
-    instruments = [Instrument(f.stem, 1.0, [Layer(f, 0.0, 1.0, 1.0)]) for _, f in items]
+    for _, f in items:
+        if not f.is_file():
+            raise InputError(f"{f}: kit sample not found")
+    instruments = [Instrument(f.stem, float(volumes.get(s, 1.0)), [Layer(f, 0.0, 1.0, 1.0)]) for s, f in items]
     kit = Drumkit(folder, name or folder.name, "", instruments, {s: i for i, (s, _) in enumerate(items)})
     for inst in instruments:
         kit._sample(inst.layers[0])

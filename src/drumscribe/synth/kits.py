@@ -1,6 +1,6 @@
 """The registry of real sampled drum kits that render the offline default ``gmd_synth``.
 
-Four kinds of kit:
+Five kinds of kit:
 
 - ``soundfont``: a drum preset (bank 128) of a General MIDI sound font, rendered by
   FluidSynth on MIDI channel 10: FluidR3 GM, MuseScore General (Full), TimGM6mb and
@@ -13,10 +13,14 @@ Four kinds of kit:
 - ``hydrogen``: the kits of Debian's ``hydrogen-drumkits`` and ``hydrogen-data``
   (GMRockKit, TR808EmulationKit) (``drumkit.xml`` + samples),
   rendered by the numpy sampler in :mod:`drumscribe.synth.hydrogen`.
-- ``oneshot``: a folder of single-velocity one-shots (Debian ``lmms-common``'s
-  ``samples/drums``) mapped to GM slots by file name (:data:`ONESHOT_RULES`); a kit is
-  the ``preset``-th file of every slot (:func:`oneshot_picks`), rendered by the same
-  numpy sampler as a one-layer-per-instrument Hydrogen kit (velocity scales the gain).
+- ``oneshot``: a folder of single-velocity one-shots rendered by the same numpy sampler as a
+  one-layer-per-instrument Hydrogen kit (velocity scales the gain): Debian ``lmms-common``'s
+  ``samples/drums``, mapped to GM slots by file name (:data:`ONESHOT_RULES`; a kit is the
+  ``preset``-th file of every slot, :func:`oneshot_picks`), and eXaDrums' kit (Debian
+  ``exadrums``), whose ``Default.xml`` names each instrument's file and volume
+  (:func:`exadrums_picks`, slots by :data:`EXADRUMS_SLOTS`).
+- ``timidity``: a GUS-patch drum set (Debian ``freepats``' ``Drum_000``) rendered by
+  TiMidity++ on MIDI channel 10 with the set's own configuration (:mod:`drumscribe.synth.timidity`).
 
 Every kit plays GM *sound slots* (a GM drum note: 36 kick, 38 snare, 42 closed hat…).
 A GMD (Roland TD-11) note is played on the first slot of :data:`NOTE_PREFERENCES` that
@@ -30,16 +34,21 @@ import functools
 import os
 import re
 import warnings
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
 SF3_DIR = Path("/usr/share/sounds/sf3")
 #: Debian lmms-common's drum one-shots; override with $DRUMSCRIBE_LMMS_DRUMS_DIR.
 LMMS_DRUMS_DIR = Path(os.environ.get("DRUMSCRIBE_LMMS_DRUMS_DIR", "/usr/share/lmms/samples/drums"))
+#: Debian exadrums' kit folder (Default.xml + WAVs; setup.sh unpacks it); override with $DRUMSCRIBE_EXADRUMS_DIR.
+EXADRUMS_DIR = Path(os.environ.get("DRUMSCRIBE_EXADRUMS_DIR", "/usr/share/exadrums"))
+#: Debian freepats' TiMidity++ configuration; override with $DRUMSCRIBE_FREEPATS_CFG.
+FREEPATS_CFG = Path(os.environ.get("DRUMSCRIBE_FREEPATS_CFG", "/etc/timidity/freepats.cfg"))
 #: Where Debian's hydrogen-drumkits live; override with $DRUMSCRIBE_HYDROGEN_DIR.
 HYDROGEN_DIR = Path(os.environ.get("DRUMSCRIBE_HYDROGEN_DIR", "/usr/share/hydrogen/data/drumkits"))
 #: Environment variable naming a folder of compact kits (``drumscribe compact-kits``):
@@ -88,17 +97,22 @@ _CSOUND_PRESETS = {"standard": 0, "room": 8, "power": 16, "brush": 40}
 #: slots alike at 0.97-1.0): the ``timgm6mb`` family. LMMS's drum folder holds six of them too
 #: (its three named toms, side stick, acoustic kick and snare: :data:`LMMS_SHARED_FILES`); the
 #: lmms kits leave those out and share no sample with any other kit: their own family.
+#: FreePats' Drum_000 (TiMidity++) and eXaDrums' kit share none either (each slot against every
+#: slot of every kit: at most 0.82 and 0.79, both toms; their cymbals at most 0.15; FreePats
+#: against TimGM6mb and Csound 0/22 slots, at most 0.26): their own families.
 FAMILIES = {"fluidr3": "fluidr3", "musescore": "fluidr3", "timgm6mb": "timgm6mb", "avl": "avl",
-            "csound": "timgm6mb", "lmms": "lmms"}
+            "csound": "timgm6mb", "lmms": "lmms", "exadrums": "exadrums", "freepats": "freepats"}
 
 
 @dataclass(frozen=True)
 class Kit:
-    """One drum kit: ``kind`` is ``soundfont``, ``soundfont_bank0``, ``hydrogen`` or ``oneshot``.
+    """One drum kit: ``kind`` is ``soundfont``, ``soundfont_bank0``, ``hydrogen``, ``oneshot`` or ``timidity``.
 
     For sound fonts, ``source`` is the .sf2/.sf3 file and ``bank``/``preset`` the kit;
     for Hydrogen kits, ``source`` is the kit folder (with ``drumkit.xml``); for one-shot
-    kits, ``source`` is the folder of one-shots and ``preset`` the pick (:func:`oneshot_picks`).
+    kits, ``source`` is the folder of one-shots and ``preset`` the pick (:func:`oneshot_picks`),
+    or ``meta["xml"]`` the eXaDrums kit file in it that names them (:func:`exadrums_picks`);
+    for TiMidity kits, ``source`` is the TiMidity configuration and ``preset`` the drum set.
     """
 
     kit_id: str
@@ -114,11 +128,18 @@ class Kit:
 
     @property
     def installed(self) -> bool:
-        """The kit's files are there (and, for sound fonts, libfluidsynth loads)."""
+        """The kit's files are there (and, for sound fonts, libfluidsynth loads; for TiMidity kits,
+        ``timidity`` is found)."""
         if self.kind == "hydrogen":
             return (self.source / "drumkit.xml").is_file()
+        if self.kind == "oneshot" and "xml" in self.meta:
+            return (self.source / self.meta["xml"]).is_file()
         if self.kind == "oneshot":
             return self.source.is_dir() and bool(oneshot_picks(self))
+        if self.kind == "timidity":
+            from .timidity import available as timidity_available
+
+            return self.source.is_file() and timidity_available()
         from .fluid import available
 
         return self.source.is_file() and available()
@@ -138,6 +159,8 @@ _AVL = "CC BY-SA 4.0 (AVL Drumkits, Glen MacArthur; Debian avldrums.lv2-soundfon
 _CSOUND = ("public domain (sf_GMbank.sf2: 'Public Domain in its license field', Csound; "
            "Debian csound-soundfont)")
 _LMMS = "GPL-2+ (LMMS samples/drums, Debian lmms-common; upstream licence question: LMMS issue 2752)"
+_EXADRUMS = "BSD-3-Clause (eXaDrums' Default kit, samples recorded by Phill Mason; Debian exadrums)"
+_FREEPATS = "GPL-2+ with a composition exception (FreePats Drum_000; Debian freepats)"
 
 
 def _soundfont_kits() -> list[Kit]:
@@ -282,9 +305,74 @@ def oneshot_candidates(folder: str | Path, exclude=()) -> dict[int, tuple[str, .
 def oneshot_picks(kit: Kit) -> dict[int, Path]:
     """``{GM slot: file}`` a ``oneshot`` kit plays: the ``kit.preset``-th file of each slot in
     name order (files of ``kit.meta["exclude"]`` left out), wrapping round when a slot has
-    fewer files: deterministic."""
+    fewer files: deterministic; for an eXaDrums kit (``kit.meta["xml"]``), the files its XML
+    names (:func:`exadrums_picks`)."""
+    if "xml" in kit.meta:
+        return {s: f for s, (f, _) in exadrums_picks(kit.source / kit.meta["xml"]).items()}
     cands = oneshot_candidates(kit.source, kit.meta.get("exclude", ()))
     return {s: kit.source / names[kit.preset % len(names)] for s, names in cands.items()}
+
+
+def oneshot_volumes(kit: Kit) -> dict[int, float]:
+    """``{GM slot: linear gain}`` of a ``oneshot`` kit's instruments: the eXaDrums kit's ``volume``
+    (percent) / 100, else 1."""
+    if "xml" in kit.meta:
+        return {s: v for s, (_, v) in exadrums_picks(kit.source / kit.meta["xml"]).items()}
+    return {s: 1.0 for s in oneshot_picks(kit)}
+
+
+#: eXaDrums instrument (``<instrumentName>``) and sound ``type`` -> GM slot, for the kit files of
+#: Debian's exadrums (its one kit, ``Default.xml``); the files and volumes are the XML's. One
+#: hi-hat sample (a closed hat: 0.49 s, -40 dB re its peak after 0.17 s) is slot 42 only: GMD's
+#: pedal and open hi-hats play it too (:data:`NOTE_PREFERENCES`: 44 and 46 fall back to 42),
+#: labelled HH, and nothing chokes it. The Ride pad's head zone (``RideEdge.wav``) is the ride 51,
+#: its rim zone (``RideBell.wav``) the bell 53. "Tom" (``Tom01``) is the high tom 48.
+EXADRUMS_SLOTS: dict[tuple[str, str], int] = {
+    ("Kick", "DrumHead"): 36, ("Snare", "DrumHead"): 38, ("HiHat", "DrumHead"): 42,
+    ("Tom", "DrumHead"): 48, ("Floor Tom", "DrumHead"): 43, ("Crash", "DrumHead"): 49,
+    ("Ride", "DrumHead"): 51, ("Ride", "RimShot"): 53,
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _exadrums_xml(xml_path: str, stamp: tuple[int, int]) -> dict[int, tuple[Path, float]]:
+    """:func:`exadrums_picks` of one version (``stamp``: mtime and size) of the file, cached."""
+    path = Path(xml_path)
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise InputError(f"{path}: not a readable eXaDrums kit ({type(exc).__name__}: {exc})") from None
+    out: dict[int, tuple[Path, float]] = {}
+    for inst in root.iter("Instrument"):
+        name = (inst.findtext("instrumentName") or "").strip()
+        try:
+            volume = float(inst.get("volume", "100")) / 100.0
+        except ValueError:
+            raise InputError(f"{path}: instrument {name!r} has volume {inst.get('volume')!r}, not a number") from None
+        for sound in inst.iter("sound"):
+            slot = EXADRUMS_SLOTS.get((name, (sound.get("type") or "").strip()))
+            rel = (sound.text or "").strip()
+            if slot is None or not rel or slot in out:
+                continue
+            # the XML names "Kit/Folder/file.wav"; Debian's package puts every file beside the XML
+            f = path.parent / rel
+            out[slot] = (f if f.is_file() else path.parent / Path(rel).name, volume)
+    return dict(sorted(out.items()))
+
+
+def exadrums_picks(xml: str | Path) -> dict[int, tuple[Path, float]]:
+    """``{GM slot: (sample file, linear volume)}`` of an eXaDrums kit file (:data:`EXADRUMS_SLOTS`).
+
+    Read with the standard library's XML parser: each ``<Instrument volume="...">`` with its
+    ``<instrumentName>`` and ``<sound type="...">`` files; a file is looked up where the XML
+    says, else beside the XML (Debian's layout). ``InputError`` names an unreadable file.
+    """
+    path = Path(xml)
+    try:
+        st = path.stat()
+    except OSError:
+        raise InputError(f"{path}: eXaDrums kit not found (bash setup.sh unpacks Debian's exadrums)") from None
+    return _exadrums_xml(str(path), (st.st_mtime_ns, st.st_size))
 
 
 #: one-shot kits from lmms-common's drum folder: id suffix -> pick (see :func:`oneshot_picks`).
@@ -301,9 +389,17 @@ LMMS_SHARED_FILES = frozenset({"tom_hi01.ogg", "tom_mid01.ogg", "tom_low01.ogg",
 
 
 def _oneshot_kits() -> list[Kit]:
-    return [Kit(f"lmms_{suffix}", "oneshot", LMMS_DRUMS_DIR, f"LMMS drums, pick {pick + 1}", _LMMS, bank=-1,
+    lmms = [Kit(f"lmms_{suffix}", "oneshot", LMMS_DRUMS_DIR, f"LMMS drums, pick {pick + 1}", _LMMS, bank=-1,
                 preset=pick, channel=-1, family=FAMILIES["lmms"], meta={"exclude": LMMS_SHARED_FILES})
             for suffix, pick in LMMS_PICKS.items()]
+    exadrums = Kit("exadrums_default", "oneshot", EXADRUMS_DIR, "eXaDrums Default kit", _EXADRUMS, bank=-1,
+                   preset=0, channel=-1, family=FAMILIES["exadrums"], meta={"xml": "Default.xml"})
+    return lmms + [exadrums]
+
+
+def _timidity_kits() -> list[Kit]:
+    return [Kit("freepats_standard", "timidity", FREEPATS_CFG, "FreePats Drum_000 (TiMidity++, drum set 0)",
+                _FREEPATS, bank=128, preset=0, channel=9, family=FAMILIES["freepats"])]
 
 
 def _compact(kit: Kit, compact_dir: str) -> Kit:
@@ -317,7 +413,7 @@ def _compact(kit: Kit, compact_dir: str) -> Kit:
 
 @functools.lru_cache(maxsize=4)
 def _registry(hydrogen_dir: str) -> dict[str, Kit]:
-    kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir)) + _oneshot_kits()
+    kits = _soundfont_kits() + _hydrogen_kits(Path(hydrogen_dir)) + _oneshot_kits() + _timidity_kits()
     return {k.kit_id: k for k in kits}
 
 
@@ -335,8 +431,8 @@ def all_kits(hydrogen_dir: str | Path | None = None) -> list[Kit]:
 
 def kit_slots(kit: Kit) -> frozenset[int] | None:
     """GM sound slots a Hydrogen kit fills (from its instrument names) or a one-shot kit (from its
-    file names); None for sound fonts (their slots are measured by rendering, see
-    :func:`drumscribe.synth.render.kit_note_map`)."""
+    file names or eXaDrums XML); None for sound fonts and TiMidity kits (their slots are measured by
+    rendering, see :func:`drumscribe.synth.render.kit_note_map`)."""
     if kit.kind == "oneshot":
         return frozenset(oneshot_picks(kit))
     if kit.kind != "hydrogen":
@@ -354,12 +450,12 @@ def load_kit_drumkit(kit: Kit):
     if kit.kind == "hydrogen":
         return hydrogen.load_drumkit(kit.source)
     if kit.kind == "oneshot":
-        return hydrogen.oneshot_drumkit(kit.source, oneshot_picks(kit), kit.name)
+        return hydrogen.oneshot_drumkit(kit.source, oneshot_picks(kit), kit.name, oneshot_volumes(kit))
     raise ConfigError(f"kit {kit.kit_id}: a {kit.kind} kit has no sample folder")
 
 
 def kit_classes(kit: Kit) -> tuple[str, ...]:
-    """Classes a kit can play (for sound fonts: every class of GM; measured at render time)."""
+    """Classes a kit can play (for sound fonts and TiMidity kits: every class of GM; measured at render time)."""
     slots = kit_slots(kit)
     if slots is None:
         return ("BD", "SD", "TT", "HH", "CY")
@@ -412,6 +508,15 @@ def get_kit(kit_id: str, hydrogen_dir: str | Path | None = None) -> Kit:
     return reg[kit_id]
 
 
+def _missing(kit: Kit) -> str:
+    """What a kit that is not installed lacks, in a few words."""
+    if kit.kind == "timidity" and kit.source.is_file():
+        return "timidity missing: apt-get install timidity"
+    if kit.kind == "oneshot" and "xml" in kit.meta:
+        return f"{kit.source / kit.meta['xml']} missing"
+    return f"{kit.source} missing"
+
+
 def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
     """Kit ids from the config value ``render.kits`` (``"all"`` or a list of ids).
 
@@ -438,7 +543,7 @@ def resolve_kits(spec, hydrogen_dir: str | Path | None = None) -> list[str]:
     for kid in spec:
         kit = get_kit(kid, hydrogen_dir)
         if not kit.installed:
-            raise ConfigError(f"render.kits: kit {kid} is not installed ({kit.source} missing)")
+            raise ConfigError(f"render.kits: kit {kid} is not installed ({_missing(kit)})")
         if not usable(kit):
             raise ConfigError(f"render.kits: kit {kid} lacks one of {'/'.join(REQUIRED_CLASSES)}")
         out.append(kid)

@@ -1,15 +1,15 @@
 """Rendering GMD performances through a kit: audio + labels on the audible onset.
 
 - :func:`open_kit` gives a renderer for any kit of :mod:`drumscribe.synth.kits`; its
-  ``slots`` are the GM sound slots the kit really plays (sound fonts: measured by
-  rendering every slot alone, silent slots are absent; Hydrogen: from instrument names;
-  one-shot folders: from file names).
+  ``slots`` are the GM sound slots the kit really plays (sound fonts and TiMidity drum sets:
+  measured by rendering every slot alone, silent slots are absent; Hydrogen: from instrument
+  names; one-shot folders: from file names or the eXaDrums kit file).
 - :func:`kit_note_map` maps every GMD (Roland) note to the slot it plays on the kit, or
   drops it when the kit has no sound of that note's class.
 - :func:`render_performance` renders one MIDI file: returns audio and the onsets per
   class, each label placed on the audible onset of its hit (note-on snapped to
-  FluidSynth's 64-sample block + the measured onset delay of that slot/velocity;
-  for Hydrogen kits, the trimmed sample's onset delay).
+  FluidSynth's 64-sample block, or TiMidity's sample, + the measured onset delay of that
+  slot/velocity; for Hydrogen and one-shot kits, the trimmed sample's onset delay).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import CLASSES
+from .. import CLASSES, SAMPLE_RATE
 from ..errors import InputError
 from ..labels import GM_TO_CLASS, ROLAND_TO_CLASS
 from ..references import read_midi
@@ -118,16 +118,92 @@ class FluidKitRenderer:
         return y, labels
 
 
+class TimidityKitRenderer:
+    """Renderer for a GUS-patch drum set (FreePats) through TiMidity++ (:mod:`drumscribe.synth.timidity`).
+
+    The same contract as :class:`FluidKitRenderer`: slots are present when a hit at velocity
+    127 peaks above :data:`PRESENT_DBFS`; the onset delay of a slot (note-on to audible onset)
+    is measured by rendering that slot alone, once per (slot, velocity) used, and cached. The
+    hits to measure are rendered in one TiMidity run, :data:`PROBE_GAP` apart, each after an
+    all-sound-off that cuts the one before (a hit so measured equals it rendered alone: tested).
+    A note-on starts at its sample (``round(time * 44100)``); its label is that time + the delay.
+    A hit TiMidity renders silent (velocity 1: its velocity curve gives 0) is not labelled.
+    """
+
+    PROBE_SECONDS = FluidKitRenderer.PROBE_SECONDS
+    #: seconds between two measured hits in one run
+    PROBE_GAP = 0.3
+
+    def __init__(self, kit: Kit):
+        from . import timidity
+
+        self.kit = kit
+        timidity.executable()
+        timidity.check_patches(kit.source, SLOTS, kit.preset)
+        self.sr = SAMPLE_RATE
+        self._delays: dict[tuple[int, int], float | None] = {}
+        self._peaks: dict[int, float] = {}  # slot -> peak of its hit at velocity 127
+        self._measure_all([(s, 127) for s in SLOTS])
+        self.slots = tuple(s for s in SLOTS if self._delays[(s, 127)] is not None
+                           and 20 * np.log10(self._peaks[s] + 1e-12) > PRESENT_DBFS)
+
+    def close(self):
+        pass
+
+    def _render(self, times, slots, velocities, duration: float, cuts=()):
+        from . import timidity
+
+        return timidity.render(self.kit.source, times, slots, velocities, duration, channel=self.kit.channel,
+                               program=self.kit.preset, cuts=cuts, sr=self.sr)
+
+    def _measure_all(self, pairs) -> None:
+        """Measure the onset delay (None: silent) of every (slot, velocity) of ``pairs`` in one run."""
+        pairs = sorted({(int(s), int(v)) for s, v in pairs} - set(self._delays))
+        if not pairs:
+            return
+        gap, sr = self.PROBE_GAP, self.sr
+        cuts = gap * np.arange(len(pairs))
+        times = cuts + 0.01
+        y, starts = self._render(times, [s for s, _ in pairs], [v for _, v in pairs], gap * len(pairs), cuts)
+        for (slot, vel), i0 in zip(pairs, starts):
+            seg = y[i0: i0 + int(self.PROBE_SECONDS * sr)]
+            i = first_crossing(seg, ONSET_REL_DB)
+            self._delays[(slot, vel)] = None if i is None else i / sr
+            if vel == 127:
+                self._peaks[slot] = float(np.abs(seg).max()) if seg.size else 0.0
+
+    def delay(self, slot: int, velocity: int) -> float | None:
+        """Onset delay (s) of ``slot`` at ``velocity`` (measured, cached); None when it renders silent."""
+        key = (int(slot), int(velocity))
+        if key not in self._delays:
+            self._measure_all([key])
+        return self._delays[key]
+
+    def render(self, times, slots, velocities, duration: float):
+        self._measure_all(zip(slots, velocities))
+        y, starts = self._render(times, slots, velocities, duration)
+        labels = np.full(len(starts), np.nan)
+        for i, (st, sl, v) in enumerate(zip(starts, slots, velocities)):
+            d = self._delays[(int(sl), int(v))]
+            if st >= 0 and d is not None:
+                labels[i] = st / self.sr + d
+        return y, labels
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_renderer(kit: Kit):
     return _make_renderer(kit)
 
 
 def _make_renderer(kit: Kit):
-    if not kit.installed:
+    if kit.kind == "timidity":
+        return TimidityKitRenderer(kit)  # its checks name the missing program, configuration or patch
+    if not kit.installed and "xml" not in kit.meta:  # an eXaDrums kit names its missing XML itself
         raise InputError(f"{kit.source}: kit {kit.kit_id} is not installed")
     if kit.kind in ("hydrogen", "oneshot"):
         return HydrogenKitRenderer(kit)
+    if kit.kind == "timidity":
+        return TimidityKitRenderer(kit)
     return FluidKitRenderer(kit)
 
 
