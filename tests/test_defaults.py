@@ -53,7 +53,8 @@ def test_section_tables_are_the_schema_defaults():
     assert set(_properties("mixing")) == set(mixing.DEFAULTS)
     assert _defaults("mixing") == mixing.DEFAULTS
     # pool: PoolConfig's fields (its other fields are roots the workflow passes, not pool: keys)
-    fields = {f.name: f.default for f in dataclasses.fields(pool.PoolConfig)}
+    fields = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+              for f in dataclasses.fields(pool.PoolConfig)}
     assert set(_properties("pool")) <= set(fields)
     assert _defaults("pool") == {k: fields[k] for k in _properties("pool")}
     # render: the keys render_track falls back on; assign_kits' defaults but split_by, whose

@@ -88,7 +88,7 @@ class PoolConfig:
     n_pop909: int = 28
     pop909_bass: float = 0.75
     n_rooms: int = 30
-    room_rt60: Sequence[float] = (0.2, 1.5)
+    room_rt60: Sequence[float] = field(default_factory=lambda: [0.2, 1.5])
     ogg_quality: float = 3.0
     drums_ogg_quality: float = 6.0
     seed: int = 0
