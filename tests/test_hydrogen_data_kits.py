@@ -8,6 +8,7 @@ import pytest
 from drumscribe import CLASSES, cli
 from drumscribe.labels import ROLAND_TO_CLASS
 from drumscribe.synth import kits, render
+from kit_hits import spaced_hits as _hits
 
 SR = 44100
 NEW_KITS = {"hydrogen_gmrock": "GMRockKit", "hydrogen_tr808": "TR808EmulationKit"}
@@ -20,11 +21,6 @@ def _kit(kit_id):
     if not kit.installed:
         pytest.skip(f"{kit.source}: hydrogen-data not installed")
     return kit
-
-
-def _hits(notes, gap=1.5, start=0.1017, vel=100):
-    t = start + gap * np.arange(len(notes))
-    return render.Hits(t, np.asarray(notes), np.full(len(notes), vel), float(t[-1] + 0.1))
 
 
 @pytest.mark.parametrize("kit_id", sorted(NEW_KITS))
