@@ -30,3 +30,21 @@ def assert_labels_on_audible_onsets(kit_id, renderer, hits, y, onsets, sr, min_p
         before = np.abs(y[max(0, i - 661): i - 220]).max() + 1e-9
         after = np.abs(y[i: i + 2205]).max()
         assert after > 4 * before, (kit_id, note, lab)
+
+
+def slot_hits(kit_id) -> dict:
+    """One hit at velocity 100 on every slot of the kit, the first 8,000 samples, unit norm."""
+    r = render.open_kit(kit_id)
+    out = {}
+    for s in r.slots:
+        y, _ = r.render(np.array([0.01]), np.array([s]), np.array([100]), 0.2)
+        y = y[:8000].astype(np.float64)
+        out[s] = y / (np.linalg.norm(y) + 1e-12)
+    return out
+
+
+def slots_alike(a, b) -> int:
+    """Slots two kits share a sample on (normalised cross-correlation > 0.9; bench_render --families)."""
+    from scipy.signal import fftconvolve
+
+    return sum(np.abs(fftconvolve(a[s], b[s][::-1])).max() > 0.9 for s in a if s in b)
