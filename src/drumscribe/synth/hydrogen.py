@@ -191,9 +191,6 @@ def oneshot_drumkit(folder: str | Path, picks, name: str = "", volumes=None) -> 
     folder = Path(folder)
     volumes = dict(volumes or {})
     items = sorted((int(s), Path(f)) for s, f in dict(picks).items())
-    for _, f in items:
-        if not f.is_file():
-            raise InputError(f"{f}: kit sample not found")
     instruments = [Instrument(f.stem, float(volumes.get(s, 1.0)), [Layer(f, 0.0, 1.0, 1.0)]) for s, f in items]
     kit = Drumkit(folder, name or folder.name, "", instruments, {s: i for i, (s, _) in enumerate(items)})
     for inst in instruments:
@@ -209,6 +206,8 @@ def load_sample(path: Path, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
     import soundfile as sf
     import soxr
 
+    if not Path(path).is_file():
+        raise InputError(f"{path}: kit sample not found")
     try:
         y, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:

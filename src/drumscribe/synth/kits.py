@@ -315,10 +315,11 @@ def oneshot_picks(kit: Kit) -> dict[int, Path]:
 
 def oneshot_volumes(kit: Kit) -> dict[int, float]:
     """``{GM slot: linear gain}`` of a ``oneshot`` kit's instruments: the eXaDrums kit's ``volume``
-    (percent) / 100, else 1."""
+    (percent) / 100; empty for the other one-shot kits, whose every slot plays at 1
+    (:func:`drumscribe.synth.hydrogen.oneshot_drumkit`'s default)."""
     if "xml" in kit.meta:
         return {s: v for s, (_, v) in exadrums_picks(kit.source / kit.meta["xml"]).items()}
-    return {s: 1.0 for s in oneshot_picks(kit)}
+    return {}
 
 
 #: eXaDrums instrument (``<instrumentName>``) and sound ``type`` -> GM slot, for the kit files of

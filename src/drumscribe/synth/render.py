@@ -202,8 +202,6 @@ def _make_renderer(kit: Kit):
         raise InputError(f"{kit.source}: kit {kit.kit_id} is not installed")
     if kit.kind in ("hydrogen", "oneshot"):
         return HydrogenKitRenderer(kit)
-    if kit.kind == "timidity":
-        return TimidityKitRenderer(kit)
     return FluidKitRenderer(kit)
 
 

@@ -120,11 +120,17 @@ def drum_patches(cfg: str | Path, drumset: int = 0) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
-def check_patches(cfg: str | Path, notes: Sequence[int], drumset: int = 0) -> dict[int, Path]:
-    """:func:`drum_patches` of ``notes``; ``InputError`` naming the first patch file that is missing."""
+def _config(cfg: str | Path) -> Path:
+    """``cfg`` as a path; ``InputError`` when the configuration file is not there."""
     cfg = Path(cfg)
     if not cfg.is_file():
         raise InputError(f"{cfg}: TiMidity configuration not found (apt-get install freepats)")
+    return cfg
+
+
+def check_patches(cfg: str | Path, notes: Sequence[int], drumset: int = 0) -> dict[int, Path]:
+    """:func:`drum_patches` of ``notes``; ``InputError`` naming the first patch file that is missing."""
+    cfg = _config(cfg)
     patches = drum_patches(cfg, drumset)
     for note in notes:
         if note in patches and not patches[note].is_file():
@@ -178,9 +184,7 @@ def render(cfg: str | Path, times, notes, velocities, duration: float, channel: 
     import soundfile as sf
 
     exe = executable()
-    cfg = Path(cfg)
-    if not cfg.is_file():
-        raise InputError(f"{cfg}: TiMidity configuration not found (apt-get install freepats)")
+    cfg = _config(cfg)
     n_total = int(round(duration * sr))
     with tempfile.TemporaryDirectory(prefix="drumscribe-timidity-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
