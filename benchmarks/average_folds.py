@@ -34,6 +34,8 @@ def add_fold_validation_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--preset", action="append", default=[])
     ap.add_argument("--pool", default="results/pool")
     ap.add_argument("--mdb", default=str(REPO.parent / "shared" / "data" / "mdb_drums_dev" / "MDB Drums"))
+    ap.add_argument("--audio", default=str(REPO / "results" / "audio"),
+                    help="the rendered datasets (rule render_kit's results/audio)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", required=True)
 
@@ -47,7 +49,7 @@ def fold_validation(args):
 
     set_threads(args.threads)
     config = load_config(args.preset, base=REPO / "config" / "config.yaml")
-    return crossval.FoldValidation(config, args.pool, args.mdb, REPO / "results" / "audio", args.threads)
+    return crossval.FoldValidation(config, args.pool, args.mdb, args.audio, args.threads)
 
 
 def micro_f1_at(counts, thresholds, grid) -> float:
@@ -74,7 +76,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from drumscribe import models
+    from drumscribe import crossval, models
     from drumscribe.atomic import atomic_path, write_json
 
     setup = fold_validation(args)

@@ -362,10 +362,11 @@ def test_pool_accompaniment_keeps_other_folds_songs_out():
 
 # --------------------------------------------------------------------------- the graph's fold training
 @pytest.mark.slow
-def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_results):
+def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_results, tmp_path):
     """rule train_fold end to end on the quick preset's renders and a tiny pool (CPU)."""
     import json
     import subprocess
+    import sys
 
     from conftest import REPO, snakemake_cmd
 
@@ -401,6 +402,23 @@ def test_quick_dag_trains_a_fold_model_on_audio_mixed_on_the_fly(quick_dag_resul
     assert validator.validate(model).thresholds == metrics["thresholds"]
     with pytest.raises(ConfigError, match="no fold 'fold9'"):
         setup.fold("fold9")
+
+    # benchmarks/average_folds.py on that validation set: a model averaged with itself is itself,
+    # so its tuned thresholds are training's, and the average is written as a fold checkpoint
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "fold0.pt").symlink_to(out / "model.pt")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "average_folds.py"), "--a", str(runs),
+                           "--b", str(runs), "--weight", "0.5", "--folds", "fold0",
+                           "--preset", str(REPO / "config/presets/quick.yaml"),
+                           "--pool", str(work / "results" / "pool"), "--audio", str(work / "results" / "audio"),
+                           "--mdb", str(REPO / config["paths"]["mdb_drums"]), "--out", str(tmp_path / "avg")],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    averaged = json.loads((tmp_path / "avg" / "fold0_metrics.json").read_text())
+    assert averaged["thresholds"] == metrics["thresholds"] and averaged["n_real_validation"] == n_real
+    _, avg_meta = models.load_checkpoint(tmp_path / "avg" / "models" / "fold0.pt", map_location="cpu")
+    assert avg_meta["average_of"]["weight"] == 0.5 and avg_meta["fold"] == meta["fold"]
 
 
 def test_mix_dataset_draws_teacher_labelled_bands_only_when_asked():
