@@ -660,7 +660,8 @@ def test_crossval_dry_run_plans_one_job_per_fold_and_the_cv_suite_uses_the_right
                          ("cv_heavier_chain", "heavier-chain-2026-12-02"),
                          ("cv_release4", "release4-2026-12-01"), ("cv_louder_mix", "louder-mix-2026-12-03"),
                          ("cv_release7_candidate", "release7-candidate-2026-12-03"),
-                         ("cv_pseudo", "pseudo-2026-12-07")):
+                         ("cv_pseudo", "pseudo-2026-12-07"), ("cv_pseudo_off", "pseudo-off-2026-12-07"),
+                         ("cv_soup_r6_pseudo", "soup-r6-pseudo-2026-12-08")):
         expected = crossval.test_models(folds, {f.name: f"docs/results/{folder}/models/{f.name}.pt" for f in folds})
         assert config["robustness"]["models"][name] == expected
 
