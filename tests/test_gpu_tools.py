@@ -157,3 +157,46 @@ def test_restore_study_puts_every_model_back_where_the_graph_wrote_it(tmp_path):
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(err) == 1 and "mdb_remix_crnn_fold2_s0.pt" in err[0], proc.stderr
     assert "no metrics.json" in err[0] and not fresh.exists()
+
+
+def test_travel_tree_leaves_result_folders_out_and_puts_them_back(tmp_path):
+    """benchmarks/gpu/travel_tree.sh: the committed docs/results/ do not fit the 64 MiB transfer
+    beside the carry, so a run's tree leaves them out, but the models the run starts from; restore
+    brings back the index and .git/info/exclude exactly as they were, and a second strip refuses."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    script = REPO / "benchmarks" / "gpu" / "travel_tree.sh"
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    for f in ("src/a.py", "docs/results/r5/models/fold0.pt", "docs/results/r5/README.md",
+              "docs/results/old/table.csv"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text(f)
+    git("add", "-A")
+    git("commit", "-qm", "tree")
+    exclude = tmp_path / ".git" / "info" / "exclude"
+    before = exclude.read_text() if exclude.exists() else None
+    (tmp_path / "docs/results/old/table.csv").write_text("edited, not staged")
+
+    def run(*args):
+        return subprocess.run(["bash", str(script), *args], cwd=tmp_path, capture_output=True, text=True)
+
+    proc = run("strip", "r5/models/")
+    assert proc.returncode == 0, proc.stderr
+    assert git("ls-files").split() == ["docs/results/r5/models/fold0.pt", "src/a.py"]
+    # what travels is what git does not ignore: the untracked folders are ignored, the files stay on disk
+    assert git("status", "--porcelain", "--untracked-files=all").split("\n")[0].startswith("D ")
+    assert "docs/results/old" not in git("ls-files", "--others", "--exclude-standard")
+    assert (tmp_path / "docs/results/old/table.csv").read_text() == "edited, not staged"
+    assert run("strip").returncode == 1  # twice: refused, nothing changed
+    assert "stripped (2 files out)" in run("status").stdout
+
+    proc = run("restore")
+    assert proc.returncode == 0, proc.stderr
+    assert git("ls-files").split() == ["docs/results/old/table.csv", "docs/results/r5/README.md",
+                                       "docs/results/r5/models/fold0.pt", "src/a.py"]
+    assert git("status", "--porcelain").split() == ["M", "docs/results/old/table.csv"]  # the edit unstaged, kept
+    assert (exclude.read_text() if exclude.exists() else None) == (before or "")
+    assert run("restore").returncode == 1
