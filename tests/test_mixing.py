@@ -44,6 +44,8 @@ def _clicks(seconds=4.0, every=0.5):
     ("accompaniment_drive_db", [30.0, 10.0], "above high end"),
     ("p_distort_accompaniment", -0.1, "mixing.p_distort_accompaniment"),
     ("held_out_irs", "real_greathall", "mixing.held_out_irs"),
+    ("pseudo_ignore", ["toms"], "mixing.pseudo_ignore"),
+    ("pseudo_ignore", "TT", "mixing.pseudo_ignore"),
     ("typo_key", 1, "unknown key"),
 ])
 def test_mixing_config_rejects_bad_values(key, value, words):
@@ -439,3 +441,27 @@ def test_mix_dataset_draws_teacher_labelled_bands_only_when_asked():
     # a share of bands with none to draw from is refused
     with pytest.raises(ConfigError, match="p_pseudo"):
         _dataset(config={**cfg, "p_pseudo": 0.5})
+
+
+def test_classes_taken_out_of_the_teachers_labels_are_unknown_on_bands_only():
+    """mixing.pseudo_ignore: a band's targets of those classes are unknown (targets.IGNORED_TARGET),
+    not absent, while its other classes keep the teacher's onsets, the audio is the same draw, and
+    the synthetic and real drum tracks keep every class."""
+    from drumscribe.targets import IGNORED_TARGET
+
+    cfg = {**OFF, "p_accompaniment": 1.0, "max_sources": 1}
+    clicks, times = _clicks(8.0, 0.25)
+    band = mixing.drum_track(clicks, {"HH": times, "TT": times[::4]}, "band/x", real=True,
+                             has_accompaniment=True, pseudo=True)
+    kept, _ = _dataset(config={**cfg, "p_pseudo": 1.0}, pseudo=[band])
+    masked, _ = _dataset(config={**cfg, "p_pseudo": 1.0, "pseudo_ignore": ["TT"]}, pseudo=[band])
+    tt, hh = CLASSES.index("TT"), CLASSES.index("HH")
+    for i in range(3):
+        (c0, y0, _), (c1, y1, _) = kept.example(i), masked.example(i)
+        assert np.array_equal(c0, c1) and y0[:, tt].max() == 1.0
+        assert np.all(y1[:, tt] == IGNORED_TARGET)
+        others = [k for k in range(len(CLASSES)) if k != tt]
+        assert np.array_equal(y1[:, others], y0[:, others]) and y1[:, hh].max() == 1.0
+    # a drum track that is not a band keeps its labels of every class
+    plain, times = _dataset(config={**cfg, "p_pseudo": 0.0, "pseudo_ignore": ["SD"]}, pseudo=[band])
+    assert plain.example(0)[1].min() == 0.0 and plain.example(0)[1][:, CLASSES.index("SD")].max() == 1.0

@@ -493,3 +493,53 @@ def test_a_captured_step_with_dropout_replays(tmp_path, monkeypatch, arch, param
     a = float(step(x, y))
     b = float(step(x, y))
     assert a != b  # the same weights and batch: only new dropout masks make the loss differ
+
+
+def test_masked_loss_is_bce_where_every_target_is_known_and_leaves_unknown_entries_out():
+    """training.MaskedBCEWithLogits (mixing.pseudo_ignore's loss): with no unknown entry it is
+    BCEWithLogitsLoss; an unknown entry (targets.IGNORED_TARGET) adds neither loss nor gradient."""
+    from drumscribe.targets import IGNORED_TARGET
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 40, 5, generator=gen)
+    y = torch.randint(0, 3, (3, 40, 5), generator=gen).float() / 2
+    w = torch.tensor([1.0, 2.0, 4.0, 0.5, 3.0])
+    masked = training.MaskedBCEWithLogits(w)
+    assert torch.allclose(masked(logits, y), torch.nn.BCEWithLogitsLoss(pos_weight=w)(logits, y), atol=1e-6)
+
+    y[..., 2] = IGNORED_TARGET
+    x = logits.clone().requires_grad_(True)
+    loss = masked(x, y)
+    keep = [0, 1, 3, 4]
+    expected = torch.nn.BCEWithLogitsLoss(pos_weight=w[keep])(logits[..., keep], y[..., keep])
+    assert torch.allclose(loss, expected, atol=1e-6)
+    loss.backward()
+    assert torch.all(x.grad[..., 2] == 0) and torch.all(x.grad[..., keep].abs().sum((0, 1)) > 0)
+
+
+def test_a_class_with_unknown_targets_leaves_its_output_row_as_initialised(tmp_path):
+    """fit(masked_targets=True) on data whose TT targets are all unknown: the TT row of the output
+    layer gets no gradient, so Adam never moves it, while the other rows learn; without the mask
+    the same data would pull TT towards -1 (a loss BCE does not define). The flag is part of the
+    resume fingerprint."""
+    from drumscribe.targets import IGNORED_TARGET
+
+    base = _data()
+    x, y = base.tensors
+    y = y.clone()
+    y[..., CLASSES.index("TT")] = IGNORED_TARGET
+    train = TensorDataset(x, y)
+    out = training.fit("cnn", SMALL_CNN, train, _data(n=4, seed=1), tmp_path / "m", CFG, progress=False,
+                       pos_weight=[3.0] * 5, meta={}, masked_targets=True)
+    assert out["finished"] and math.isfinite(out["best_val_loss"])
+    training_state.seed_all(CFG["seed"])
+    init = models.build("cnn", F, **SMALL_CNN).state_dict()
+    trained, _ = models.load_checkpoint(tmp_path / "m" / "model.pt", map_location="cpu")
+    last = trained.state_dict()
+    tt = CLASSES.index("TT")
+    for name in ("fc.3.weight", "fc.3.bias"):
+        assert torch.equal(last[name][tt], init[name][tt])
+        assert not torch.equal(last[name][CLASSES.index("SD")], init[name][CLASSES.index("SD")])
+    fp = lambda masked: training_state.fingerprint("cnn", SMALL_CNN, training.training_config(CFG), 12, 4,  # noqa: E731
+                                                   [3.0] * 5, F, masked_targets=masked)
+    assert fp(True) != fp(False) and "masked" not in fp(False)

@@ -457,7 +457,7 @@ def train_fold(arch: str, params: Mapping[str, Any], fold: Fold, *, synth_dirs: 
     t_train = time.perf_counter()
     summary = train_mod.fit(arch, dict(params), train_data, val_data, out_dir, training, progress=progress,
                             pos_weight=pos_weight, validator=validator, meta=meta, threads=threads,
-                            init_state=init_state)
+                            init_state=init_state, masked_targets=bool(bands) and bool(mix_cfg["pseudo_ignore"]))
     best = summary["val_metrics"]
     result = {
         "fold": fold.name, "songs": fold.to_dict(), "arch": arch, "params": summary["params"],
@@ -492,12 +492,13 @@ def _card_rows(cv, base, peer, fmt) -> list[str]:
 
 
 def _class_weights(data, n: int, widen: float) -> np.ndarray:
-    """Infrequency weights (as ``targets.class_weights``) over ``n`` seeded items of ``data``."""
+    """Infrequency weights (as ``targets.class_weights``) over ``n`` seeded items of ``data``
+    (an unknown target, ``targets.IGNORED_TARGET``, counts as no onset)."""
     pos = np.zeros(len(CLASSES), np.float64)
     total = 0
     for i in range(n):
         _, y, _ = data.example(3 * (1 << 24) + i)
-        pos += y.sum(0)
+        pos += np.maximum(y, 0.0).sum(0)
         total += len(y)
     from .targets import infrequency_weights
 

@@ -13,7 +13,8 @@ training datapoint is made from audio instead, in a DataLoader worker:
    real stems, exact labels) or, with ``p_pseudo``, an excerpt of real mixed music with
    drums (the pool's ``band`` rows) whose labels are a teacher model's transcription of it
    (:mod:`drumscribe.pseudo`; the accompaniment level over it is then drawn from
-   ``pseudo_level_db``, relative to the whole band);
+   ``pseudo_level_db``, relative to the whole band; the classes of ``pseudo_ignore`` get
+   unknown targets there, ``targets.IGNORED_TARGET``, which the loss leaves out);
 2. **accompaniment** (with ``p_accompaniment``): 1 to ``max_sources`` clips of the
    accompaniment pool (``drumscribe.pool``: real MDB stems of training songs, the
    Frets on Fire guitar stems, rendered POP909 and Planet Blupi arrangements), summed,
@@ -80,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     "max_sources": 2,
     "p_pseudo": 0.0,
     "pseudo_level_db": [-12.0, 6.0],
+    "pseudo_ignore": [],
     "p_distort_accompaniment": 0.0,
     "accompaniment_drive_db": [10.0, 30.0],
     "p_reverb": 0.3,
@@ -140,6 +142,11 @@ def mixing_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(held, (list, tuple)) or any(not isinstance(n, str) or not n for n in held):
         raise ConfigError(f"mixing.held_out_irs: {held!r} is not a list of impulse-response names")
     cfg["held_out_irs"] = list(held)
+    ignore = cfg["pseudo_ignore"]
+    if not isinstance(ignore, (list, tuple)) or any(c not in CLASSES for c in ignore):
+        raise ConfigError(f"mixing.pseudo_ignore: {ignore!r} names no class or an unknown one "
+                          f"(known: {', '.join(CLASSES)})")
+    cfg["pseudo_ignore"] = [c for c in CLASSES if c in ignore]
     return cfg
 
 
@@ -476,7 +483,7 @@ class MixDataset(_TorchDataset):
     def example(self, i: int) -> tuple[np.ndarray, np.ndarray, dict]:
         """Item ``i`` with what was drawn for it: ``(clip, y, info)``."""
         from .audio import level_db, level_gain, INPUT_LEVEL_DB
-        from .targets import fill_targets
+        from .targets import IGNORED_TARGET, fill_targets
 
         rng = np.random.default_rng([self.seed, int(i)])
         track = self._pick(rng)
@@ -500,6 +507,9 @@ class MixDataset(_TorchDataset):
         after = n_frames - start
         if after < T:
             y[max(after, 0):] = 0.0  # no targets past the track's end
+        if track.pseudo and self.cfg["pseudo_ignore"]:
+            # the teacher's labels of these classes are not used: unknown, not absent
+            y[:, [CLASSES.index(c) for c in self.cfg["pseudo_ignore"]]] = IGNORED_TARGET
         return np.ascontiguousarray(clip, np.float32), y, info
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,8 @@
   targets zeros), as in the thesis.
 * :func:`class_weights` gives infrequency weights from the training targets
   (formula in its docstring and ``docs/features.md``).
+* :data:`IGNORED_TARGET` (-1) marks a class a datapoint carries no labels for (the loss
+  leaves it out: ``training.MaskedBCEWithLogits``).
 * :class:`DatapointDataset` serves ``(x (400, bins), y (400, 5))`` from HDF5 caches;
   it opens the files lazily in each process, so it is safe with DataLoader workers.
   Its :meth:`~DatapointDataset.preload` holds a whole split as tensors on a device
@@ -26,6 +28,11 @@ import numpy as np
 from . import CLASSES, DATAPOINT_FRAMES, FPS, WIDEN
 from . import cache
 from .errors import InputError
+
+#: A target entry of a class whose labels a datapoint does not carry (e.g. the classes
+#: ``mixing.pseudo_ignore`` takes out of a teacher's labels): the loss leaves it out
+#: (``training.MaskedBCEWithLogits``), class weights do not count it.
+IGNORED_TARGET = -1.0
 
 try:  # torch is a core dependency; keep the numpy parts importable without it
     from torch.utils.data import Dataset as _TorchDataset

@@ -243,6 +243,25 @@ def _autocast(device: torch.device, cache_enabled: bool = True):
     return torch.autocast(device_type="cpu", enabled=False)
 
 
+class MaskedBCEWithLogits(nn.Module):
+    """``BCEWithLogitsLoss(pos_weight)`` averaged over the target entries that are known: an entry
+    below 0 (:data:`drumscribe.targets.IGNORED_TARGET`, a class whose labels a datapoint does not
+    carry, such as the classes ``mixing.pseudo_ignore`` takes out of a teacher's labels) adds no
+    loss and no gradient. Elementwise and of fixed shape, so a step captured in a CUDA graph can
+    hold it. :func:`train` uses it only for data that can hold such entries (``masked_targets``):
+    every other run's loss stays ``BCEWithLogitsLoss``'s own."""
+
+    def __init__(self, pos_weight: torch.Tensor | None = None):
+        super().__init__()
+        self.pos_weight = pos_weight
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        known = (y >= 0).to(logits.dtype)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, y.clamp(min=0.0), pos_weight=self.pos_weight,
+                                                              reduction="none")
+        return (loss * known).sum() / known.sum().clamp(min=1.0)
+
+
 def train_step(model, criterion, optimizer, x: torch.Tensor, y: torch.Tensor, clip_norm: float | None = None,
                graph_safe: bool = False) -> torch.Tensor:
     """One optimiser step on the batch ``(x, y)``; its loss, detached, on the device.
@@ -386,6 +405,7 @@ def fit(
     threads: int | None = None,
     stop_after_epochs: int | None = None,
     init_state: Mapping[str, Any] | None = None,
+    masked_targets: bool = False,
 ) -> dict[str, Any]:
     """Train one trial of ``arch`` with hyperparameters ``params`` and write its outputs.
 
@@ -418,6 +438,9 @@ def fit(
     init_state : a ``state_dict`` of the same architecture and parameters to start
         from instead of a random initialisation (fine-tuning a released model); part
         of the resume fingerprint.
+    masked_targets : the training targets may hold unknown entries (below 0:
+        ``targets.IGNORED_TARGET``), which the loss then leaves out (:class:`MaskedBCEWithLogits`);
+        part of the resume fingerprint.
 
     Returns
     -------
@@ -480,8 +503,10 @@ def fit(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=cfg["lr_factor"], patience=cfg["lr_patience"]
     )
-    criterion = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
-    fingerprint = ts.fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins), init_state)
+    weight = None if pos_weight is None else pos_weight.to(device)
+    criterion = MaskedBCEWithLogits(weight) if masked_targets else nn.BCEWithLogitsLoss(pos_weight=weight)
+    fingerprint = ts.fingerprint(arch, full_params, cfg, n_train, n_val, pos_weight, int(n_bins), init_state,
+                                 masked_targets=masked_targets)
 
     state_path = out_dir / "checkpoint.pt"
     history_path = out_dir / "history.csv"

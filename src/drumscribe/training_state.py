@@ -64,14 +64,16 @@ def cpu_state(module_or_state) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in sd.items()}
 
 
-def fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins, init_state=None) -> str:
+def fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins, init_state=None,
+                masked_targets: bool = False) -> str:
     """What must not change for a checkpoint to be resumed (max_epochs, device and workers may).
 
     Keys added later (``augment_pitch_bins``, ``augment_eq_db``, ``grad_clip_norm``, ``cuda_graphs``)
     count only when set, so the checkpoints of trials started before they existed still resume
     (``cuda_graphs`` changes the optimiser's state: a checkpoint made without it is not resumed
     with it, nor the other way round). An
-    ``init_state`` (fine-tuning) adds the SHA-1 of its tensors.
+    ``init_state`` (fine-tuning) adds the SHA-1 of its tensors; ``masked_targets`` (a loss that
+    leaves unknown targets out) counts only when set, as the later keys do.
     """
     keys = ("patience", "lr_patience", "lr_factor", "learning_rate", "batch_size", "seed", "max_train_datapoints",
             "augment_gain_db", "augment_tilt_db")
@@ -94,6 +96,8 @@ def fingerprint(arch, params, cfg, n_train, n_val, pos_weight, n_bins, init_stat
             digest.update(k.encode())
             digest.update(np.ascontiguousarray(init_state[k].detach().cpu().float().numpy()).tobytes())
         out += "|init:" + digest.hexdigest()
+    if masked_targets:
+        out += "|masked_targets"
     return out
 
 
