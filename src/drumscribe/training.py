@@ -248,7 +248,7 @@ class MaskedBCEWithLogits(nn.Module):
     below 0 (:data:`drumscribe.targets.IGNORED_TARGET`, a class whose labels a datapoint does not
     carry, such as the classes ``mixing.pseudo_ignore`` takes out of a teacher's labels) adds no
     loss and no gradient. Elementwise and of fixed shape, so a step captured in a CUDA graph can
-    hold it. :func:`train` uses it only for data that can hold such entries (``masked_targets``):
+    hold it. :func:`fit` uses it only for data that can hold such entries (``masked_targets``):
     every other run's loss stays ``BCEWithLogitsLoss``'s own."""
 
     def __init__(self, pos_weight: torch.Tensor | None = None):
