@@ -463,5 +463,5 @@ def test_classes_taken_out_of_the_teachers_labels_are_unknown_on_bands_only():
         others = [k for k in range(len(CLASSES)) if k != tt]
         assert np.array_equal(y1[:, others], y0[:, others]) and y1[:, hh].max() == 1.0
     # a drum track that is not a band keeps its labels of every class
-    plain, times = _dataset(config={**cfg, "p_pseudo": 0.0, "pseudo_ignore": ["SD"]}, pseudo=[band])
+    plain, _ = _dataset(config={**cfg, "p_pseudo": 0.0, "pseudo_ignore": ["SD"]}, pseudo=[band])
     assert plain.example(0)[1].min() == 0.0 and plain.example(0)[1][:, CLASSES.index("SD")].max() == 1.0

@@ -29,6 +29,13 @@ from .onset import ONSET_REL_DB, first_crossing
 
 #: a sound-font slot counts as present when its loudest probe peaks above this (dBFS)
 PRESENT_DBFS = -45.0
+
+
+def slot_plays(delay: float | None, peak: float) -> bool:
+    """A probed slot plays: its hit at velocity 127 has an onset (``delay``) and peaks above
+    :data:`PRESENT_DBFS` (the sound-font and TiMidity renderers' one criterion)."""
+    return delay is not None and 20 * np.log10(peak + 1e-12) > PRESENT_DBFS
+
 #: seconds of audio kept after the last hit
 TAIL = 1.0
 
@@ -92,7 +99,7 @@ class FluidKitRenderer:
         present = []
         for slot in SLOTS:
             d, peak = self._measure(slot, 127)
-            if d is not None and 20 * np.log10(peak + 1e-12) > PRESENT_DBFS:
+            if slot_plays(d, peak):
                 self._delays[(slot, 127)] = d
                 present.append(slot)
         return tuple(present)
@@ -144,8 +151,7 @@ class TimidityKitRenderer:
         self._delays: dict[tuple[int, int], float | None] = {}
         self._peaks: dict[int, float] = {}  # slot -> peak of its hit at velocity 127
         self._measure_all([(s, 127) for s in SLOTS])
-        self.slots = tuple(s for s in SLOTS if self._delays[(s, 127)] is not None
-                           and 20 * np.log10(self._peaks[s] + 1e-12) > PRESENT_DBFS)
+        self.slots = tuple(s for s in SLOTS if slot_plays(self._delays[(s, 127)], self._peaks[s]))
 
     def close(self):
         pass
